@@ -1,0 +1,97 @@
+// Schemas for fleet descriptions: a MEC site's registration and a cloud region. Used for the seed
+// file today and for the fleet API's bodies.
+
+import * as z from "zod/mini";
+import type { FleetData, RegionView, SiteView } from "./types.ts";
+
+const id = z.string().check(z.regex(/^[a-z0-9][a-z0-9-]{0,62}$/, "expected a lower-case slug"));
+const country = z.string().check(z.regex(/^[A-Z]{2}$/, "expected an ISO 3166-1 alpha-2 code"));
+const tags = z
+  .array(z.string().check(z.regex(/^[a-z0-9][a-z0-9._-]{0,31}$/)))
+  .check(z.maxLength(32));
+const location = z.strictObject({
+  lat: z.number().check(z.gte(-90), z.lte(90)),
+  lon: z.number().check(z.gte(-180), z.lte(180)),
+});
+const modelId = z.string().check(z.minLength(1), z.maxLength(64));
+const positive = z.number().check(z.gt(0));
+
+export const siteRegistrationSchema = z.strictObject({
+  id,
+  name: z.string().check(z.minLength(1), z.maxLength(120)),
+  location,
+  country,
+  trusted: z.boolean(),
+  certifications: tags,
+  endpoint: z.url({ protocol: /^https?$/ }),
+  faultDomain: z.optional(id),
+  capacity: z.strictObject({
+    maxConcurrent: z.int().check(z.gte(1), z.lte(100_000)),
+    maxQueue: z.int().check(z.gte(0), z.lte(1_000_000)),
+    gpus: z.int().check(z.gte(1), z.lte(4096)),
+    gpuMemoryGb: positive,
+  }),
+  cost: z.strictObject({ gpuHourUsd: z.number().check(z.gte(0)) }),
+  models: z
+    .array(
+      z.strictObject({
+        model: modelId,
+        tokensPerSec: z.optional(positive),
+        loadTimeMs: z.optional(z.int().check(z.gte(0))),
+      }),
+    )
+    .check(z.minLength(1), z.maxLength(64)),
+  residentModels: z._default(z.array(modelId).check(z.maxLength(64)), []),
+});
+export type SiteRegistration = z.infer<typeof siteRegistrationSchema>;
+
+export const regionSchema = z.strictObject({
+  id: z.string().check(z.regex(/^[a-z]{2}(-[a-z]+)+-\d$/, "expected an AWS region id")),
+  location,
+  country,
+  certifications: tags,
+  models: z.array(modelId).check(z.minLength(1)),
+});
+
+export const seedFleetSchema = z.strictObject({
+  sites: z.array(siteRegistrationSchema),
+  regions: z.array(regionSchema),
+});
+export type SeedFleet = z.infer<typeof seedFleetSchema>;
+
+/** A registered site with no live data yet: idle, closed breaker, healthy as of `now`. */
+export function siteFromRegistration(reg: SiteRegistration, now: number): SiteView {
+  const { residentModels, faultDomain, ...rest } = reg;
+  return {
+    ...rest,
+    faultDomain: faultDomain ?? reg.id,
+    load: {
+      waiting: 0,
+      running: 0,
+      kvCacheUsage: 0,
+      gpuUtilization: 0,
+      freeGpuMemoryGb: reg.capacity.gpuMemoryGb,
+      residentModels,
+      updatedAt: now,
+    },
+    breaker: "closed",
+    trafficShare: 1,
+    errorRate: 0,
+    draining: false,
+    healthy: true,
+  };
+}
+
+export function fleetFromSeed(seed: SeedFleet, now: number): FleetData {
+  const regions: RegionView[] = seed.regions.map((r) => ({
+    ...r,
+    breaker: "closed",
+    errorRate: 0,
+  }));
+  return {
+    version: 1,
+    generatedAt: now,
+    sites: seed.sites.map((s) => siteFromRegistration(s, now)),
+    regions,
+  };
+}
