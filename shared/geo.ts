@@ -19,12 +19,16 @@ const CELL_DEG = 2;
 const LAT_CELLS = 180 / CELL_DEG;
 const LON_CELLS = 360 / CELL_DEG;
 /**
- * Anything outside rings 0..r is at least this far from a point at `lat` (approximately: a
- * parallel's arc, which a great circle undercuts only at high latitudes).
+ * Anything outside rings 0..r is at least this far from a point at `lat`: it is more than
+ * r·CELL_DEG away in latitude, or in longitude at a latitude no nearer the pole than `worstLat`,
+ * where haversine gives h ≥ cos²(worstLat)·sin²(Δlon/2). (A parallel's arc is no bound: great
+ * circles undercut it, and near a pole everything may be close.)
  */
 function ringLowerBoundKm(lat: number, r: number): number {
-  const worstLat = Math.min(89.9, Math.abs(lat) + (r + 1) * CELL_DEG);
-  return r * CELL_DEG * 111 * Math.cos(worstLat * RAD);
+  const worstLat = Math.abs(lat) + (r + 1) * CELL_DEG;
+  if (worstLat >= 90) return 0;
+  const halfLon = Math.min(90, (r * CELL_DEG) / 2);
+  return 2 * EARTH_RADIUS_KM * Math.asin(Math.cos(worstLat * RAD) * Math.sin(halfLon * RAD));
 }
 
 function collect<T extends Located>(
