@@ -53,8 +53,16 @@ export const regionSchema = z.strictObject({
   models: z.array(modelId).check(z.minLength(1)),
 });
 
+/** Live state a seed may give a site (a demo scenario, a test); heartbeats replace it. */
+const seedLoadSchema = z.strictObject({
+  waiting: z._default(z.int().check(z.gte(0)), 0),
+  running: z._default(z.int().check(z.gte(0)), 0),
+  kvCacheUsage: z._default(z.number().check(z.gte(0), z.lte(1)), 0),
+  gpuUtilization: z._default(z.number().check(z.gte(0), z.lte(1)), 0),
+});
+
 export const seedFleetSchema = z.strictObject({
-  sites: z.array(siteRegistrationSchema),
+  sites: z.array(z.extend(siteRegistrationSchema, { load: z.optional(seedLoadSchema) })),
   regions: z.array(regionSchema),
 });
 export type SeedFleet = z.infer<typeof seedFleetSchema>;
@@ -91,7 +99,10 @@ export function fleetFromSeed(seed: SeedFleet, now: number): FleetData {
   return {
     version: 1,
     generatedAt: now,
-    sites: seed.sites.map((s) => siteFromRegistration(s, now)),
+    sites: seed.sites.map(({ load, ...reg }) => {
+      const site = siteFromRegistration(reg, now);
+      return load ? { ...site, load: { ...site.load, ...load } } : site;
+    }),
     regions,
   };
 }

@@ -1,6 +1,8 @@
-import { Hono } from "hono";
+// Entry module: the edge API (`fetch`). Durable Object classes, the queue consumer and the
+// scheduled handler are exported here as they arrive.
 
-const app = new Hono<{ Bindings: Env }>();
-app.get("/healthz", (c) => c.json({ ok: true }));
+import { app } from "./app.ts";
 
-export default app satisfies ExportedHandler<Env>;
+export default {
+  fetch: app.fetch,
+} satisfies ExportedHandler<Env>;

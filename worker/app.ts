@@ -1,0 +1,33 @@
+// The edge API: one Hono app per resource, mounted here; errors mapped once.
+
+import { Hono } from "hono";
+import { HTTPException } from "hono/http-exception";
+import { AppError, errorBody } from "./errors.ts";
+import { catalogApp } from "./routes/catalog.ts";
+import { routeApp } from "./routes/route.ts";
+import type { AppEnv } from "./types.ts";
+
+export const app = new Hono<AppEnv>();
+
+app.get("/healthz", (c) => c.json({ ok: true }));
+app.route("/v1/route", routeApp);
+app.route("/v1/catalog", catalogApp);
+
+app.notFound((c) =>
+  c.json(errorBody("not_found", `no route for ${c.req.method} ${c.req.path}`), 404),
+);
+
+app.onError((err, c) => {
+  if (err instanceof AppError) {
+    for (const [name, value] of Object.entries(err.headers)) c.header(name, value);
+    return c.json(errorBody(err.code, err.message, err.details), err.status);
+  }
+  if (err instanceof HTTPException && err.status < 500) {
+    return c.json(errorBody("invalid_request", err.message || "bad request"), err.status);
+  }
+  // A real bug: log what and where, never the body, and answer without internals.
+  console.error(
+    JSON.stringify({ event: "error", path: c.req.path, name: err.name, message: err.message }),
+  );
+  return c.json(errorBody("internal", "internal error"), 500);
+});

@@ -1,0 +1,84 @@
+// Typed domain errors, mapped to HTTP once in `app.onError` as
+// `{ "error": { "code", "message", "details"? } }`. Clients never see a stack trace.
+
+import type { ContentfulStatusCode } from "hono/utils/http-status";
+
+export class AppError extends Error {
+  readonly status: ContentfulStatusCode;
+  readonly code: string;
+  readonly details: unknown;
+  readonly headers: Record<string, string>;
+
+  constructor(
+    status: ContentfulStatusCode,
+    code: string,
+    message: string,
+    details?: unknown,
+    headers: Record<string, string> = {},
+  ) {
+    super(message);
+    this.status = status;
+    this.code = code;
+    this.details = details;
+    this.headers = headers;
+  }
+}
+
+export interface FieldIssue {
+  path: string;
+  message: string;
+}
+
+export class InvalidRequest extends AppError {
+  constructor(message: string, issues?: FieldIssue[]) {
+    super(400, "invalid_request", message, issues);
+  }
+}
+
+export class Unauthorized extends AppError {
+  constructor(message = "missing or invalid API key") {
+    super(401, "unauthorized", message, undefined, {
+      "www-authenticate": 'Bearer realm="mec-router"',
+    });
+  }
+}
+
+export class Forbidden extends AppError {
+  constructor(message: string) {
+    super(403, "forbidden", message);
+  }
+}
+
+export class NotFound extends AppError {
+  constructor(message: string) {
+    super(404, "not_found", message);
+  }
+}
+
+export class PayloadTooLarge extends AppError {
+  constructor(limitBytes: number) {
+    super(413, "payload_too_large", `request body exceeds ${limitBytes} bytes`, { limitBytes });
+  }
+}
+
+export class UnsupportedMediaType extends AppError {
+  constructor() {
+    super(415, "unsupported_media_type", "send the body as application/json");
+  }
+}
+
+export class InfeasibleRoute extends AppError {
+  constructor(message: string, details: unknown) {
+    super(422, "infeasible", message, details);
+  }
+}
+
+export class Overloaded extends AppError {
+  constructor(message: string, details: unknown, retryAfterS = 1) {
+    super(503, "overloaded", message, details, { "retry-after": String(retryAfterS) });
+  }
+}
+
+export function errorBody(code: string, message: string, details?: unknown) {
+  return { error: details === undefined ? { code, message } : { code, message, details } };
+}

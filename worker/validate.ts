@@ -1,0 +1,53 @@
+// Reads and validates JSON bodies: 415 for another media type, 400 with field paths for bad JSON
+// or a schema miss. (Size is limited before this, by `limitBody`.)
+
+import type { Context } from "hono";
+import { bodyLimit } from "hono/body-limit";
+import * as z from "zod/mini";
+import en from "zod/v4/locales/en.js";
+import {
+  type FieldIssue,
+  InvalidRequest,
+  PayloadTooLarge,
+  UnsupportedMediaType,
+} from "./errors.ts";
+
+z.config(en());
+
+export const MAX_BODY_BYTES = 64 * 1024;
+
+/** Rejects bodies over the limit with 413 before anything parses them. */
+export function limitBody(maxSize = MAX_BODY_BYTES) {
+  return bodyLimit({
+    maxSize,
+    onError: () => {
+      throw new PayloadTooLarge(maxSize);
+    },
+  });
+}
+
+export function toFieldIssues(issues: readonly z.core.$ZodIssue[]): FieldIssue[] {
+  return issues.map((i) => ({
+    path: i.path.map(String).join(".") || "(body)",
+    message: i.message,
+  }));
+}
+
+export async function readJson<S extends z.ZodMiniType>(
+  c: Context,
+  schema: S,
+): Promise<z.infer<S>> {
+  const type = c.req.header("content-type") ?? "";
+  if (!/^application\/([a-z.+-]*\+)?json\s*(;|$)/i.test(type)) throw new UnsupportedMediaType();
+  let body: unknown;
+  try {
+    body = JSON.parse(await c.req.text());
+  } catch {
+    throw new InvalidRequest("body is not valid JSON");
+  }
+  const result = z.safeParse(schema, body);
+  if (!result.success) {
+    throw new InvalidRequest("request body failed validation", toFieldIssues(result.error.issues));
+  }
+  return result.data;
+}
