@@ -93,6 +93,23 @@ export function decide(
     if (c) candidates.push(c);
   }
 
+  // A site whose data is older than the staleness limit is a last resort: used only when every
+  // fresh alternative was rejected, and then said so.
+  const fresh = candidates.filter((c) => c.freshness > 0);
+  let lastResort: RationaleItem | undefined;
+  if (fresh.length > 0 && fresh.length < candidates.length) {
+    for (const c of candidates) {
+      if (c.freshness === 0) reject(run, c.key, "capacity", "stale: no recent heartbeat");
+    }
+    candidates.length = 0;
+    candidates.push(...fresh);
+  } else if (fresh.length === 0 && candidates.length > 0) {
+    lastResort = {
+      factor: "reliability",
+      detail: "every target with fresh data was rejected; using a site whose data is stale",
+    };
+  }
+
   const scope: RationaleItem = {
     factor: "candidates",
     detail:
@@ -159,7 +176,9 @@ export function decide(
         ),
       },
     },
-    rationale: rationale(run, primary, next, scope),
+    rationale: lastResort
+      ? [...rationale(run, primary, next, scope), lastResort]
+      : rationale(run, primary, next, scope),
     rejected: run.rejected,
     reasoner: "rules",
   };
@@ -232,6 +251,15 @@ function evaluateSite(run: Run, site: SiteView, km: number): Candidate | undefin
   if (load.waiting >= capacity.maxQueue) {
     return reject(run, key, "capacity", `queue full (${load.waiting}/${capacity.maxQueue})`);
   }
+  const options: { model: CatalogModel; prediction: Prediction }[] = [];
+  for (const sm of site.models) {
+    const model = catalogModel(sm.model);
+    if (!model?.mec || !eligible(ctx, req, model)) continue;
+    if (model.mec.gpuMemoryGb > capacity.gpuMemoryGb) continue;
+    options.push({ model, prediction: predictSite(req, site, model, km, policy) });
+  }
+  if (options.length === 0) return reject(run, key, "modality", modalityDetail(ctx, req));
+  // Only a site that could serve the request counts as saturated: `overloaded` means "try later".
   if (
     req.task.criticality === "sheddable" &&
     (load.waiting >= policy.saturation.queue || load.kvCacheUsage >= policy.saturation.kvCache)
@@ -244,14 +272,6 @@ function evaluateSite(run: Run, site: SiteView, km: number): Candidate | undefin
       `saturated (queue ${load.waiting}, kv ${load.kvCacheUsage})`,
     );
   }
-  const options: { model: CatalogModel; prediction: Prediction }[] = [];
-  for (const sm of site.models) {
-    const model = catalogModel(sm.model);
-    if (!model?.mec || !eligible(ctx, req, model)) continue;
-    if (model.mec.gpuMemoryGb > capacity.gpuMemoryGb) continue;
-    options.push({ model, prediction: predictSite(req, site, model, km, policy) });
-  }
-  if (options.length === 0) return reject(run, key, "modality", modalityDetail(ctx, req));
   const age = Math.max(0, run.now - load.updatedAt);
   const freshness = clamp01(1 - age / policy.staleAfterMs);
   let reliability = site.errorRate + (1 - site.trafficShare) * 0.5 + (1 - freshness) * 0.5;

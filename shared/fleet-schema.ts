@@ -23,7 +23,10 @@ export const siteRegistrationSchema = z.strictObject({
   country,
   trusted: z.boolean(),
   certifications: tags,
+  /** OpenAI-compatible base URL (`…/v1`); `/health` and `/metrics` are probed at its root. */
   endpoint: z.url({ protocol: /^https?$/ }),
+  /** Model control API base (`POST {controlEndpoint}/models/load|unload`); optional. */
+  controlEndpoint: z.optional(z.url({ protocol: /^https?$/ })),
   faultDomain: z.optional(id),
   capacity: z.strictObject({
     maxConcurrent: z.int().check(z.gte(1), z.lte(100_000)),
@@ -53,6 +56,48 @@ export const regionSchema = z.strictObject({
   models: z.array(modelId).check(z.minLength(1)),
 });
 
+const unit = z.number().check(z.gte(0), z.lte(1));
+
+/** A site as the fleet snapshot carries it (validated when read back from storage). */
+export const siteViewSchema = z.object({
+  id,
+  name: z.string(),
+  location,
+  country,
+  trusted: z.boolean(),
+  certifications: z.array(z.string()),
+  endpoint: z.string(),
+  faultDomain: z.string(),
+  capacity: z.object({
+    maxConcurrent: z.number(),
+    maxQueue: z.number(),
+    gpus: z.number(),
+    gpuMemoryGb: z.number(),
+  }),
+  cost: z.object({ gpuHourUsd: z.number() }),
+  models: z.array(
+    z.object({
+      model: z.string(),
+      tokensPerSec: z.optional(z.number()),
+      loadTimeMs: z.optional(z.number()),
+    }),
+  ),
+  load: z.object({
+    waiting: z.number(),
+    running: z.number(),
+    kvCacheUsage: unit,
+    gpuUtilization: unit,
+    freeGpuMemoryGb: z.number(),
+    residentModels: z.array(z.string()),
+    updatedAt: z.number(),
+  }),
+  breaker: z.enum(["closed", "open", "half_open"]),
+  trafficShare: unit,
+  errorRate: unit,
+  draining: z.boolean(),
+  healthy: z.boolean(),
+});
+
 /** Live state a seed may give a site (a demo scenario, a test); heartbeats replace it. */
 const seedLoadSchema = z.strictObject({
   waiting: z._default(z.int().check(z.gte(0)), 0),
@@ -69,7 +114,7 @@ export type SeedFleet = z.infer<typeof seedFleetSchema>;
 
 /** A registered site with no live data yet: idle, closed breaker, healthy as of `now`. */
 export function siteFromRegistration(reg: SiteRegistration, now: number): SiteView {
-  const { residentModels, faultDomain, ...rest } = reg;
+  const { residentModels, faultDomain, controlEndpoint: _control, ...rest } = reg;
   return {
     ...rest,
     faultDomain: faultDomain ?? reg.id,

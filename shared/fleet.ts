@@ -9,9 +9,12 @@ export interface PreparedFleet {
   siteIndex: GridIndex<SiteView>;
 }
 
-/** Where the worker gets the fleet from: a seed file today, Durable Objects behind it later. */
+/**
+ * Where the worker gets the fleet from (Durable Objects in production, a seed in benchmarks).
+ * `waitUntil` lets a source refresh in the background while answering from its cache.
+ */
 export interface FleetSource {
-  snapshot(now: number): Promise<PreparedFleet>;
+  snapshot(now: number, waitUntil?: (p: Promise<unknown>) => void): Promise<PreparedFleet>;
 }
 
 export function prepareFleet(data: FleetData): PreparedFleet {

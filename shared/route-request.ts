@@ -61,6 +61,8 @@ export const routeRequestSchema = z.strictObject({
     }),
   ),
   location: z.optional(z.strictObject({ lat: num(-90, 90), lon: num(-180, 180) })),
+  /** Take a slot at the chosen MEC site now (one Durable Object call) and answer with a lease. */
+  reserve: z.optional(z.boolean()),
 });
 
 export type RouteRequestInput = z.infer<typeof routeRequestSchema>;

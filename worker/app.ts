@@ -4,7 +4,9 @@ import { Hono } from "hono";
 import { HTTPException } from "hono/http-exception";
 import { AppError, errorBody } from "./errors.ts";
 import { catalogApp } from "./routes/catalog.ts";
+import { outcomesApp } from "./routes/outcomes.ts";
 import { routeApp } from "./routes/route.ts";
+import { sitesApp } from "./routes/sites.ts";
 import type { AppEnv } from "./types.ts";
 
 export const app = new Hono<AppEnv>();
@@ -12,6 +14,8 @@ export const app = new Hono<AppEnv>();
 app.get("/healthz", (c) => c.json({ ok: true }));
 app.route("/v1/route", routeApp);
 app.route("/v1/catalog", catalogApp);
+app.route("/v1/sites", sitesApp);
+app.route("/v1/outcomes", outcomesApp);
 
 app.notFound((c) =>
   c.json(errorBody("not_found", `no route for ${c.req.method} ${c.req.path}`), 404),

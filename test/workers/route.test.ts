@@ -1,5 +1,6 @@
 import { exports } from "cloudflare:workers";
-import { describe, expect, it } from "vitest";
+import { beforeAll, describe, expect, it } from "vitest";
+import fleet from "./fixtures/fleet.json";
 
 const DEVICE_KEY = "dev-device-key";
 const OPERATOR_KEY = "dev-operator-key";
@@ -30,6 +31,32 @@ async function expectError(res: Response, status: number, code: string): Promise
   expect(JSON.stringify(body)).not.toMatch(/\bat .*\.(ts|js):\d+/);
   return body;
 }
+
+// The fleet for this file: one idle trusted site, one saturated one (load from a heartbeat).
+beforeAll(async () => {
+  for (const { load, ...site } of fleet.sites) {
+    const res = await exports.default.fetch(`http://router.test/v1/sites/${site.id}`, {
+      method: "PUT",
+      headers: { "content-type": "application/json", authorization: `Bearer ${OPERATOR_KEY}` },
+      body: JSON.stringify(site),
+    });
+    expect(res.status).toBe(200);
+    if (!load) continue;
+    const hb = await exports.default.fetch(`http://router.test/v1/sites/${site.id}/heartbeat`, {
+      method: "POST",
+      headers: { "content-type": "application/json", authorization: `Bearer ${SITE_KEY}` },
+      body: JSON.stringify({
+        metrics: {
+          "vllm:num_requests_waiting": load.waiting,
+          "vllm:num_requests_running": load.running,
+          "vllm:kv_cache_usage_perc": load.kvCacheUsage,
+        },
+        gpuUtilization: load.gpuUtilization,
+      }),
+    });
+    expect(hb.status).toBe(200);
+  }
+});
 
 describe("POST /v1/route: a decision per tier", () => {
   it("places a strict-privacy text request at the trusted MEC site", async () => {
@@ -153,6 +180,8 @@ describe("POST /v1/route: errors", () => {
       .rejected;
     expect(rejected.map((r) => r.target).sort()).toEqual([
       "cloud:eu-central-1",
+      "cloud:eu-west-3",
+      "cloud:us-east-1",
       "device",
       "site:berlin-a",
       "site:munich-b",

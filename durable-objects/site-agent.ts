@@ -1,0 +1,622 @@
+// SiteAgent: one Durable Object per MEC site. It is the seed's resource agent (registration,
+// capacity, live load, health), cache agent (residency, load / evict / prewarm / idle cleanup)
+// and the site's circuit breaker. The logic is pure (shared/breaker.ts, shared/model-cache.ts);
+// this class loads state, applies it, persists before answering, calls the site, and schedules
+// its alarm. Every check-and-set runs without an `await` in between, so concurrent calls cannot
+// interleave inside it; after an `await fetch()` state is re-read, never assumed.
+
+import { DurableObject } from "cloudflare:workers";
+import * as z from "zod/mini";
+import {
+  acquire,
+  type Breaker,
+  breakerStateSchema,
+  breakerView,
+  DEFAULT_BREAKER_CONFIG,
+  initialBreaker,
+  nextWakeAt,
+  observeProbe,
+  record,
+  releaseProbe,
+  tick,
+  trafficShare,
+  windowStats,
+} from "../shared/breaker.ts";
+import { type SiteRegistration, siteRegistrationSchema } from "../shared/fleet-schema.ts";
+import { type LiveReport, reportFromPrometheus } from "../shared/heartbeat.ts";
+import {
+  applyLoaded,
+  applyUnloaded,
+  type CacheState,
+  cacheStateSchema,
+  DEFAULT_CACHE_POLICY,
+  emptyCacheState,
+  idleToUnload,
+  markUsed,
+  nextCleanupAt,
+  planLoad,
+  prewarmCandidates,
+  reconcileResident,
+  recordDemand,
+  siteFootprints,
+} from "../shared/model-cache.ts";
+import { DEFAULT_POLICY } from "../shared/policy.ts";
+import type { SiteView } from "../shared/types.ts";
+
+/** Timing knobs; wrangler vars override them (see `siteTimingFrom`). */
+export interface SiteTiming {
+  /** Health probe period (`GET /health`, `/metrics`). */
+  probeIntervalMs: number;
+  /** A heartbeat older than this marks the site unhealthy and trips its breaker. */
+  staleAfterMs: number;
+  /** A lease not released by then is reclaimed. */
+  leaseTtlMs: number;
+  /** Load-only changes reach the fleet directory at most this often. */
+  pushIntervalMs: number;
+  probeTimeoutMs: number;
+}
+
+export const DEFAULT_SITE_TIMING: SiteTiming = {
+  probeIntervalMs: 5_000,
+  staleAfterMs: 10_000,
+  leaseTtlMs: 120_000,
+  pushIntervalMs: 1_000,
+  probeTimeoutMs: 2_000,
+};
+
+export function siteTimingFrom(env: Env): SiteTiming {
+  const n = (raw: string | undefined, fallback: number) => {
+    const v = Number(raw);
+    return raw && Number.isFinite(v) && v > 0 ? v : fallback;
+  };
+  return {
+    probeIntervalMs: n(env.SITE_PROBE_INTERVAL_MS, DEFAULT_SITE_TIMING.probeIntervalMs),
+    staleAfterMs: n(env.SITE_STALE_AFTER_MS, DEFAULT_SITE_TIMING.staleAfterMs),
+    leaseTtlMs: n(env.SITE_LEASE_TTL_MS, DEFAULT_SITE_TIMING.leaseTtlMs),
+    pushIntervalMs: DEFAULT_SITE_TIMING.pushIntervalMs,
+    probeTimeoutMs: DEFAULT_SITE_TIMING.probeTimeoutMs,
+  };
+}
+
+const liveSchema = z.object({
+  waiting: z.number(),
+  running: z.number(),
+  kvCacheUsage: z.number(),
+  gpuUtilization: z.number(),
+  freeGpuMemoryGb: z.optional(z.number()),
+  tokensPerSec: z.record(z.string(), z.number()),
+  /** Last heartbeat or successful metrics probe; 0 = never. */
+  updatedAt: z.number(),
+});
+type Live = z.infer<typeof liveSchema>;
+
+const statusSchema = z.object({
+  healthy: z.boolean(),
+  draining: z.boolean(),
+  lastProbeAt: z.number(),
+  lastProbeOk: z.boolean(),
+  nextProbeAt: z.number(),
+  seq: z.number(),
+});
+type Status = z.infer<typeof statusSchema>;
+
+const leaseSchema = z.object({
+  model: z.string(),
+  expiresAt: z.number(),
+  probe: z.boolean(),
+});
+type Lease = z.infer<typeof leaseSchema>;
+
+export interface ReserveRequest {
+  model: string;
+  ttlMs?: number;
+}
+
+export type ReserveResult =
+  | { granted: true; leaseId: string; expiresAt: number; probe: boolean }
+  | {
+      granted: false;
+      reason: "unknown_site" | "draining" | "unhealthy" | "breaker" | "capacity" | "model";
+    };
+
+export interface LeaseOutcome {
+  ok: boolean;
+  /** Time to first token (or the whole call); slow calls count against the breaker. */
+  latencyMs?: number;
+}
+
+export interface SiteDetail {
+  registration: SiteRegistration;
+  view: SiteView;
+  breaker: Breaker;
+  cache: CacheState;
+  leases: number;
+  lastProbeAt: number;
+  lastProbeOk: boolean;
+}
+
+export type EnsureModelResult =
+  | { ok: true; resident: true; loaded: boolean; evicted: string[] }
+  | { ok: false; reason: string };
+
+const EXPECTED_TTL_MS = 2_000;
+
+export class SiteAgent extends DurableObject<Env> {
+  /** The clock; tests replace it (inside `runInDurableObject`) to drive time. */
+  now: () => number = () => Date.now();
+  /** Jitter source for the breaker. */
+  rand: () => number = Math.random;
+  timing: SiteTiming;
+
+  #reg: SiteRegistration | undefined;
+  #live: Live = emptyLive();
+  #status: Status = initialStatus();
+  #breaker: Breaker = initialBreaker();
+  #cache: CacheState = emptyCacheState();
+  #leases = new Map<string, Lease>();
+  /** Decide-only answers pointing here recently (soft, in memory): expiry times. */
+  #expected: number[] = [];
+  #lastPushAt = 0;
+  /** A throttled change not yet pushed. */
+  #dirty = false;
+  #pushedSignature = "";
+
+  constructor(ctx: DurableObjectState, env: Env) {
+    super(ctx, env);
+    this.timing = siteTimingFrom(env);
+    ctx.blockConcurrencyWhile(async () => this.#load());
+  }
+
+  #load(): void {
+    const kv = this.ctx.storage.kv;
+    const reg = siteRegistrationSchema.safeParse(kv.get("reg"));
+    this.#reg = reg.success ? reg.data : undefined;
+    const live = liveSchema.safeParse(kv.get("live"));
+    if (live.success) this.#live = live.data;
+    const status = statusSchema.safeParse(kv.get("status"));
+    if (status.success) this.#status = status.data;
+    const breaker = breakerStateSchema.safeParse(kv.get("breaker"));
+    if (breaker.success) this.#breaker = breaker.data;
+    const cache = cacheStateSchema.safeParse(kv.get("cache"));
+    if (cache.success) this.#cache = cache.data;
+    for (const [key, value] of kv.list({ prefix: "lease:" })) {
+      const lease = leaseSchema.safeParse(value);
+      if (lease.success) this.#leases.set(key.slice(6), lease.data);
+      else kv.delete(key);
+    }
+  }
+
+  // ---- registration -------------------------------------------------------------------------
+
+  /** Registers the site or updates its registration; keeps live state, breaker and leases. */
+  async register(input: SiteRegistration): Promise<SiteView> {
+    const reg = siteRegistrationSchema.parse(input);
+    const now = this.now();
+    const first = this.#reg === undefined;
+    this.#reg = reg;
+    const footprint = siteFootprints(reg);
+    const kv = this.ctx.storage.kv;
+    if (first) {
+      // Registration counts as a sign of life; heartbeats or probes must follow within the limit.
+      this.#cache = reconcileResident(this.#cache, reg.residentModels, footprint, now);
+      this.#status = { ...this.#status, nextProbeAt: now };
+      this.#live = { ...this.#live, updatedAt: now };
+      kv.put("live", this.#live);
+    }
+    kv.put("reg", reg);
+    kv.put("cache", this.#cache);
+    kv.put("status", this.#status);
+    return this.#publish(now, true);
+  }
+
+  async drain(): Promise<SiteView | undefined> {
+    if (!this.#reg) return undefined;
+    this.#status = { ...this.#status, draining: true };
+    this.ctx.storage.kv.put("status", this.#status);
+    return this.#push(this.now(), true);
+  }
+
+  /** Forgets the site: storage, alarm, and its entry in the fleet directory. */
+  async remove(): Promise<boolean> {
+    const existed = this.#reg !== undefined;
+    const id = this.#reg?.id;
+    this.#reg = undefined;
+    this.#leases.clear();
+    await this.ctx.storage.deleteAlarm();
+    await this.ctx.storage.deleteAll();
+    this.#live = emptyLive();
+    this.#status = initialStatus();
+    this.#breaker = initialBreaker();
+    this.#cache = emptyCacheState();
+    if (id) await this.#directory().removeSite(id);
+    return existed;
+  }
+
+  describe(): SiteDetail | undefined {
+    if (!this.#reg) return undefined;
+    return {
+      registration: this.#reg,
+      view: this.#view(this.now()),
+      breaker: this.#breaker,
+      cache: this.#cache,
+      leases: this.#leases.size,
+      lastProbeAt: this.#status.lastProbeAt,
+      lastProbeOk: this.#status.lastProbeOk,
+    };
+  }
+
+  // ---- live state ---------------------------------------------------------------------------
+
+  /** Applies a heartbeat (or a parsed metrics scrape): load, residency, health. */
+  async heartbeat(report: LiveReport): Promise<SiteView | undefined> {
+    if (!this.#reg) return undefined;
+    const now = this.now();
+    this.#applyReport(report, now);
+    this.#breaker = observeProbe(this.#breaker, true, now, DEFAULT_BREAKER_CONFIG, this.rand());
+    this.#status = { ...this.#status, healthy: true };
+    this.#persistLive();
+    return this.#publish(now);
+  }
+
+  #applyReport(report: LiveReport, now: number): void {
+    const reg = this.#reg;
+    if (!reg) return;
+    this.#live = {
+      waiting: report.waiting,
+      running: report.running,
+      kvCacheUsage: report.kvCacheUsage ?? this.#live.kvCacheUsage,
+      gpuUtilization: report.gpuUtilization ?? this.#live.gpuUtilization,
+      freeGpuMemoryGb: report.freeGpuMemoryGb ?? this.#live.freeGpuMemoryGb,
+      tokensPerSec: { ...this.#live.tokensPerSec, ...report.tokensPerSec },
+      updatedAt: now,
+    };
+    if (report.residentModels) {
+      const footprint = siteFootprints(reg);
+      const reported = report.residentModels.map((m) => m.model).filter((m) => footprint(m));
+      this.#cache = reconcileResident(this.#cache, reported, footprint, now);
+      for (const m of report.residentModels) {
+        if (m.lastUsedAt !== undefined && reported.includes(m.model)) {
+          this.#cache = markUsed(this.#cache, m.model, Math.min(now, m.lastUsedAt));
+        }
+      }
+    }
+  }
+
+  #persistLive(): void {
+    const kv = this.ctx.storage.kv;
+    kv.put("live", this.#live);
+    kv.put("status", this.#status);
+    kv.put("breaker", this.#breaker);
+    kv.put("cache", this.#cache);
+  }
+
+  /** A decide-only answer pointed here: count it as expected load for a moment, and as demand. */
+  async expect(model: string): Promise<void> {
+    if (!this.#reg) return;
+    const now = this.now();
+    this.#expected = this.#expected.filter((t) => t > now);
+    this.#expected.push(now + EXPECTED_TTL_MS);
+    this.#cache = recordDemand(this.#cache, model, now, DEFAULT_CACHE_POLICY);
+    this.ctx.storage.kv.put("cache", this.#cache);
+    await this.#publish(now);
+  }
+
+  // ---- admission ----------------------------------------------------------------------------
+
+  /**
+   * Takes a slot if the site is healthy, not draining, its breaker admits and capacity remains.
+   * Atomic: no `await` between the checks and the write.
+   */
+  async reserve(request: ReserveRequest): Promise<ReserveResult> {
+    const reg = this.#reg;
+    if (!reg) return { granted: false, reason: "unknown_site" };
+    const now = this.now();
+    if (this.#status.draining) return { granted: false, reason: "draining" };
+    if (!this.#status.healthy) return { granted: false, reason: "unhealthy" };
+    if (!reg.models.some((m) => m.model === request.model))
+      return { granted: false, reason: "model" };
+    const slots = reg.capacity.maxConcurrent + reg.capacity.maxQueue;
+    const fresh = now - this.#live.updatedAt <= this.timing.staleAfterMs;
+    const busy = Math.max(this.#leases.size, fresh ? this.#live.running + this.#live.waiting : 0);
+    this.#cache = recordDemand(this.#cache, request.model, now, DEFAULT_CACHE_POLICY);
+    if (busy >= slots) {
+      this.ctx.storage.kv.put("cache", this.#cache);
+      return { granted: false, reason: "capacity" };
+    }
+    const gate = acquire(this.#breaker, now, DEFAULT_BREAKER_CONFIG);
+    this.#breaker = gate.state;
+    if (!gate.admitted) {
+      this.#persistLive();
+      return { granted: false, reason: "breaker" };
+    }
+    const leaseId = `${reg.id}.${crypto.randomUUID()}`;
+    const ttl = Math.min(request.ttlMs ?? this.timing.leaseTtlMs, this.timing.leaseTtlMs);
+    const lease: Lease = { model: request.model, expiresAt: now + ttl, probe: gate.probe };
+    this.#leases.set(leaseId, lease);
+    this.ctx.storage.kv.put(`lease:${leaseId}`, lease);
+    this.#persistLive();
+    await this.#publish(now);
+    return { granted: true, leaseId, expiresAt: lease.expiresAt, probe: gate.probe };
+  }
+
+  /**
+   * Frees a lease and feeds its outcome to the breaker and the cache agent. Idempotent: a lease
+   * released twice (or already reclaimed) changes nothing the second time.
+   */
+  async release(leaseId: string, outcome?: LeaseOutcome): Promise<{ released: boolean }> {
+    const lease = this.#leases.get(leaseId);
+    if (!lease) return { released: false };
+    const now = this.now();
+    this.#leases.delete(leaseId);
+    this.ctx.storage.kv.delete(`lease:${leaseId}`);
+    if (outcome) {
+      const result = { ok: outcome.ok, durationMs: outcome.latencyMs, probe: lease.probe };
+      this.#breaker = record(this.#breaker, result, now, DEFAULT_BREAKER_CONFIG, this.rand());
+      if (outcome.ok) this.#cache = markUsed(this.#cache, lease.model, now);
+    } else if (lease.probe) {
+      this.#breaker = releaseProbe(this.#breaker);
+    }
+    this.#persistLive();
+    await this.#publish(now);
+    return { released: true };
+  }
+
+  /** An outcome reported without a lease (e.g. a device that called the site directly). */
+  async reportOutcome(outcome: LeaseOutcome): Promise<void> {
+    if (!this.#reg) return;
+    const now = this.now();
+    const result = { ok: outcome.ok, durationMs: outcome.latencyMs };
+    this.#breaker = record(this.#breaker, result, now, DEFAULT_BREAKER_CONFIG, this.rand());
+    this.#persistLive();
+    await this.#publish(now);
+  }
+
+  // ---- cache agent --------------------------------------------------------------------------
+
+  /** Makes `model` resident, evicting the least valuable models first, through the control API. */
+  async ensureModel(model: string): Promise<EnsureModelResult> {
+    const reg = this.#reg;
+    if (!reg) return { ok: false, reason: "unknown site" };
+    const footprint = siteFootprints(reg)(model);
+    if (!footprint) return { ok: false, reason: `${reg.id} does not serve ${model}` };
+    const now = this.now();
+    const plan = planLoad(
+      this.#cache,
+      footprint,
+      reg.capacity.gpuMemoryGb,
+      now,
+      DEFAULT_CACHE_POLICY,
+    );
+    if (plan.kind === "resident") return { ok: true, resident: true, loaded: false, evicted: [] };
+    if (plan.kind === "impossible") return { ok: false, reason: plan.detail };
+    for (const victim of plan.evict) {
+      const res = await this.#control("unload", victim);
+      if (!res.ok) return { ok: false, reason: `unload ${victim}: ${res.reason}` };
+      this.#cache = applyUnloaded(this.#cache, victim);
+      this.ctx.storage.kv.put("cache", this.#cache);
+    }
+    const res = await this.#control("load", model);
+    if (!res.ok) return { ok: false, reason: `load ${model}: ${res.reason}` };
+    this.#cache = applyLoaded(this.#cache, footprint, this.now());
+    this.ctx.storage.kv.put("cache", this.#cache);
+    await this.#push(this.now(), true);
+    return { ok: true, resident: true, loaded: true, evicted: plan.evict };
+  }
+
+  async #control(
+    action: "load" | "unload",
+    model: string,
+  ): Promise<{ ok: true } | { ok: false; reason: string }> {
+    const base = this.#reg?.controlEndpoint;
+    if (!base) return { ok: false, reason: "site has no control endpoint" };
+    try {
+      const res = await fetch(`${base.replace(/\/$/, "")}/models/${action}`, {
+        method: "POST",
+        headers: { "content-type": "application/json" },
+        body: JSON.stringify({ model }),
+        signal: AbortSignal.timeout(60_000),
+      });
+      await res.body?.cancel();
+      return res.ok ? { ok: true } : { ok: false, reason: `HTTP ${res.status}` };
+    } catch (err) {
+      return { ok: false, reason: err instanceof Error ? err.message : "unreachable" };
+    }
+  }
+
+  // ---- alarm --------------------------------------------------------------------------------
+
+  /**
+   * Reclaims expired leases, moves the breaker on, probes the site when due, notices silence,
+   * cleans up idle models and prewarms wanted ones. Safe to replay: every step is keyed on
+   * stored deadlines, so a second run at the same time changes nothing.
+   */
+  override async alarm(): Promise<void> {
+    const reg = this.#reg;
+    if (!reg) return;
+    let now = this.now();
+    for (const [id, lease] of this.#leases) {
+      if (lease.expiresAt > now) continue;
+      this.#leases.delete(id);
+      this.ctx.storage.kv.delete(`lease:${id}`);
+      if (lease.probe) this.#breaker = releaseProbe(this.#breaker);
+    }
+    this.#breaker = tick(this.#breaker, now, DEFAULT_BREAKER_CONFIG);
+    this.#persistLive();
+
+    if (now >= this.#status.nextProbeAt) {
+      this.#status = { ...this.#status, nextProbeAt: now + this.timing.probeIntervalMs };
+      this.ctx.storage.kv.put("status", this.#status);
+      const probe = await this.#probe(reg.endpoint);
+      now = this.now();
+      this.#status = { ...this.#status, lastProbeAt: now, lastProbeOk: probe.ok };
+      if (probe.report) this.#applyReport(probe.report, now);
+      this.#breaker = observeProbe(
+        this.#breaker,
+        probe.ok,
+        now,
+        DEFAULT_BREAKER_CONFIG,
+        this.rand(),
+      );
+      if (probe.ok && probe.report) this.#status = { ...this.#status, healthy: true };
+      this.#persistLive();
+    }
+
+    const silentFor = now - this.#live.updatedAt;
+    if (this.#status.healthy && silentFor > this.timing.staleAfterMs) {
+      // Gone quiet: out of rotation until probes or heartbeats bring it back.
+      this.#status = { ...this.#status, healthy: false };
+      this.#persistLive();
+    }
+
+    await this.#cleanupAndPrewarm(reg, now);
+    await this.#publish(this.now());
+  }
+
+  async #cleanupAndPrewarm(reg: SiteRegistration, now: number): Promise<void> {
+    if (!reg.controlEndpoint || !this.#status.healthy) return;
+    for (const model of idleToUnload(this.#cache, now, DEFAULT_CACHE_POLICY)) {
+      const res = await this.#control("unload", model);
+      if (res.ok) this.#cache = applyUnloaded(this.#cache, model);
+    }
+    const plans = prewarmCandidates(
+      this.#cache,
+      siteFootprints(reg),
+      reg.capacity.gpuMemoryGb,
+      now,
+      DEFAULT_CACHE_POLICY,
+    );
+    const first = plans[0];
+    if (first) await this.ensureModel(first.model);
+    this.ctx.storage.kv.put("cache", this.#cache);
+  }
+
+  async #probe(endpoint: string): Promise<{ ok: boolean; report?: LiveReport }> {
+    const root = endpoint.replace(/\/v1\/?$/, "").replace(/\/$/, "");
+    const timeout = this.timing.probeTimeoutMs;
+    try {
+      const health = await fetch(`${root}/health`, { signal: AbortSignal.timeout(timeout) });
+      await health.body?.cancel();
+      if (!health.ok) return { ok: false };
+      const metrics = await fetch(`${root}/metrics`, { signal: AbortSignal.timeout(timeout) });
+      if (!metrics.ok) {
+        await metrics.body?.cancel();
+        return { ok: true };
+      }
+      const report = reportFromPrometheus(await metrics.text());
+      return report ? { ok: true, report } : { ok: true };
+    } catch {
+      return { ok: false };
+    }
+  }
+
+  /** Pushes the view (or marks it dirty) and then sets the alarm accordingly. */
+  async #publish(now: number, force = false): Promise<SiteView> {
+    const view = await this.#push(now, force);
+    await this.#schedule(now);
+    return view;
+  }
+
+  /** The alarm fires at the earliest of: next probe, a lease expiry, the breaker's wake-up, cleanup. */
+  async #schedule(now: number): Promise<void> {
+    if (!this.#reg) return;
+    const times = [this.#status.nextProbeAt];
+    for (const lease of this.#leases.values()) times.push(lease.expiresAt);
+    const wake = nextWakeAt(this.#breaker);
+    if (wake !== null) times.push(wake);
+    const cleanup = nextCleanupAt(this.#cache, DEFAULT_CACHE_POLICY);
+    if (cleanup !== undefined) times.push(cleanup);
+    if (this.#status.healthy) times.push(this.#live.updatedAt + this.timing.staleAfterMs + 1);
+    if (this.#dirty) times.push(this.#lastPushAt + this.timing.pushIntervalMs);
+    const at = Math.max(now + 10, Math.min(...times));
+    const current = await this.ctx.storage.getAlarm();
+    if (current === null || current > at || current < now) await this.ctx.storage.setAlarm(at);
+  }
+
+  // ---- the snapshot the router reads --------------------------------------------------------
+
+  #view(now: number): SiteView {
+    const reg = this.#reg as SiteRegistration;
+    this.#expected = this.#expected.filter((t) => t > now);
+    const { residentModels: _declared, faultDomain, controlEndpoint: _control, ...rest } = reg;
+    const live = this.#live;
+    const tps = live.tokensPerSec;
+    return {
+      ...rest,
+      faultDomain: faultDomain ?? reg.id,
+      models: reg.models.map((m) => {
+        const measured = tps[m.model];
+        return measured === undefined ? m : { ...m, tokensPerSec: measured };
+      }),
+      load: {
+        waiting: live.waiting,
+        running: Math.max(live.running, this.#leases.size) + this.#expected.length,
+        kvCacheUsage: live.kvCacheUsage,
+        gpuUtilization: live.gpuUtilization,
+        freeGpuMemoryGb: live.freeGpuMemoryGb ?? reg.capacity.gpuMemoryGb,
+        residentModels: this.#cache.resident.map((r) => r.model),
+        updatedAt: live.updatedAt,
+      },
+      breaker: breakerView(this.#breaker, now),
+      trafficShare: trafficShare(this.#breaker, now, DEFAULT_BREAKER_CONFIG),
+      errorRate: windowStats(this.#breaker).failureRate,
+      draining: this.#status.draining,
+      healthy: this.#status.healthy,
+    };
+  }
+
+  /**
+   * Sends the view to the fleet directory: at once when something routing depends on changed
+   * (breaker, health, drain, residency, registration), otherwise at most every `pushIntervalMs`.
+   */
+  async #push(now: number, force = false): Promise<SiteView> {
+    const view = this.#view(now);
+    const { queue, kvCache } = DEFAULT_POLICY.saturation;
+    const saturated = view.load.waiting >= queue || view.load.kvCacheUsage >= kvCache;
+    const signature = [
+      view.breaker,
+      view.healthy,
+      view.draining,
+      saturated,
+      view.load.residentModels.join(","),
+    ].join("|");
+    const significant = force || signature !== this.#pushedSignature;
+    if (!significant && now - this.#lastPushAt < this.timing.pushIntervalMs) {
+      // Throttled: the alarm flushes it (see #schedule).
+      this.#dirty = true;
+      return view;
+    }
+    this.#dirty = false;
+    this.#status = { ...this.#status, seq: this.#status.seq + 1 };
+    this.ctx.storage.kv.put("status", this.#status);
+    this.#lastPushAt = now;
+    this.#pushedSignature = signature;
+    await this.#directory().upsertSite(view, this.#status.seq);
+    return view;
+  }
+
+  #directory() {
+    return this.env.FLEET_DIRECTORY.getByName("global");
+  }
+}
+
+function emptyLive(): Live {
+  return {
+    waiting: 0,
+    running: 0,
+    kvCacheUsage: 0,
+    gpuUtilization: 0,
+    tokensPerSec: {},
+    updatedAt: 0,
+  };
+}
+
+function initialStatus(): Status {
+  return {
+    healthy: true,
+    draining: false,
+    lastProbeAt: 0,
+    lastProbeOk: false,
+    nextProbeAt: 0,
+    seq: 0,
+  };
+}

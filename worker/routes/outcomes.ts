@@ -1,0 +1,43 @@
+// POST /v1/outcomes — a device that ran a request itself, or called a MEC site directly with the
+// lease from /v1/route, says how it went: the lease is freed and the site's breaker learns.
+
+import { Hono } from "hono";
+import * as z from "zod/mini";
+import { requireRole } from "../auth.ts";
+import { InvalidRequest } from "../errors.ts";
+import { fleetSource } from "../fleet/live-fleet-source.ts";
+import { siteOfLease, siteStub } from "../fleet/site-stub.ts";
+import type { AppEnv } from "../types.ts";
+import { limitBody, readJson } from "../validate.ts";
+
+export const outcomesApp = new Hono<AppEnv>();
+
+const outcomeSchema = z.strictObject({
+  decisionId: z.optional(z.uuid()),
+  leaseId: z.optional(z.string().check(z.regex(/^[a-z0-9][a-z0-9-]{0,62}\.[0-9a-f-]{36}$/))),
+  siteId: z.optional(z.string().check(z.regex(/^[a-z0-9][a-z0-9-]{0,62}$/))),
+  ok: z.boolean(),
+  /** Time to first token, or the whole call when not streamed. */
+  latencyMs: z.optional(z.number().check(z.gte(0), z.lte(3_600_000))),
+  errorClass: z.optional(z.enum(["timeout", "connect", "http_4xx", "http_5xx", "stream", "other"])),
+});
+
+outcomesApp.post("/", limitBody(), requireRole("device", "operator"), async (c) => {
+  const body = await readJson(c, outcomeSchema);
+  const outcome =
+    body.latencyMs === undefined ? { ok: body.ok } : { ok: body.ok, latencyMs: body.latencyMs };
+  let released = false;
+  if (body.leaseId) {
+    const site = siteOfLease(body.leaseId) as string;
+    ({ released } = await siteStub(c.env, site).release(body.leaseId, outcome));
+  } else if (body.siteId) {
+    await siteStub(c.env, body.siteId).reportOutcome(outcome);
+  } else if (!body.decisionId) {
+    throw new InvalidRequest("say what the outcome is about", [
+      { path: "leaseId", message: "give leaseId, siteId or decisionId" },
+    ]);
+  }
+  // A failure may have opened a breaker: re-read the fleet before routing again here.
+  if (!body.ok) fleetSource(c.env).invalidate();
+  return c.json({ accepted: true, released }, 202);
+});

@@ -1,0 +1,91 @@
+// Fleet API: register / update / drain / remove MEC sites, their heartbeats and model residency.
+
+import { Hono } from "hono";
+import * as z from "zod/mini";
+import { siteRegistrationSchema } from "../../shared/fleet-schema.ts";
+import { heartbeatSchema, reportFromHeartbeat } from "../../shared/heartbeat.ts";
+import { requireRole } from "../auth.ts";
+import { AppError, InvalidRequest, NotFound } from "../errors.ts";
+import { fleetSource } from "../fleet/live-fleet-source.ts";
+import { directoryStub, siteStub } from "../fleet/site-stub.ts";
+import type { AppEnv } from "../types.ts";
+import { limitBody, readJson } from "../validate.ts";
+
+export const sitesApp = new Hono<AppEnv>();
+
+const SITE_ID = /^[a-z0-9][a-z0-9-]{0,62}$/;
+const registrationBody = z.extend(siteRegistrationSchema, { id: z.optional(z.string()) });
+const modelBody = z.strictObject({ model: z.string().check(z.minLength(1), z.maxLength(64)) });
+
+function siteId(raw: string): string {
+  if (!SITE_ID.test(raw)) {
+    throw new InvalidRequest("invalid site id", [
+      { path: "id", message: "expected a lower-case slug of [a-z0-9-], ≤ 63 chars" },
+    ]);
+  }
+  return raw;
+}
+
+function unknownSite(id: string): NotFound {
+  return new NotFound(`no site "${id}" is registered`);
+}
+
+sitesApp.put("/:id", limitBody(), requireRole("operator"), async (c) => {
+  const id = siteId(c.req.param("id"));
+  const body = await readJson(c, registrationBody);
+  if (body.id !== undefined && body.id !== id) {
+    throw new InvalidRequest("id in the body differs from the path", [
+      { path: "id", message: `expected "${id}" or no id` },
+    ]);
+  }
+  const view = await siteStub(c.env, id, body.location).register({ ...body, id });
+  fleetSource(c.env).invalidate();
+  return c.json({ site: view });
+});
+
+sitesApp.get("/", requireRole("operator"), async (c) => {
+  const snap = await directoryStub(c.env).snapshot();
+  const sites = [...snap.sites].sort((a, b) => (a.id < b.id ? -1 : 1));
+  return c.json({ version: snap.version, sites, services: snap.services });
+});
+
+sitesApp.get("/:id", requireRole("operator"), async (c) => {
+  const id = siteId(c.req.param("id"));
+  const detail = await siteStub(c.env, id).describe();
+  if (!detail) throw unknownSite(id);
+  return c.json(detail);
+});
+
+sitesApp.post("/:id/heartbeat", limitBody(), requireRole("site"), async (c) => {
+  const id = siteId(c.req.param("id"));
+  const hb = await readJson(c, heartbeatSchema);
+  const view = await siteStub(c.env, id).heartbeat(reportFromHeartbeat(hb));
+  if (!view) throw unknownSite(id);
+  return c.json({ ok: true, healthy: view.healthy, breaker: view.breaker });
+});
+
+sitesApp.post("/:id/drain", requireRole("operator"), async (c) => {
+  const id = siteId(c.req.param("id"));
+  const view = await siteStub(c.env, id).drain();
+  if (!view) throw unknownSite(id);
+  fleetSource(c.env).invalidate();
+  return c.json({ site: view });
+});
+
+sitesApp.delete("/:id", requireRole("operator"), async (c) => {
+  const id = siteId(c.req.param("id"));
+  if (!(await siteStub(c.env, id).remove())) throw unknownSite(id);
+  fleetSource(c.env).invalidate();
+  return c.body(null, 204);
+});
+
+/** Asks the site's cache agent to make a model resident (evicting as its policy says). */
+sitesApp.post("/:id/models", limitBody(), requireRole("operator"), async (c) => {
+  const id = siteId(c.req.param("id"));
+  const { model } = await readJson(c, modelBody);
+  const stub = siteStub(c.env, id);
+  if (!(await stub.describe())) throw unknownSite(id);
+  const result = await stub.ensureModel(model);
+  if (!result.ok) throw new AppError(409, "model_not_loaded", result.reason);
+  return c.json(result);
+});
