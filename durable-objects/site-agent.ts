@@ -157,6 +157,8 @@ export class SiteAgent extends DurableObject<Env> {
   /** Decide-only answers pointing here recently (soft, in memory): expiry times. */
   #expected: number[] = [];
   #lastPushAt = 0;
+  /** Model loads in progress, chained so they run one at a time. */
+  #loads: Promise<unknown> = Promise.resolve();
   /** A throttled change not yet pushed. */
   #dirty = false;
   #pushedSignature = "";
@@ -373,8 +375,18 @@ export class SiteAgent extends DurableObject<Env> {
 
   // ---- cache agent --------------------------------------------------------------------------
 
-  /** Makes `model` resident, evicting the least valuable models first, through the control API. */
-  async ensureModel(model: string): Promise<EnsureModelResult> {
+  /**
+   * Makes `model` resident, evicting the least valuable models first, through the control API.
+   * Loads run one at a time: each plans against the state the previous one left, so two loads
+   * cannot both count on the same free memory while they wait on the site.
+   */
+  ensureModel(model: string): Promise<EnsureModelResult> {
+    const run = this.#loads.then(() => this.#ensureModel(model));
+    this.#loads = run.catch(() => undefined);
+    return run;
+  }
+
+  async #ensureModel(model: string): Promise<EnsureModelResult> {
     const reg = this.#reg;
     if (!reg) return { ok: false, reason: "unknown site" };
     const footprint = siteFootprints(reg)(model);

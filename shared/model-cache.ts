@@ -63,9 +63,9 @@ const MINUTE = 60_000;
 
 /**
  * Defaults for one 24 GB-class edge GPU site.
- * - demand half-life 10 min: a burst fades within half an hour; a steady rate r reaches r·(1 − 2^−t/10min).
+ * - demand half-life 10 min: a burst counts ⅛ after 30 min; a steady rate r reads r·(1 − 2^(−t/10 min)).
  * - prewarm at 1 request/min: e.g. a burst of 15 requests, or 2/min sustained for 10 min.
- * - idle timeout 30 min, minimum residency 2 min (about ten times the slowest catalog load).
+ * - idle timeout 30 min; minimum residency 2 min (over eight times the slowest catalog load, 14 s).
  * - 2 GB headroom for KV cache; recency halves the value after 5 min idle.
  * - demand floor 0.05 requests/min; prewarm must gain 1.25× the value it evicts.
  */
@@ -182,7 +182,7 @@ export function recordDemand(
   }
   const prev = demand[model];
   demand[model] = {
-    count: decayedCount(prev, now, cfg) + requests,
+    count: decayedCount(prev, now, cfg) + Math.max(0, requests),
     at: Math.max(now, prev?.at ?? now),
   };
   const ids = Object.keys(demand);
