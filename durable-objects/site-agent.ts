@@ -20,6 +20,7 @@ import {
   releaseProbe,
   tick,
   trafficShare,
+  trip,
   windowStats,
 } from "../shared/breaker.ts";
 import { type SiteRegistration, siteRegistrationSchema } from "../shared/fleet-schema.ts";
@@ -475,8 +476,10 @@ export class SiteAgent extends DurableObject<Env> {
 
     const silentFor = now - this.#live.updatedAt;
     if (this.#status.healthy && silentFor > this.timing.staleAfterMs) {
-      // Gone quiet: out of rotation until probes or heartbeats bring it back.
+      // Gone quiet: out of rotation, breaker open, until probes or heartbeats bring it back
+      // through HALF_OPEN.
       this.#status = { ...this.#status, healthy: false };
+      this.#breaker = trip(this.#breaker, now, DEFAULT_BREAKER_CONFIG, this.rand());
       this.#persistLive();
     }
 

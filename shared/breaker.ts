@@ -212,6 +212,18 @@ export function releaseProbe(state: Breaker): Breaker {
   return { ...state, probes: state.probes.slice(1) };
 }
 
+/**
+ * Opens the breaker at once, whatever the window says: for a site that went silent (no heartbeat
+ * within the staleness limit), so no request reaches it until probes bring it back through
+ * HALF_OPEN. CLOSED or HALF_OPEN → OPEN with the next, longer wait; OPEN stays as it is.
+ */
+export function trip(state: Breaker, now: number, cfg: BreakerConfig, rand: number): Breaker {
+  const s = settle(state, now, cfg);
+  if (s.phase === "open") return s;
+  const ejections = s.phase === "closed" ? decayedEjections(s, now, cfg) + 1 : s.ejections + 1;
+  return open(s, ejections, now, cfg, rand);
+}
+
 /** For the alarm: OPEN turns HALF_OPEN once its wait is over; expired probe slots are freed. */
 export function tick(state: Breaker, now: number, cfg: BreakerConfig): Breaker {
   return settle(state, now, cfg);

@@ -14,6 +14,7 @@ import {
   releaseProbe,
   tick,
   trafficShare,
+  trip,
   windowStats,
 } from "../../shared/breaker.ts";
 
@@ -454,3 +455,29 @@ function deepFreeze<T>(x: T): T {
   }
   return x;
 }
+
+describe("trip (a site gone silent)", () => {
+  it("opens a closed breaker at once with the next ejection, then returns through HALF_OPEN", () => {
+    const t0 = 1_000_000;
+    const tripped = trip(initialBreaker(), t0, cfg, 0.5);
+    expect(breakerView(tripped, t0)).toBe("open");
+    expect(tripped.ejections).toBe(1);
+    expect(tripped.openUntil).toBe(t0 + cfg.baseEjectionMs);
+    const later = tripped.openUntil;
+    expect(breakerView(tripped, later)).toBe("half_open");
+    let s = tripped;
+    for (let i = 0; i < cfg.halfOpenProbes; i++) s = observeProbe(s, true, later + i, cfg, 0.5);
+    expect(breakerView(s, later + cfg.halfOpenProbes)).toBe("closed");
+  });
+
+  it("leaves an open breaker's wait alone and backs off from HALF_OPEN", () => {
+    const t0 = 5_000_000;
+    const open1 = trip(initialBreaker(), t0, cfg, 0.5);
+    expect(trip(open1, t0 + 1, cfg, 0.9)).toBe(open1);
+    const halfOpenAt = open1.openUntil;
+    const again = trip(open1, halfOpenAt, cfg, 0.5);
+    expect(again.phase).toBe("open");
+    expect(again.ejections).toBe(2);
+    expect(again.openUntil).toBe(halfOpenAt + 2 * cfg.baseEjectionMs);
+  });
+});
