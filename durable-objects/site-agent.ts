@@ -212,9 +212,10 @@ export class SiteAgent extends DurableObject<Env> {
     return this.#publish(now, true);
   }
 
-  async drain(): Promise<SiteView | undefined> {
+  /** Drain (`true`: no new work, in-flight work finishes) or put back into service (`false`). */
+  async drain(draining = true): Promise<SiteView | undefined> {
     if (!this.#reg) return undefined;
-    this.#status = { ...this.#status, draining: true };
+    this.#status = { ...this.#status, draining };
     this.ctx.storage.kv.put("status", this.#status);
     return this.#push(this.now(), true);
   }
@@ -270,7 +271,7 @@ export class SiteAgent extends DurableObject<Env> {
       kvCacheUsage: report.kvCacheUsage ?? this.#live.kvCacheUsage,
       gpuUtilization: report.gpuUtilization ?? this.#live.gpuUtilization,
       freeGpuMemoryGb: report.freeGpuMemoryGb ?? this.#live.freeGpuMemoryGb,
-      tokensPerSec: { ...this.#live.tokensPerSec, ...report.tokensPerSec },
+      tokensPerSec: { ...this.#live.tokensPerSec, ...servedOnly(reg, report.tokensPerSec) },
       updatedAt: now,
     };
     if (report.residentModels) {
@@ -365,13 +366,14 @@ export class SiteAgent extends DurableObject<Env> {
   }
 
   /** An outcome reported without a lease (e.g. a device that called the site directly). */
-  async reportOutcome(outcome: LeaseOutcome): Promise<void> {
-    if (!this.#reg) return;
+  async reportOutcome(outcome: LeaseOutcome): Promise<boolean> {
+    if (!this.#reg) return false;
     const now = this.now();
     const result = { ok: outcome.ok, durationMs: outcome.latencyMs };
     this.#breaker = record(this.#breaker, result, now, DEFAULT_BREAKER_CONFIG, this.rand());
     this.#persistLive();
     await this.#publish(now);
+    return true;
   }
 
   // ---- cache agent --------------------------------------------------------------------------
@@ -404,11 +406,13 @@ export class SiteAgent extends DurableObject<Env> {
     if (plan.kind === "impossible") return { ok: false, reason: plan.detail };
     for (const victim of plan.evict) {
       const res = await this.#control("unload", victim);
+      if (this.#reg !== reg) return { ok: false, reason: "site removed" };
       if (!res.ok) return { ok: false, reason: `unload ${victim}: ${res.reason}` };
       this.#cache = applyUnloaded(this.#cache, victim);
       this.ctx.storage.kv.put("cache", this.#cache);
     }
     const res = await this.#control("load", model);
+    if (this.#reg !== reg) return { ok: false, reason: "site removed" };
     if (!res.ok) return { ok: false, reason: `load ${model}: ${res.reason}` };
     this.#cache = applyLoaded(this.#cache, footprint, this.now());
     this.ctx.storage.kv.put("cache", this.#cache);
@@ -460,6 +464,7 @@ export class SiteAgent extends DurableObject<Env> {
       this.#status = { ...this.#status, nextProbeAt: now + this.timing.probeIntervalMs };
       this.ctx.storage.kv.put("status", this.#status);
       const probe = await this.#probe(reg.endpoint);
+      if (this.#reg !== reg) return; // removed or re-registered meanwhile
       now = this.now();
       this.#status = { ...this.#status, lastProbeAt: now, lastProbeOk: probe.ok };
       if (probe.report) this.#applyReport(probe.report, now);
@@ -484,13 +489,14 @@ export class SiteAgent extends DurableObject<Env> {
     }
 
     await this.#cleanupAndPrewarm(reg, now);
-    await this.#publish(this.now());
+    if (this.#reg) await this.#publish(this.now());
   }
 
   async #cleanupAndPrewarm(reg: SiteRegistration, now: number): Promise<void> {
     if (!reg.controlEndpoint || !this.#status.healthy) return;
     for (const model of idleToUnload(this.#cache, now, DEFAULT_CACHE_POLICY)) {
       const res = await this.#control("unload", model);
+      if (this.#reg !== reg) return;
       if (res.ok) this.#cache = applyUnloaded(this.#cache, model);
     }
     const plans = prewarmCandidates(
@@ -502,7 +508,7 @@ export class SiteAgent extends DurableObject<Env> {
     );
     const first = plans[0];
     if (first) await this.ensureModel(first.model);
-    this.ctx.storage.kv.put("cache", this.#cache);
+    if (this.#reg === reg) this.ctx.storage.kv.put("cache", this.#cache);
   }
 
   async #probe(endpoint: string): Promise<{ ok: boolean; report?: LiveReport }> {
@@ -573,7 +579,7 @@ export class SiteAgent extends DurableObject<Env> {
       },
       breaker: breakerView(this.#breaker, now),
       trafficShare: trafficShare(this.#breaker, now, DEFAULT_BREAKER_CONFIG),
-      errorRate: windowStats(this.#breaker).failureRate,
+      errorRate: errorRate(this.#breaker),
       draining: this.#status.draining,
       healthy: this.#status.healthy,
     };
@@ -612,6 +618,26 @@ export class SiteAgent extends DurableObject<Env> {
   #directory() {
     return this.env.FLEET_DIRECTORY.getByName("global");
   }
+}
+
+/** Failures over the window, counted against at least the breaker's minimum calls, so one
+ * failed probe of a new site reads as 10 %, not 100 %. */
+function errorRate(b: Breaker): number {
+  const { failures, calls } = windowStats(b);
+  return failures / Math.max(calls, DEFAULT_BREAKER_CONFIG.minimumCalls);
+}
+
+/** Measured rates for the models the site is registered for; nothing else is kept. */
+function servedOnly(
+  reg: SiteRegistration,
+  rates: Record<string, number> | undefined,
+): Record<string, number> {
+  const out: Record<string, number> = {};
+  for (const m of reg.models) {
+    const rate = rates?.[m.model];
+    if (rate !== undefined) out[m.model] = rate;
+  }
+  return out;
 }
 
 function emptyLive(): Live {

@@ -34,6 +34,8 @@ export class LiveFleetSource implements FleetSource {
   readonly #env: Env;
   #cache: { at: number; fleet: PreparedFleet } | undefined;
   #refreshing: Promise<PreparedFleet> | undefined;
+  /** Bumped by `invalidate`, so a refresh that read the directory before it cannot write back. */
+  #generation = 0;
 
   constructor(env: Env) {
     this.#env = env;
@@ -51,22 +53,24 @@ export class LiveFleetSource implements FleetSource {
 
   /** Drops the cache, e.g. after this isolate saw a breaker open. */
   invalidate(): void {
+    this.#generation++;
     this.#cache = undefined;
+    this.#refreshing = undefined;
   }
 
   #refresh(now: number): Promise<PreparedFleet> {
-    const run = (async () => {
-      try {
-        const snap = await this.#env.FLEET_DIRECTORY.getByName("global").snapshot();
-        const fleet = fleetFromDirectory(snap, now);
-        this.#cache = { at: now, fleet };
-        return fleet;
-      } finally {
-        this.#refreshing = undefined;
-      }
-    })();
+    const run = this.#load(now, this.#generation).finally(() => {
+      if (this.#refreshing === run) this.#refreshing = undefined;
+    });
     this.#refreshing = run;
     return run;
+  }
+
+  async #load(now: number, generation: number): Promise<PreparedFleet> {
+    const snap = await this.#env.FLEET_DIRECTORY.getByName("global").snapshot();
+    const fleet = fleetFromDirectory(snap, now);
+    if (generation === this.#generation) this.#cache = { at: now, fleet };
+    return fleet;
   }
 }
 

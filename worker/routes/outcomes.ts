@@ -4,7 +4,7 @@
 import { Hono } from "hono";
 import * as z from "zod/mini";
 import { requireRole } from "../auth.ts";
-import { InvalidRequest } from "../errors.ts";
+import { InvalidRequest, NotFound } from "../errors.ts";
 import { fleetSource } from "../fleet/live-fleet-source.ts";
 import { siteOfLease, siteStub } from "../fleet/site-stub.ts";
 import type { AppEnv } from "../types.ts";
@@ -31,7 +31,9 @@ outcomesApp.post("/", limitBody(), requireRole("device", "operator"), async (c) 
     const site = siteOfLease(body.leaseId) as string;
     ({ released } = await siteStub(c.env, site).release(body.leaseId, outcome));
   } else if (body.siteId) {
-    await siteStub(c.env, body.siteId).reportOutcome(outcome);
+    if (!(await siteStub(c.env, body.siteId).reportOutcome(outcome))) {
+      throw new NotFound(`no site "${body.siteId}" is registered`);
+    }
   } else if (!body.decisionId) {
     throw new InvalidRequest("say what the outcome is about", [
       { path: "leaseId", message: "give leaseId, siteId or decisionId" },

@@ -72,6 +72,14 @@ sitesApp.post("/:id/drain", requireRole("operator"), async (c) => {
   return c.json({ site: view });
 });
 
+sitesApp.post("/:id/resume", requireRole("operator"), async (c) => {
+  const id = siteId(c.req.param("id"));
+  const view = await siteStub(c.env, id).drain(false);
+  if (!view) throw unknownSite(id);
+  fleetSource(c.env).invalidate();
+  return c.json({ site: view });
+});
+
 sitesApp.delete("/:id", requireRole("operator"), async (c) => {
   const id = siteId(c.req.param("id"));
   if (!(await siteStub(c.env, id).remove())) throw unknownSite(id);
