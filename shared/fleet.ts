@@ -1,12 +1,12 @@
 // The fleet as the decision engine sees it: a snapshot of sites and cloud regions, indexed once
 // per snapshot so that a decision looks at the nearest sites only.
 
-import { buildGridIndex, type GridIndex } from "./geo.ts";
+import { buildSpatialIndex, type SpatialIndex } from "./geo.ts";
 import type { FleetData, SiteView } from "./types.ts";
 
 export interface PreparedFleet {
   data: FleetData;
-  siteIndex: GridIndex<SiteView>;
+  siteIndex: SpatialIndex<SiteView>;
 }
 
 /**
@@ -20,5 +20,5 @@ export interface FleetSource {
 export function prepareFleet(data: FleetData): PreparedFleet {
   // Sorted by id so that equally near sites are always visited in the same order.
   const sites = [...data.sites].sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
-  return { data, siteIndex: buildGridIndex(sites) };
+  return { data, siteIndex: buildSpatialIndex(sites) };
 }

@@ -1,4 +1,4 @@
-// Great-circle distance and a grid index that finds the nearest sites without scanning the fleet.
+// Great-circle distance and a k-d tree that finds the nearest sites without scanning the fleet.
 
 import type { GeoPoint } from "./types.ts";
 
@@ -15,60 +15,98 @@ export function distanceKm(a: GeoPoint, b: GeoPoint): number {
   return 2 * EARTH_RADIUS_KM * Math.asin(Math.min(1, Math.sqrt(h)));
 }
 
-const CELL_DEG = 2;
-const LAT_CELLS = 180 / CELL_DEG;
-const LON_CELLS = 360 / CELL_DEG;
-/**
- * Anything outside rings 0..r is at least this far from a point at `lat`: it is more than
- * r·CELL_DEG away in latitude, or in longitude at a latitude no nearer the pole than `worstLat`,
- * where haversine gives h ≥ cos²(worstLat)·sin²(Δlon/2). (A parallel's arc is no bound: great
- * circles undercut it, and near a pole everything may be close.)
- */
-function ringLowerBoundKm(lat: number, r: number): number {
-  const worstLat = Math.abs(lat) + (r + 1) * CELL_DEG;
-  if (worstLat >= 90) return 0;
-  const halfLon = Math.min(90, (r * CELL_DEG) / 2);
-  return 2 * EARTH_RADIUS_KM * Math.asin(Math.cos(worstLat * RAD) * Math.sin(halfLon * RAD));
-}
-
-function collect<T extends Located>(
-  index: GridIndex<T>,
-  p: GeoPoint,
-  row: number,
-  col: number,
-  out: Nearby<T>[],
-): void {
-  const wrapped = ((col % LON_CELLS) + LON_CELLS) % LON_CELLS;
-  const cell = index.cells.get(row * LON_CELLS + wrapped);
-  if (cell) for (const item of cell) out.push({ item, km: distanceKm(p, item.location) });
-}
-
 export interface Located {
   location: GeoPoint;
 }
 
-export interface GridIndex<T extends Located> {
+/**
+ * A static k-d tree over the items' unit vectors, built once per fleet snapshot. The straight
+ * (chord) distance between unit vectors grows with the great-circle distance, so the tree's
+ * nearest are the globe's nearest, with no special case at the poles or the antimeridian.
+ */
+export interface SpatialIndex<T extends Located> {
   items: readonly T[];
-  cells: Map<number, T[]>;
+  /** x, y, z of item i at 3i. */
+  xyz: Float64Array;
+  /** Item indices, grouped by leaf. */
+  order: Int32Array;
+  /** Per node: split axis (-1 for a leaf), split value, children, and the leaf's `order` range. */
+  axis: Int8Array;
+  split: Float64Array;
+  left: Int32Array;
+  right: Int32Array;
+  lo: Int32Array;
+  hi: Int32Array;
 }
 
-function cellOf(p: GeoPoint): [number, number] {
-  const row = Math.min(LAT_CELLS - 1, Math.floor((p.lat + 90) / CELL_DEG));
-  const col = Math.min(LON_CELLS - 1, Math.floor((p.lon + 180) / CELL_DEG));
-  return [row, col];
+const LEAF_SIZE = 8;
+
+function unitVector(p: GeoPoint, out: Float64Array, at: number): void {
+  const lat = p.lat * RAD;
+  const lon = p.lon * RAD;
+  const c = Math.cos(lat);
+  out[at] = c * Math.cos(lon);
+  out[at + 1] = c * Math.sin(lon);
+  out[at + 2] = Math.sin(lat);
 }
 
 /** Builds the index once per fleet snapshot, not per decision. */
-export function buildGridIndex<T extends Located>(items: readonly T[]): GridIndex<T> {
-  const cells = new Map<number, T[]>();
-  for (const item of items) {
-    const [row, col] = cellOf(item.location);
-    const key = row * LON_CELLS + col;
-    const cell = cells.get(key);
-    if (cell) cell.push(item);
-    else cells.set(key, [item]);
+export function buildSpatialIndex<T extends Located>(items: readonly T[]): SpatialIndex<T> {
+  const n = items.length;
+  const xyz = new Float64Array(3 * n);
+  const order = new Int32Array(n);
+  for (let i = 0; i < n; i++) {
+    unitVector((items[i] as T).location, xyz, 3 * i);
+    order[i] = i;
   }
-  return { items, cells };
+  const maxNodes = Math.max(1, 2 * Math.ceil(n / LEAF_SIZE) * 2);
+  const index: SpatialIndex<T> = {
+    items,
+    xyz,
+    order,
+    axis: new Int8Array(maxNodes),
+    split: new Float64Array(maxNodes),
+    left: new Int32Array(maxNodes),
+    right: new Int32Array(maxNodes),
+    lo: new Int32Array(maxNodes),
+    hi: new Int32Array(maxNodes),
+  };
+  let nodes = 0;
+  const build = (lo: number, hi: number): number => {
+    const id = nodes++;
+    index.lo[id] = lo;
+    index.hi[id] = hi;
+    index.axis[id] = -1;
+    if (hi - lo <= LEAF_SIZE) return id;
+    let axis = 0;
+    let widest = -1;
+    for (let a = 0; a < 3; a++) {
+      let min = Number.POSITIVE_INFINITY;
+      let max = Number.NEGATIVE_INFINITY;
+      for (let j = lo; j < hi; j++) {
+        const v = xyz[3 * (order[j] as number) + a] as number;
+        if (v < min) min = v;
+        if (v > max) max = v;
+      }
+      if (max - min > widest) {
+        widest = max - min;
+        axis = a;
+      }
+    }
+    const key = (i: number) => xyz[3 * i + axis] as number;
+    order.set(
+      Array.from(order.subarray(lo, hi)).sort((a, b) => key(a) - key(b) || a - b),
+      lo,
+    );
+    const mid = (lo + hi) >> 1;
+    index.axis[id] = axis;
+    index.split[id] = key(order[mid] as number);
+    index.left[id] = build(lo, mid);
+    index.right[id] = build(mid, hi);
+    return id;
+  };
+  if (n > 0) build(0, n);
+  return index;
 }
 
 export interface Nearby<T> {
@@ -76,47 +114,75 @@ export interface Nearby<T> {
   km: number;
 }
 
-/**
- * The `k` items nearest to `p`, nearest first (ties by insertion order). Visits rings of grid
- * cells outward and stops once the next ring cannot hold anything nearer than the k-th found.
- */
+/** The `k` items nearest to `p`, nearest first (ties by insertion order). */
 export function nearest<T extends Located>(
-  index: GridIndex<T>,
+  index: SpatialIndex<T>,
   p: GeoPoint,
   k: number,
 ): Nearby<T>[] {
-  const found: Nearby<T>[] = [];
-  if (k <= 0 || index.items.length === 0) return found;
-  if (index.items.length <= k * 4) {
-    for (const item of index.items) found.push({ item, km: distanceKm(p, item.location) });
-  } else {
-    const [row0, col0] = cellOf(p);
-    const half = LON_CELLS / 2;
-    for (let r = 0; r <= LAT_CELLS; r++) {
-      // Columns of ring r, clipped so that no column is visited twice around the globe.
-      const dcMin = -Math.min(r, half - 1);
-      const dcMax = Math.min(r, half);
-      for (let row = row0 - r; row <= row0 + r; row++) {
-        if (row < 0 || row >= LAT_CELLS) continue;
-        if (row === row0 - r || row === row0 + r) {
-          for (let dc = dcMin; dc <= dcMax; dc++) collect(index, p, row, col0 + dc, found);
+  const n = index.items.length;
+  if (k <= 0 || n === 0) return [];
+  const want = Math.min(k, n);
+  const q = new Float64Array(3);
+  unitVector(p, q, 0);
+  const qx = q[0] as number;
+  const qy = q[1] as number;
+  const qz = q[2] as number;
+  const { xyz, order, axis, split, left, right, lo, hi } = index;
+  // The best `want` so far by haversine km, then index, in insertion-sorted parallel arrays. The
+  // tree is pruned in chord space, with ~6 m of slack so that rounding never prunes a tie.
+  const bestKm = new Float64Array(want);
+  const bestI = new Int32Array(want);
+  let size = 0;
+  let reach2 = Number.POSITIVE_INFINITY;
+  const visit = (node: number): void => {
+    const a = axis[node] as number;
+    if (a < 0) {
+      for (let j = lo[node] as number, end = hi[node] as number; j < end; j++) {
+        const i = order[j] as number;
+        const dx = (xyz[3 * i] as number) - qx;
+        const dy = (xyz[3 * i + 1] as number) - qy;
+        const dz = (xyz[3 * i + 2] as number) - qz;
+        if (dx * dx + dy * dy + dz * dz > reach2) continue;
+        const km = distanceKm(p, (index.items[i] as T).location);
+        if (size === want) {
+          const worst = bestKm[want - 1] as number;
+          if (km > worst || (km === worst && i > (bestI[want - 1] as number))) continue;
         } else {
-          if (-r >= dcMin) collect(index, p, row, col0 - r, found);
-          if (r <= dcMax && r !== 0) collect(index, p, row, col0 + r, found);
+          size++;
+        }
+        let s = size - 1;
+        while (s > 0) {
+          const prev = bestKm[s - 1] as number;
+          if (prev < km || (prev === km && (bestI[s - 1] as number) < i)) break;
+          bestKm[s] = prev;
+          bestI[s] = bestI[s - 1] as number;
+          s--;
+        }
+        bestKm[s] = km;
+        bestI[s] = i;
+        if (size === want) {
+          const chord =
+            2 *
+            Math.sin(Math.min(Math.PI / 2, (bestKm[want - 1] as number) / (2 * EARTH_RADIUS_KM)));
+          reach2 = chord * chord + 1e-12;
         }
       }
-      if (found.length >= k) {
-        found.sort(byKm);
-        const kth = found[k - 1];
-        if (kth && kth.km <= ringLowerBoundKm(p.lat, r)) break;
-      }
+      return;
     }
+    const diff = (a === 0 ? qx : a === 1 ? qy : qz) - (split[node] as number);
+    const near = diff < 0 ? left[node] : right[node];
+    const far = diff < 0 ? right[node] : left[node];
+    visit(near as number);
+    if (diff * diff <= reach2) visit(far as number);
+  };
+  visit(0);
+  const found: Nearby<T>[] = [];
+  for (let s = 0; s < size; s++) {
+    found.push({
+      item: index.items[bestI[s] as number] as T,
+      km: bestKm[s] as number,
+    });
   }
-  found.sort(byKm);
-  found.length = Math.min(found.length, k);
   return found;
-}
-
-function byKm<T>(a: Nearby<T>, b: Nearby<T>): number {
-  return a.km - b.km;
 }

@@ -1,0 +1,380 @@
+// Benchmark of the pure decision engine: decisions/s and p50/p99 latency of `decide()` over
+// synthetic fleets of 10 … 10,000 sites, on one core. A benchmark, not a test: it reports, it
+// does not fail on a missed target.
+//
+//   npm run bench:decide [-- --runs 5 --sizes 10,100,1000,10000 --cpu 1 --no-pin]
+//
+// Each size gets its own fleet (prepared once, as per snapshot in production) and its own
+// requests (validated and normalized up front), so the timed code is `decide()` alone. Sizes are
+// interleaved within each run so that background noise spreads over all of them; the reported
+// figure is the median over runs of each run's statistic.
+
+import { spawnSync } from "node:child_process";
+import { mkdirSync, writeFileSync } from "node:fs";
+import { cpus, loadavg } from "node:os";
+import { parseArgs } from "node:util";
+import { type DecideResult, decide } from "../shared/decide.ts";
+import { type PreparedFleet, prepareFleet } from "../shared/fleet.ts";
+import { nearest } from "../shared/geo.ts";
+import { DEFAULT_POLICY } from "../shared/policy.ts";
+import type { RouteRequest, Tier } from "../shared/types.ts";
+import { pinToOneCore } from "./pin.ts";
+import { syntheticFleet } from "./synthetic-fleet.ts";
+import { syntheticRequests } from "./synthetic-requests.ts";
+
+const { values: opts } = parseArgs({
+  options: {
+    runs: { type: "string", default: "5" },
+    sizes: { type: "string", default: "10,100,1000,10000" },
+    cpu: { type: "string" },
+    "no-pin": { type: "boolean", default: false },
+  },
+});
+const pinning = pinToOneCore(
+  !opts["no-pin"],
+  opts.cpu === undefined ? undefined : Number(opts.cpu),
+);
+
+const RUNS = Math.max(3, Number(opts.runs));
+const SIZES = opts.sizes.split(",").map(Number);
+if (!Number.isInteger(RUNS) || !SIZES.every((n) => Number.isInteger(n) && n > 0)) {
+  console.error(`bad --runs ${opts.runs} or --sizes ${opts.sizes}: expected integers`);
+  process.exit(2);
+}
+/** p99 targets from the issue, in µs. */
+const TARGET_P99_US: Record<number, number> = { 100: 50, 10000: 500 };
+const NOW = Date.UTC(2026, 10, 25, 12, 0, 0);
+const FLEET_SEED = 0x5eed_f1ee;
+const REQUEST_SEED = 0x5eed_0e0e;
+/** Distinct requests per size; a latency pass walks them up to twice. */
+const POOL = 10_000;
+/** Timed decisions per run: as many as fit in LATENCY_MS, within these bounds. */
+const MIN_SAMPLES = 5_000;
+const MAX_SAMPLES = 2 * POOL;
+const NEAREST_SAMPLES = 3_000;
+const WARMUP_MS = 400;
+const LATENCY_MS = 1_000;
+const THROUGHPUT_MS = 400;
+const policy = DEFAULT_POLICY;
+
+interface Workload {
+  sites: number;
+  fleet: PreparedFleet;
+  requests: RouteRequest[];
+  /** Requests with a location, for timing `nearest()` alone. */
+  located: RouteRequest[];
+  latencySamples: number;
+  throughputIterations: number;
+}
+
+interface RunStats {
+  run: number;
+  latencySamples: number;
+  /** Times the OS took the core away during the timed decisions: other load on the machine. */
+  preemptions: number;
+  decisionsPerSec: number;
+  throughputDecisions: number;
+  throughputMs: number;
+  meanUs: number;
+  p50Us: number;
+  p90Us: number;
+  p99Us: number;
+  p999Us: number;
+  maxUs: number;
+  nearestP50Us: number;
+  nearestP99Us: number;
+}
+
+/** Keeps every result observable so that no call can be optimised away. */
+let sink = 0;
+const consume = (r: DecideResult): void => {
+  sink += r.ok ? r.decision.plan.backups.length + 1 : r.rejected.length;
+};
+
+function percentile(sorted: Float64Array, q: number): number {
+  const i = Math.min(sorted.length - 1, Math.max(0, Math.ceil(q * sorted.length) - 1));
+  return sorted[i] ?? Number.NaN;
+}
+
+function median(xs: number[]): number {
+  const s = [...xs].sort((a, b) => a - b);
+  const mid = s.length >> 1;
+  return s.length % 2 ? (s[mid] as number) : ((s[mid - 1] as number) + (s[mid] as number)) / 2;
+}
+
+const round = (x: number, digits = 2): number => Math.round(x * 10 ** digits) / 10 ** digits;
+const gc = (): void => globalThis.gc?.();
+
+function timerOverheadNs(): number {
+  const n = 100_000;
+  const ns = new Float64Array(n);
+  for (let i = 0; i < n; i++) {
+    const t0 = process.hrtime.bigint();
+    ns[i] = Number(process.hrtime.bigint() - t0);
+  }
+  return percentile(ns.sort(), 0.5);
+}
+
+function prepare(sites: number): Workload {
+  const fleet = prepareFleet(syntheticFleet(sites, FLEET_SEED + sites, NOW));
+  const requests = syntheticRequests(fleet.data, POOL, REQUEST_SEED + sites);
+  return {
+    sites,
+    fleet,
+    requests,
+    located: requests.filter((r) => r.location).slice(0, NEAREST_SAMPLES),
+    latencySamples: MIN_SAMPLES,
+    throughputIterations: 0,
+  };
+}
+
+/** Runs decisions for WARMUP_MS, then sizes the latency pass and the throughput loop. */
+function warmUp(w: Workload): void {
+  const start = performance.now();
+  let n = 0;
+  while (performance.now() - start < WARMUP_MS || n < 2_000) {
+    consume(decide(w.requests[n % POOL] as RouteRequest, w.fleet, policy, NOW));
+    n++;
+  }
+  const perDecisionMs = (performance.now() - start) / n;
+  for (const r of w.located) {
+    if (r.location) sink += nearest(w.fleet.siteIndex, r.location, policy.maxSiteCandidates).length;
+  }
+  const decisionsIn = (ms: number) => Math.round(ms / perDecisionMs);
+  w.latencySamples = Math.min(MAX_SAMPLES, Math.max(MIN_SAMPLES, decisionsIn(LATENCY_MS)));
+  w.throughputIterations = Math.max(1_000, decisionsIn(THROUGHPUT_MS));
+}
+
+function measure(w: Workload, run: number): RunStats {
+  const { fleet, requests } = w;
+  gc();
+  const samples = w.latencySamples;
+  const ns = new Float64Array(samples);
+  const switchesBefore = process.resourceUsage().involuntaryContextSwitches;
+  for (let i = 0; i < samples; i++) {
+    const req = requests[i % POOL] as RouteRequest;
+    const t0 = process.hrtime.bigint();
+    const r = decide(req, fleet, policy, NOW);
+    const t1 = process.hrtime.bigint();
+    ns[i] = Number(t1 - t0);
+    consume(r);
+  }
+  const preemptions = process.resourceUsage().involuntaryContextSwitches - switchesBefore;
+  let sum = 0;
+  for (const x of ns) sum += x;
+  ns.sort();
+
+  // The spatial pre-filter alone, to show how much of a decision it takes.
+  gc();
+  const k = policy.maxSiteCandidates;
+  const nn = new Float64Array(w.located.length);
+  for (let i = 0; i < w.located.length; i++) {
+    const at = w.located[i]?.location as NonNullable<RouteRequest["location"]>;
+    const t0 = process.hrtime.bigint();
+    const found = nearest(fleet.siteIndex, at, k);
+    const t1 = process.hrtime.bigint();
+    nn[i] = Number(t1 - t0);
+    sink += found.length;
+  }
+  nn.sort();
+
+  gc();
+  const iterations = w.throughputIterations;
+  const t0 = process.hrtime.bigint();
+  for (let i = 0; i < iterations; i++) {
+    consume(decide(requests[i % POOL] as RouteRequest, fleet, policy, NOW));
+  }
+  const elapsedNs = Number(process.hrtime.bigint() - t0);
+
+  return {
+    run,
+    latencySamples: samples,
+    preemptions,
+    decisionsPerSec: Math.round(iterations / (elapsedNs / 1e9)),
+    throughputDecisions: iterations,
+    throughputMs: round(elapsedNs / 1e6, 1),
+    meanUs: round(sum / samples / 1e3),
+    p50Us: round(percentile(ns, 0.5) / 1e3),
+    p90Us: round(percentile(ns, 0.9) / 1e3),
+    p99Us: round(percentile(ns, 0.99) / 1e3),
+    p999Us: round(percentile(ns, 0.999) / 1e3),
+    maxUs: round(percentile(ns, 1) / 1e3),
+    nearestP50Us: round(percentile(nn, 0.5) / 1e3),
+    nearestP99Us: round(percentile(nn, 0.99) / 1e3),
+  };
+}
+
+/** What the decisions were, so the reader sees the engine did real work (untimed). */
+function outcomes(w: Workload) {
+  const tiers: Record<Tier, number> = { device: 0, mec: 0, cloud: 0 };
+  let ok = 0;
+  let infeasible = 0;
+  let overloaded = 0;
+  let rejections = 0;
+  for (const req of w.requests) {
+    const r = decide(req, w.fleet, policy, NOW);
+    if (r.ok) {
+      ok++;
+      tiers[r.decision.tier]++;
+      rejections += r.decision.rejected.length;
+    } else {
+      if (r.code === "infeasible") infeasible++;
+      else overloaded++;
+      rejections += r.rejected.length;
+    }
+  }
+  const pct = (n: number) => round((100 * n) / w.requests.length, 1);
+  return {
+    requests: w.requests.length,
+    withLocationPct: pct(w.requests.filter((r) => r.location).length),
+    okPct: pct(ok),
+    infeasiblePct: pct(infeasible),
+    overloadedPct: pct(overloaded),
+    tierPctOfAll: { device: pct(tiers.device), mec: pct(tiers.mec), cloud: pct(tiers.cloud) },
+    rejectionsPerDecision: round(rejections / w.requests.length, 1),
+  };
+}
+
+function medians(runs: RunStats[]) {
+  const m = (f: (r: RunStats) => number) => round(median(runs.map(f)));
+  return {
+    decisionsPerSec: Math.round(median(runs.map((r) => r.decisionsPerSec))),
+    meanUs: m((r) => r.meanUs),
+    p50Us: m((r) => r.p50Us),
+    p90Us: m((r) => r.p90Us),
+    p99Us: m((r) => r.p99Us),
+    p999Us: m((r) => r.p999Us),
+    maxUs: m((r) => r.maxUs),
+    nearestP50Us: m((r) => r.nearestP50Us),
+    nearestP99Us: m((r) => r.nearestP99Us),
+  };
+}
+
+/** The commit measured, and whether `shared/` differs from it (best effort, outside git: null). */
+function codeVersion(): { commit: string | null; sharedModified: boolean | null } {
+  const git = (...args: string[]) => spawnSync("git", args, { encoding: "utf8" });
+  const head = git("rev-parse", "--short", "HEAD");
+  if (head.status !== 0) return { commit: null, sharedModified: null };
+  const status = git("status", "--porcelain", "--", "shared");
+  return { commit: head.stdout.trim(), sharedModified: status.stdout.trim() !== "" };
+}
+
+const fmt = (x: number, digits = 1) =>
+  x.toLocaleString("en-US", { minimumFractionDigits: digits, maximumFractionDigits: digits });
+
+function main(): void {
+  const started = performance.now();
+  const date = new Date();
+  const cpuModel = cpus()[0]?.model.trim() ?? "unknown";
+  const load = loadavg().map((x) => round(x));
+  const timerNs = timerOverheadNs();
+  const code = codeVersion();
+
+  const workloads = SIZES.map(prepare);
+  for (const w of workloads) warmUp(w);
+  const runs = new Map<number, RunStats[]>(SIZES.map((s) => [s, []]));
+  for (let run = 1; run <= RUNS; run++) {
+    for (const w of workloads) runs.get(w.sites)?.push(measure(w, run));
+  }
+
+  const results = workloads.map((w) => {
+    const all = runs.get(w.sites) ?? [];
+    const target = TARGET_P99_US[w.sites];
+    const med = medians(all);
+    return {
+      sites: w.sites,
+      regions: w.fleet.data.regions.length,
+      median: med,
+      p99RangeUs: [Math.min(...all.map((r) => r.p99Us)), Math.max(...all.map((r) => r.p99Us))],
+      targetP99Us: target ?? null,
+      targetMet: target === undefined ? null : med.p99Us <= target,
+      outcome: outcomes(w),
+      runs: all,
+    };
+  });
+
+  const lines = [
+    `decide() benchmark — ${date.toISOString()} — commit ${code.commit ?? "unknown"}` +
+      `${code.sharedModified ? " + uncommitted changes in shared/" : ""}`,
+    `node ${process.version} (V8 ${process.versions.v8}), ${cpuModel}, ${cpus().length} CPUs, load ${load.join(" ")}`,
+    `pinned: ${pinning.pinned ? `yes, CPU ${pinning.cpu} (${pinning.how})` : `no (${pinning.how})`}; ` +
+      `gc between passes: ${globalThis.gc ? "yes" : "no (run with --expose-gc)"}`,
+    `${RUNS} runs per size (sizes interleaved), median of runs; per run: ${fmt(MIN_SAMPLES, 0)}–` +
+      `${fmt(MAX_SAMPLES, 0)} individually timed decisions (~${LATENCY_MS} ms) over ` +
+      `${fmt(POOL, 0)} requests, then a ~${THROUGHPUT_MS} ms untimed-per-call loop for decisions/s; ` +
+      `hrtime overhead ~${timerNs} ns per sample (included)`,
+    "",
+    "| sites | decisions/s | p50 µs | p99 µs | p99 min–max of runs | p99 target | met | ok | infeasible | overloaded | nearest() p50 / p99 µs |",
+    "|------:|------------:|-------:|-------:|--------------------:|-----------:|:---:|---:|-----------:|-----------:|-----------------------:|",
+  ];
+  for (const r of results) {
+    const m = r.median;
+    const o = r.outcome;
+    const target = r.targetP99Us === null ? "—" : `≤ ${fmt(r.targetP99Us, 0)}`;
+    const met = r.targetMet === null ? "—" : r.targetMet ? "yes" : "**NO**";
+    lines.push(
+      `| ${fmt(r.sites, 0)} | ${fmt(m.decisionsPerSec, 0)} | ${fmt(m.p50Us)} | ${fmt(m.p99Us)} | ` +
+        `${fmt(r.p99RangeUs[0] ?? 0)}–${fmt(r.p99RangeUs[1] ?? 0)} | ${target} | ${met} | ` +
+        `${o.okPct}% | ${o.infeasiblePct}% | ${o.overloadedPct}% | ` +
+        `${fmt(m.nearestP50Us)} / ${fmt(m.nearestP99Us)} |`,
+    );
+  }
+  lines.push(
+    "",
+    "| sites | routed to device / MEC / cloud (% of all) | rejected targets per decision | timed decisions per run | preemptions per run (min–max) |",
+    "|------:|-------------------------------------------:|------------------------------:|------------------------:|------------------------------:|",
+  );
+  for (const r of results) {
+    const t = r.outcome.tierPctOfAll;
+    lines.push(
+      `| ${fmt(r.sites, 0)} | ${t.device} / ${t.mec} / ${t.cloud} | ` +
+        `${r.outcome.rejectionsPerDecision} | ${fmt(r.runs[0]?.latencySamples ?? 0, 0)} | ` +
+        `${Math.min(...r.runs.map((x) => x.preemptions))}–${Math.max(...r.runs.map((x) => x.preemptions))} |`,
+    );
+  }
+  const totalS = round((performance.now() - started) / 1000, 1);
+  lines.push("", `total ${totalS} s`);
+  console.log(lines.join("\n"));
+
+  const report = {
+    benchmark: "decide",
+    date: date.toISOString(),
+    node: process.version,
+    v8: process.versions.v8,
+    ...code,
+    cpuModel,
+    cpuCount: cpus().length,
+    platform: `${process.platform}-${process.arch}`,
+    pinned: pinning.pinned,
+    pinning,
+    gcBetweenPasses: Boolean(globalThis.gc),
+    loadAvgAtStart: load,
+    loadAvgAtEnd: loadavg().map((x) => round(x)),
+    config: {
+      runs: RUNS,
+      requestsPerSize: POOL,
+      latencySamplesPerRun: [MIN_SAMPLES, MAX_SAMPLES],
+      latencyBudgetMs: LATENCY_MS,
+      nearestSamplesPerRun: NEAREST_SAMPLES,
+      warmupMs: WARMUP_MS,
+      throughputMs: THROUGHPUT_MS,
+      fleetSeed: FLEET_SEED,
+      requestSeed: REQUEST_SEED,
+      now: new Date(NOW).toISOString(),
+      policy: "DEFAULT_POLICY",
+      maxSiteCandidates: policy.maxSiteCandidates,
+      timerOverheadNs: timerNs,
+    },
+    sizes: results,
+    totalSeconds: totalS,
+    /** Sum over every result, so that no timed call could be dropped as dead code. */
+    resultChecksum: sink,
+  };
+  const dir = new URL("./results/", import.meta.url);
+  mkdirSync(dir, { recursive: true });
+  const json = `${JSON.stringify(report, null, 2)}\n`;
+  writeFileSync(new URL("decide-latest.json", dir), json);
+  writeFileSync(new URL(`decide-${date.toISOString().slice(0, 10)}.json`, dir), json);
+}
+
+main();
