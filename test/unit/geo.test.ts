@@ -69,9 +69,20 @@ describe("nearest", () => {
     expect(found.map((n) => n.item.id)).toEqual([2, 1]);
   });
 
-  it("finds the site just across the antimeridian on the grid path", () => {
+  it("breaks ties by insertion order", () => {
+    const here = { lat: 48, lon: 11 };
+    const items = Array.from({ length: 30 }, (_, i) => ({
+      id: i,
+      location: i < 10 ? here : { lat: 0, lon: 0 },
+    }));
+    expect(nearest(buildSpatialIndex(items), here, 3).map((n) => n.item.id)).toEqual([0, 1, 2]);
+    const reversed = [...items].reverse();
+    expect(nearest(buildSpatialIndex(reversed), here, 3).map((n) => n.item.id)).toEqual([9, 8, 7]);
+  });
+
+  it("finds the site just across the antimeridian", () => {
     const items = [
-      { id: 1, location: { lat: 0, lon: -179.9 } }, // 22 km away, on the other edge of the grid
+      { id: 1, location: { lat: 0, lon: -179.9 } }, // 22 km away, across the antimeridian
       { id: 2, location: { lat: 0, lon: 178 } }, // 211 km
       ...Array.from({ length: 8 }, (_, i) => ({ id: 10 + i, location: { lat: 40, lon: i * 10 } })),
     ];
@@ -79,8 +90,8 @@ describe("nearest", () => {
     expect(found.map((n) => n.item.id)).toEqual([1, 2]);
   });
 
-  it("finds the site across the pole on the grid path", () => {
-    // Regression: near a pole the old ring bound (a parallel's arc at 89.9°) stopped the search
+  it("finds the site across the pole", () => {
+    // Regression: the former grid search, bounded by a parallel's arc at 89.9°, stopped
     // before it reached the far side of the pole, which was nearer.
     const items = [
       { id: 1, location: { lat: -89.6, lon: 0 } }, // 0.3° away, same meridian
@@ -91,7 +102,7 @@ describe("nearest", () => {
     expect(found.map((n) => n.item.id)).toEqual([2]);
   });
 
-  it("agrees with a brute-force sort on random fleets larger than 4·k (grid path)", () => {
+  it("agrees with a brute-force sort on random fleets larger than 4·k", () => {
     fc.assert(
       fc.property(
         fc
@@ -115,7 +126,7 @@ describe("nearest", () => {
     );
   });
 
-  it("agrees with a brute-force sort on small fleets (scan path)", () => {
+  it("agrees with a brute-force sort on fleets of at most 4·k", () => {
     fc.assert(
       fc.property(
         fc

@@ -1,0 +1,258 @@
+// The plan around the primary: fault-domain-diverse backups, timeouts and retries; confidence;
+// the latency target; and which sites the spatial pre-filter lets through.
+
+import { describe, expect, it } from "vitest";
+import { decide } from "../../shared/decide.ts";
+import type { PreparedFleet } from "../../shared/fleet.ts";
+import { DEFAULT_POLICY, type Policy } from "../../shared/policy.ts";
+import type { RouteRequest } from "../../shared/types.ts";
+import {
+  makeFleet,
+  makeRegion,
+  makeRequest,
+  makeSite,
+  NOW,
+  rejections,
+  targetKey,
+} from "./helpers/fleet-builders.ts";
+
+const US_EAST = { lat: 38.95, lon: -77.45 };
+const farRegion = makeRegion({ id: "us-east-1", country: "US", location: US_EAST });
+
+function placed(req: RouteRequest, fleet: PreparedFleet, policy: Policy = DEFAULT_POLICY) {
+  const result = decide(req, fleet, policy, NOW);
+  if (!result.ok) throw new Error(`expected a decision, got ${result.code}: ${result.message}`);
+  return result.decision;
+}
+
+function layout(req: RouteRequest, fleet: PreparedFleet, policy: Policy = DEFAULT_POLICY) {
+  const d = placed(req, fleet, policy);
+  return { primary: targetKey(d.target), backups: d.plan.backups.map((b) => targetKey(b.target)) };
+}
+
+describe("backups", () => {
+  it("never share the primary's fault domain, even when the runner-up is there", () => {
+    // a1 and a2 are identical and share a rack; b is busier; the US region is far.
+    const sites = (a2Domain: string) => [
+      makeSite({ id: "a1", faultDomain: "rack-a" }),
+      makeSite({ id: "a2", faultDomain: a2Domain }),
+      makeSite({ id: "b", faultDomain: "rack-b", load: { running: 8 } }),
+    ];
+    expect(layout(makeRequest(), makeFleet(sites("rack-a"), [farRegion]))).toEqual({
+      primary: "site:a1",
+      backups: ["site:b", "cloud:us-east-1"],
+    });
+    // The same fleet with a2 in a rack of its own: now a2 is the first backup.
+    expect(layout(makeRequest(), makeFleet(sites("rack-c"), [farRegion]))).toEqual({
+      primary: "site:a1",
+      backups: ["site:a2", "cloud:us-east-1"],
+    });
+  });
+
+  it("count sites sharing a fault domain as one", () => {
+    const fleet = makeFleet([
+      makeSite({ id: "p" }),
+      makeSite({ id: "q1", faultDomain: "rack-q" }),
+      makeSite({ id: "q2", faultDomain: "rack-q" }),
+    ]);
+    expect(layout(makeRequest(), fleet)).toEqual({ primary: "site:p", backups: ["site:q1"] });
+  });
+
+  it("include another tier when one is feasible, even if it scores worse than the same tier", () => {
+    const fleet = makeFleet(
+      [makeSite({ id: "s1" }), makeSite({ id: "s2" }), makeSite({ id: "s3" })],
+      [farRegion],
+    );
+    expect(layout(makeRequest(), fleet)).toEqual({
+      primary: "site:s1",
+      backups: ["site:s2", "cloud:us-east-1"],
+    });
+    // With room for three, the third MEC site joins, ordered by score.
+    expect(layout(makeRequest(), fleet, { ...DEFAULT_POLICY, maxBackups: 3 })).toEqual({
+      primary: "site:s1",
+      backups: ["site:s2", "site:s3", "cloud:us-east-1"],
+    });
+  });
+
+  it("count the device as a tier of its own", () => {
+    const req = makeRequest({
+      task: { inputTokens: 50, maxOutputTokens: 20 },
+      device: { models: ["llama-3.2-1b-q4"] },
+    });
+    const fleet = makeFleet([
+      makeSite({ id: "s1" }),
+      makeSite({ id: "s2" }),
+      makeSite({ id: "s3" }),
+    ]);
+    expect(layout(req, fleet)).toEqual({ primary: "site:s1", backups: ["site:s2", "device"] });
+  });
+
+  it("are left out when the policy allows none", () => {
+    const fleet = makeFleet([makeSite({ id: "s1" }), makeSite({ id: "s2" })], [farRegion]);
+    expect(layout(makeRequest(), fleet, { ...DEFAULT_POLICY, maxBackups: 0 }).backups).toEqual([]);
+  });
+});
+
+describe("timeouts and retries", () => {
+  const fleet = makeFleet([makeSite({ id: "a" })], [makeRegion({ id: "eu-central-1" })]);
+
+  it("give the primary 1.5× its prediction, capped by the SLA", () => {
+    const d = placed(makeRequest({ constraints: { latencySlaMs: 10_000 } }), fleet);
+    const p = d.plan.primary;
+    expect(p.timeoutMs).toBeGreaterThanOrEqual(Math.floor(1.5 * p.predictedLatencyMs));
+    expect(p.timeoutMs).toBeLessThanOrEqual(Math.ceil(1.5 * (p.predictedLatencyMs + 0.5)));
+    expect(d.plan.timeoutMs).toBe(10_000);
+    expect(d.plan.retry).toEqual({ maxAttempts: 2, baseDelayMs: 25, maxDelayMs: 200 });
+  });
+
+  it("cut the primary's timeout short so that the first backup still fits the SLA", () => {
+    const d = placed(makeRequest({ constraints: { latencySlaMs: 3_500 } }), fleet);
+    const [backup] = d.plan.backups;
+    expect(backup).toBeDefined();
+    if (!backup) return;
+    expect(d.plan.primary.timeoutMs).toBeLessThan(
+      Math.floor(1.5 * d.plan.primary.predictedLatencyMs),
+    );
+    expect(d.plan.primary.timeoutMs).toBeGreaterThan(d.plan.primary.predictedLatencyMs);
+    expect(d.plan.primary.timeoutMs + backup.predictedLatencyMs).toBeLessThanOrEqual(3_500);
+  });
+
+  it("allow no retry when a second attempt cannot fit the SLA", () => {
+    const d = placed(makeRequest({ constraints: { latencySlaMs: 2_000 } }), fleet);
+    expect(d.plan.primary.timeoutMs).toBe(2_000);
+    expect(d.plan.retry.maxAttempts).toBe(1);
+    // A quarter of the time left after the primary, at least the base delay.
+    expect(d.plan.retry.maxDelayMs).toBe(Math.floor((2_000 - d.predicted.latencyMs) / 4));
+  });
+});
+
+describe("confidence", () => {
+  const single = makeFleet([makeSite({ id: "a" })]);
+  const twins = makeFleet([makeSite({ id: "a" }), makeSite({ id: "b" })]);
+  const stale = makeFleet([makeSite({ id: "a", load: { updatedAt: NOW - 20_000 } })]);
+
+  const tight = makeRequest({ constraints: { latencySlaMs: 2_000 } });
+  /** The documented bands: high above 0.8, medium from 0.5 to 0.8, low below 0.5. */
+  const band = (c: number) => (c > 0.8 ? "high" : c >= 0.5 ? "medium" : "low");
+
+  it.each([
+    { name: "only target, fresh data, wide SLA", req: makeRequest(), fleet: single, level: "high" },
+    { name: "only target, tight SLA", req: tight, fleet: single, level: "medium" },
+    { name: "only target, stale site data", req: makeRequest(), fleet: stale, level: "medium" },
+    { name: "two equal targets, tight SLA", req: tight, fleet: twins, level: "low" },
+  ])("is $level with $name", ({ req, fleet, level }) => {
+    const d = placed(req, fleet);
+    expect(band(d.confidence)).toBe(level);
+    expect(d.confidenceLevel).toBe(level);
+  });
+
+  it("falls as the site data ages", () => {
+    const at = (ageMs: number) =>
+      placed(makeRequest(), makeFleet([makeSite({ id: "a", load: { updatedAt: NOW - ageMs } })]))
+        .confidence;
+    expect(at(0)).toBeGreaterThan(at(5_000));
+    expect(at(5_000)).toBeGreaterThan(at(10_000));
+    expect(at(10_000)).toBe(at(60_000));
+  });
+});
+
+describe("latency target", () => {
+  // 2048 tokens out cannot complete in 2 s anywhere, but the first token can come back in time.
+  const long = (latencyTarget: "complete" | "first_token") =>
+    makeRequest({
+      task: { maxOutputTokens: 2_048 },
+      constraints: { latencySlaMs: 2_000, latencyTarget },
+    });
+  const fleet = makeFleet([makeSite({ id: "a" })], [makeRegion({ id: "eu-central-1" })]);
+
+  it("rejects every remote target on SLA when the complete response must fit", () => {
+    const result = decide(long("complete"), fleet, DEFAULT_POLICY, NOW);
+    expect(result.ok).toBe(false);
+    expect(rejections(result).map((r) => `${r.target} ${r.reason}`)).toEqual([
+      "device device",
+      "site:a sla",
+      "cloud:eu-central-1 sla",
+    ]);
+  });
+
+  it("places the request when only the first token must fit, and predicts that", () => {
+    const d = placed(long("first_token"), fleet);
+    expect(d.predicted.latencyMs).toBe(d.predicted.firstTokenMs);
+    expect(d.predicted.latencyMs).toBeLessThanOrEqual(2_000);
+    for (const s of [d.plan.primary, ...d.plan.backups])
+      expect(s.predictedLatencyMs).toBeLessThanOrEqual(2_000);
+    expect(d.rationale).toContainEqual(
+      expect.objectContaining({
+        factor: "latency",
+        detail: expect.stringContaining("(first token)"),
+      }),
+    );
+  });
+
+  it("applies on the device too", () => {
+    const req = (latencyTarget: "complete" | "first_token") =>
+      makeRequest({
+        task: { inputTokens: 50, maxOutputTokens: 500 },
+        constraints: { latencySlaMs: 1_000, latencyTarget },
+        device: { models: ["llama-3.2-1b-q4"] },
+      });
+    expect(rejections(decide(req("complete"), makeFleet([]), DEFAULT_POLICY, NOW))).toEqual([
+      expect.objectContaining({ target: "device", reason: "sla" }),
+    ]);
+    expect(placed(req("first_token"), makeFleet([])).tier).toBe("device");
+  });
+
+  it("still reports the first token when the complete response is the target", () => {
+    const d = placed(makeRequest(), fleet);
+    expect(d.predicted.firstTokenMs).toBeLessThan(d.predicted.latencyMs);
+  });
+});
+
+describe("candidate sites", () => {
+  it("looks only at the nearest maxSiteCandidates sites", () => {
+    const fleet = makeFleet([
+      makeSite({ id: "near" }),
+      makeSite({ id: "far", location: { lat: 40.417, lon: -3.704 } }),
+    ]);
+    const d = placed(makeRequest(), fleet, { ...DEFAULT_POLICY, maxSiteCandidates: 1 });
+    expect(targetKey(d.target)).toBe("site:near");
+    expect(d.plan.backups).toEqual([]);
+    expect(d.rejected.map((r) => r.target)).toEqual(["device"]);
+    expect(d.rationale.at(-1)?.detail).toBe(
+      "evaluated the device, 1 nearest of 2 MEC sites and 0 cloud regions",
+    );
+  });
+
+  it("takes the first sites by id when the caller's location is unknown", () => {
+    const fleet = makeFleet([makeSite({ id: "c" }), makeSite({ id: "b" }), makeSite({ id: "a" })]);
+    const d = placed(makeRequest({ location: null }), fleet, {
+      ...DEFAULT_POLICY,
+      maxSiteCandidates: 2,
+    });
+    expect([targetKey(d.target), ...d.plan.backups.map((b) => targetKey(b.target))]).toEqual([
+      "site:a",
+      "site:b",
+    ]);
+    expect(d.rationale.at(-1)?.detail).toContain("(location unknown)");
+  });
+
+  it("uses a site with stale data only as a last resort, and says so", () => {
+    const stale = makeSite({ id: "a", load: { updatedAt: NOW - 30_000 } });
+    const d = placed(makeRequest(), makeFleet([stale]));
+    expect(targetKey(d.target)).toBe("site:a");
+    expect(d.rationale.at(-1)?.detail).toContain("stale");
+    const withFresh = placed(
+      makeRequest(),
+      makeFleet([stale, makeSite({ id: "b", location: US_EAST })]),
+    );
+    expect(targetKey(withFresh.target)).toBe("site:b");
+    expect(withFresh.plan.backups).toEqual([]);
+  });
+
+  it("notes a cold start and a half-open breaker in the rationale", () => {
+    const site = makeSite({ id: "a", breaker: "half_open", load: { residentModels: [] } });
+    const d = placed(makeRequest(), makeFleet([site]));
+    const notes = d.rationale.filter((r) => r.factor === "reliability").map((r) => r.detail);
+    expect(notes).toEqual(["breaker half-open (probing)", `cold start: ${d.model} not resident`]);
+  });
+});

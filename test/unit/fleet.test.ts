@@ -1,0 +1,136 @@
+// Fleet descriptions (seed schema, registrations), the prepared snapshot, and data residency.
+
+import { describe, expect, it } from "vitest";
+import { catalogModel } from "../../shared/catalog.ts";
+import { prepareFleet } from "../../shared/fleet.ts";
+import {
+  fleetFromSeed,
+  type SiteRegistration,
+  seedFleetSchema,
+  siteFromRegistration,
+  siteRegistrationSchema,
+} from "../../shared/fleet-schema.ts";
+import { residencyAllows } from "../../shared/residency.ts";
+import seedJson from "../../shared/seed/fleet.json" with { type: "json" };
+import { makeSite, NOW, seedFleet } from "./helpers/fleet-builders.ts";
+
+const registration: SiteRegistration = {
+  id: "munich-1",
+  name: "Munich carrier edge",
+  location: { lat: 48.137, lon: 11.575 },
+  country: "DE",
+  trusted: true,
+  certifications: ["gdpr"],
+  endpoint: "http://127.0.0.1:9109/v1",
+  capacity: { maxConcurrent: 8, maxQueue: 16, gpus: 1, gpuMemoryGb: 24 },
+  cost: { gpuHourUsd: 1.2 },
+  models: [{ model: "llama-3.1-8b" }],
+  residentModels: ["llama-3.1-8b"],
+};
+
+describe("seed fleet", () => {
+  it("validates, and names only catalog models with a variant for their tier", () => {
+    const seed = seedFleetSchema.parse(seedJson);
+    expect(seed.sites.length).toBeGreaterThan(0);
+    for (const site of seed.sites) {
+      for (const { model } of site.models) expect(catalogModel(model)?.mec).toBeDefined();
+    }
+    for (const region of seed.regions) {
+      for (const model of region.models) expect(catalogModel(model)?.cloud).toBeDefined();
+    }
+  });
+
+  it("has unique site and region ids", () => {
+    const { data } = seedFleet();
+    expect(new Set(data.sites.map((s) => s.id)).size).toBe(data.sites.length);
+    expect(new Set(data.regions.map((r) => r.id)).size).toBe(data.regions.length);
+  });
+
+  it("starts every region closed and error-free, stamped now", () => {
+    const data = fleetFromSeed(seedFleetSchema.parse(seedJson), NOW);
+    expect(data.generatedAt).toBe(NOW);
+    for (const r of data.regions) expect(r).toMatchObject({ breaker: "closed", errorRate: 0 });
+    for (const s of data.sites) expect(s.load.updatedAt).toBe(NOW);
+  });
+});
+
+describe("siteFromRegistration", () => {
+  it("makes an idle, healthy site with a closed breaker and its own fault domain", () => {
+    const site = siteFromRegistration(registration, NOW);
+    expect(site).toMatchObject({
+      id: "munich-1",
+      faultDomain: "munich-1",
+      breaker: "closed",
+      trafficShare: 1,
+      errorRate: 0,
+      draining: false,
+      healthy: true,
+    });
+    expect(site.load).toEqual({
+      waiting: 0,
+      running: 0,
+      kvCacheUsage: 0,
+      gpuUtilization: 0,
+      freeGpuMemoryGb: 24,
+      residentModels: ["llama-3.1-8b"],
+      updatedAt: NOW,
+    });
+    expect(site).not.toHaveProperty("residentModels");
+  });
+
+  it("keeps a shared fault domain when one is registered", () => {
+    expect(
+      siteFromRegistration({ ...registration, faultDomain: "muc-power-a" }, NOW).faultDomain,
+    ).toBe("muc-power-a");
+  });
+});
+
+describe("siteRegistrationSchema", () => {
+  const { residentModels: _, ...body } = registration;
+
+  it("defaults the resident models to none", () => {
+    expect(siteRegistrationSchema.parse(body).residentModels).toEqual([]);
+  });
+
+  it.each([
+    ["an unknown key", { ...body, gpuType: "L4" }, ""],
+    ["an id that is not a slug", { ...body, id: "Munich 1" }, "id"],
+    ["a country that is not ISO alpha-2", { ...body, country: "DEU" }, "country"],
+    ["a site with no models", { ...body, models: [] }, "models"],
+    ["a non-HTTP endpoint", { ...body, endpoint: "ftp://edge/v1" }, "endpoint"],
+    [
+      "zero concurrency",
+      { ...body, capacity: { ...body.capacity, maxConcurrent: 0 } },
+      "capacity.maxConcurrent",
+    ],
+  ])("rejects %s", (_, bad, path) => {
+    const result = siteRegistrationSchema.safeParse(bad);
+    expect(result.success).toBe(false);
+    expect(result.error?.issues.map((i) => i.path.join("."))).toContain(path);
+  });
+});
+
+describe("prepareFleet", () => {
+  it("indexes the sites in id order without reordering the snapshot", () => {
+    const sites = [makeSite({ id: "c" }), makeSite({ id: "a" }), makeSite({ id: "b" })];
+    const fleet = prepareFleet({ version: 1, generatedAt: NOW, sites, regions: [] });
+    expect(fleet.siteIndex.items.map((s) => s.id)).toEqual(["a", "b", "c"]);
+    expect(fleet.data.sites.map((s) => s.id)).toEqual(["c", "a", "b"]);
+  });
+});
+
+describe("residencyAllows", () => {
+  it.each([
+    [[], "US", true],
+    [["DE"], "DE", true],
+    [["DE"], "FR", false],
+    [["EU"], "FR", true],
+    [["EU"], "NO", false],
+    [["EEA"], "NO", true],
+    [["EU"], "CH", false],
+    [["EU"], "GB", false],
+    [["US", "EU"], "PL", true],
+  ])("allows %j to hold data in %s: %s", (allowed, country, expected) => {
+    expect(residencyAllows(allowed, country)).toBe(expected);
+  });
+});
