@@ -21,6 +21,8 @@ export default defineConfig({
         test: {
           name: "workers",
           include: ["test/workers/**/*.test.ts"],
+          // One demo MEC site on 127.0.0.1 for the site agent's probes and control calls.
+          globalSetup: ["test/workers/global-setup.ts"],
         },
       },
     ],

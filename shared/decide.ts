@@ -248,8 +248,10 @@ function evaluateSite(run: Run, site: SiteView, km: number): Candidate | undefin
   if (site.draining) return reject(run, key, "capacity", "draining");
   if (!site.healthy) return reject(run, key, "capacity", "unhealthy");
   const { load, capacity } = site;
-  if (load.waiting >= capacity.maxQueue) {
-    return reject(run, key, "capacity", `queue full (${load.waiting}/${capacity.maxQueue})`);
+  // Full as the site agent admits: every run slot and queue slot taken.
+  const slots = capacity.maxConcurrent + capacity.maxQueue;
+  if (load.running + load.waiting >= slots) {
+    return reject(run, key, "capacity", `full (${load.running + load.waiting}/${slots})`);
   }
   const options: { model: CatalogModel; prediction: Prediction }[] = [];
   for (const sm of site.models) {

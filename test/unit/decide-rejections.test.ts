@@ -124,10 +124,22 @@ const CASES: Case[] = [
     expected: { target: "site:edge", reason: "capacity", detail: /^unhealthy$/ },
   },
   {
-    name: "capacity: queue full",
+    name: "capacity: every run and queue slot taken",
     req: makeRequest(),
-    fleet: oneSite({ capacity: { maxQueue: 32 }, load: { waiting: 32 } }),
-    expected: { target: "site:edge", reason: "capacity", detail: /^queue full \(32\/32\)$/ },
+    fleet: oneSite({
+      capacity: { maxConcurrent: 8, maxQueue: 32 },
+      load: { running: 8, waiting: 32 },
+    }),
+    expected: { target: "site:edge", reason: "capacity", detail: /^full \(40\/40\)$/ },
+  },
+  {
+    name: "capacity: a site without a queue is full once every run slot is taken",
+    req: makeRequest(),
+    fleet: oneSite({
+      capacity: { maxConcurrent: 8, maxQueue: 0 },
+      load: { running: 8, waiting: 0 },
+    }),
+    expected: { target: "site:edge", reason: "capacity", detail: /^full \(8\/8\)$/ },
   },
   {
     name: "capacity: saturated site, sheddable request",

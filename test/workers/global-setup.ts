@@ -1,0 +1,35 @@
+// Global setup of the `workers` project, run in Node before any test file: starts one demo MEC
+// site on 127.0.0.1 (any free port) and hands its URL to the tests through `provide`, which
+// the Workers pool forwards to the tests inside workerd (`inject("demoSiteUrl")`). Site agents
+// probe its `/health` and `/metrics` and call its control API, with real sockets.
+
+import type { TestProject } from "vitest/node";
+import { startDemoSite } from "../../scripts/demo-site.mjs";
+
+declare module "vitest" {
+  export interface ProvidedContext {
+    /** The demo site's base URL without `/v1`, e.g. `http://127.0.0.1:40123`. */
+    demoSiteUrl: string;
+  }
+}
+
+export default async function setup(project: TestProject): Promise<() => Promise<void>> {
+  const site = await startDemoSite({
+    id: "demo-workers",
+    // Model sizes as in shared/catalog.ts. Twice the memory the test sites register (24 GB), so
+    // the demo never evicts on its own: a model missing here was unloaded by a site agent.
+    // site-agent.test.ts relies on this shape.
+    models: [
+      { model: "llama-3.2-3b", sizeGb: 7, tokensPerSec: 110, loadTimeMs: 6_000 },
+      { model: "llama-3.1-8b", sizeGb: 16, tokensPerSec: 55, loadTimeMs: 12_000 },
+      { model: "whisper-large-v3-turbo", sizeGb: 4, tokensPerSec: 400, loadTimeMs: 5_000 },
+    ],
+    residentModels: ["llama-3.2-3b"],
+    maxConcurrent: 4,
+    gpuMemoryGb: 48,
+    // Cold loads answer at once: the tests drive time with the site agent's clock, not the demo's.
+    timeScale: 0,
+  });
+  project.provide("demoSiteUrl", site.url);
+  return () => site.close();
+}
