@@ -13,10 +13,12 @@ export default defineConfig({
       },
       {
         plugins: [
-          cloudflareTest({
+          cloudflareTest(() => ({
             main: "./worker/index.ts",
             wrangler: { configPath: "./wrangler.toml" },
-          }),
+            // A stalled stream is noticed in 300 ms instead of 5 s.
+            miniflare: { bindings: { STREAM_STALL_MS: "300" } },
+          })),
         ],
         test: {
           name: "workers",

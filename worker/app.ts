@@ -4,6 +4,8 @@ import { Hono } from "hono";
 import { HTTPException } from "hono/http-exception";
 import { AppError, errorBody } from "./errors.ts";
 import { catalogApp } from "./routes/catalog.ts";
+import { chatApp } from "./routes/chat.ts";
+import { inferApp } from "./routes/infer.ts";
 import { outcomesApp } from "./routes/outcomes.ts";
 import { routeApp } from "./routes/route.ts";
 import { sitesApp } from "./routes/sites.ts";
@@ -14,6 +16,8 @@ export const app = new Hono<AppEnv>();
 app.get("/healthz", (c) => c.json({ ok: true }));
 app.route("/v1/route", routeApp);
 app.route("/v1/catalog", catalogApp);
+app.route("/v1/chat/completions", chatApp);
+app.route("/v1/infer", inferApp);
 app.route("/v1/sites", sitesApp);
 app.route("/v1/outcomes", outcomesApp);
 

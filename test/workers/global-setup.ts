@@ -10,6 +10,9 @@ declare module "vitest" {
   export interface ProvidedContext {
     /** The demo site's base URL without `/v1`, e.g. `http://127.0.0.1:40123`. */
     demoSiteUrl: string;
+    /** Two demo sites that answer chat requests (fast), for execution tests; A takes faults. */
+    execSiteAUrl: string;
+    execSiteBUrl: string;
   }
 }
 
@@ -31,5 +34,21 @@ export default async function setup(project: TestProject): Promise<() => Promise
     timeScale: 0,
   });
   project.provide("demoSiteUrl", site.url);
-  return () => site.close();
+  const exec = await Promise.all(
+    ["exec-a", "exec-b"].map((id) =>
+      startDemoSite({
+        id,
+        models: [{ model: "llama-3.2-3b", sizeGb: 7, tokensPerSec: 110, loadTimeMs: 6_000 }],
+        residentModels: ["llama-3.2-3b"],
+        maxConcurrent: 8,
+        gpuMemoryGb: 24,
+        timeScale: 0.05,
+      }),
+    ),
+  );
+  project.provide("execSiteAUrl", (exec[0] as { url: string }).url);
+  project.provide("execSiteBUrl", (exec[1] as { url: string }).url);
+  return async () => {
+    await Promise.all([site.close(), ...exec.map((e) => e.close())]);
+  };
 }

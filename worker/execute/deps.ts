@@ -1,0 +1,25 @@
+// What the plan runner needs in the worker: the tier clients, the isolate's retry budget, the
+// clock, and the stall limit from configuration.
+
+import { createRetryBudget, type RetryBudget } from "../../shared/retry.ts";
+import { bedrockClient } from "./bedrock-client.ts";
+import { mecClient } from "./mec-client.ts";
+import type { RunDeps } from "./run-plan.ts";
+
+/** One budget per isolate: retries stay within 20 % of the requests it served recently. */
+let budget: RetryBudget | undefined;
+
+export function executionDeps(env: Env, waitUntil: (p: Promise<unknown>) => void): RunDeps {
+  budget ??= createRetryBudget();
+  const stall = Number(env.STREAM_STALL_MS);
+  return {
+    env,
+    clients: { mec: mecClient, cloud: bedrockClient(env) },
+    budget,
+    waitUntil,
+    now: () => Date.now(),
+    rand: Math.random,
+    sleep: (ms) => new Promise((resolve) => setTimeout(resolve, ms)),
+    stallMs: Number.isFinite(stall) && stall > 0 ? stall : 5_000,
+  };
+}

@@ -1,0 +1,38 @@
+// Server-sent events, as OpenAI-compatible servers stream them: parse an upstream body into
+// `data:` payloads as they arrive (no buffering beyond one event), and frame ours.
+
+const encoder = new TextEncoder();
+
+/** Yields each event's `data` (joined lines), in order, as soon as its blank line arrives. */
+export async function* sseData(body: ReadableStream<Uint8Array>): AsyncGenerator<string> {
+  const reader = body.pipeThrough(new TextDecoderStream()).getReader();
+  let buffer = "";
+  try {
+    for (;;) {
+      const { done, value } = await reader.read();
+      if (done) break;
+      buffer += value;
+      for (;;) {
+        const end = buffer.search(/\r?\n\r?\n/);
+        if (end < 0) break;
+        const raw = buffer.slice(0, end);
+        buffer = buffer.slice(end).replace(/^\r?\n\r?\n/, "");
+        const data = raw
+          .split(/\r?\n/)
+          .filter((l) => l.startsWith("data:"))
+          .map((l) => l.slice(5).replace(/^ /, ""))
+          .join("\n");
+        if (data) yield data;
+      }
+    }
+  } finally {
+    // Stops the upstream when the consumer leaves early (failover, client gone).
+    await reader.cancel().catch(() => {});
+  }
+}
+
+export function sseEvent(data: unknown): Uint8Array {
+  return encoder.encode(`data: ${typeof data === "string" ? data : JSON.stringify(data)}\n\n`);
+}
+
+export const SSE_DONE = encoder.encode("data: [DONE]\n\n");
