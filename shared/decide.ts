@@ -26,7 +26,12 @@ export type DecideResult =
   | { ok: true; decision: Decision }
   | {
       ok: false;
-      code: "infeasible" | "overloaded";
+      /**
+       * `overloaded`: sheddable work and every feasible target saturated; `unavailable`: some
+       * target was refused only for a passing reason (breaker open, full, draining, unhealthy),
+       * so the same request may succeed later; `infeasible`: nothing could ever take it.
+       */
+      code: "infeasible" | "overloaded" | "unavailable";
       message: string;
       rejected: Rejection[];
       rationale: RationaleItem[];
@@ -118,12 +123,15 @@ export function decide(
   };
   if (candidates.length === 0) {
     const shed = req.task.criticality === "sheddable" && run.saturated > 0;
+    const passing = run.rejected.some((r) => r.reason === "breaker" || r.reason === "capacity");
     return {
       ok: false,
-      code: shed ? "overloaded" : "infeasible",
+      code: shed ? "overloaded" : passing ? "unavailable" : "infeasible",
       message: shed
         ? "every feasible target is saturated; sheddable request refused"
-        : "no target satisfies the request's constraints",
+        : passing
+          ? "every target that could take this request is unavailable now (breaker open, full, draining or unhealthy)"
+          : "no target satisfies the request's constraints",
       rejected: run.rejected,
       rationale: [contextRationale(req, ctx), scope],
     };

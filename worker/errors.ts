@@ -79,6 +79,23 @@ export class Overloaded extends AppError {
   }
 }
 
+export class Unavailable extends AppError {
+  constructor(message: string, details: unknown, retryAfterS = 5) {
+    super(503, "unavailable", message, details, { "retry-after": String(retryAfterS) });
+  }
+}
+
+/** The HTTP error for a decision that found no target. */
+export function refusal(
+  code: "infeasible" | "overloaded" | "unavailable",
+  message: string,
+  details: unknown,
+): AppError {
+  if (code === "overloaded") return new Overloaded(message, details);
+  if (code === "unavailable") return new Unavailable(message, details);
+  return new InfeasibleRoute(message, details);
+}
+
 export function errorBody(code: string, message: string, details?: unknown) {
   return { error: details === undefined ? { code, message } : { code, message, details } };
 }

@@ -212,7 +212,7 @@ describe("decide over random requests and fleets", () => {
           expect(stepKeys(sheddable.decision).filter(saturatedSite)).toEqual([]);
           return;
         }
-        if (sheddable.code === "infeasible") {
+        if (sheddable.code === "infeasible" || sheddable.code === "unavailable") {
           expect(standard.ok).toBe(false);
           return;
         }

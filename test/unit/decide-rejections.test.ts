@@ -248,7 +248,7 @@ describe("rejections", () => {
     expect([...covered].sort()).toEqual([...REJECTION_REASONS].sort());
   });
 
-  it("names every target it turned down when nothing is feasible", () => {
+  it("names every target it turned down; only passing reasons make it `unavailable`", () => {
     const fleet = makeFleet(
       [makeSite({ id: "edge", breaker: "open" }), makeSite({ id: "spare", draining: true })],
       [makeRegion({ id: "eu-central-1", breaker: "open" })],
@@ -256,7 +256,7 @@ describe("rejections", () => {
     const result = decide(makeRequest(), fleet, DEFAULT_POLICY, NOW);
     expect(result.ok).toBe(false);
     if (result.ok) return;
-    expect(result.code).toBe("infeasible");
+    expect(result.code).toBe("unavailable");
     expect(result.rejected.map((r) => `${r.target} ${r.reason}`)).toEqual([
       "device device",
       "site:edge breaker",

@@ -640,7 +640,7 @@ describe("circuit breaker through /v1/outcomes", () => {
     expect((await listSites()).sites.find((s) => s.id === "fi-a")?.breaker).toBe("open");
   });
 
-  it("failures reported by siteId, without a lease, open it too; a lone site then leaves nothing feasible", async () => {
+  it("failures reported by siteId, without a lease, open it too; a lone site is then unavailable (503)", async () => {
     const STOCKHOLM = { lat: 59.33, lon: 18.07 };
     await register(site("se-a", "SE", STOCKHOLM));
     expect(siteOf(await route(routeBody("SE", STOCKHOLM)))).toBe("se-a");
@@ -655,7 +655,8 @@ describe("circuit breaker through /v1/outcomes", () => {
       key: DEVICE_KEY,
       body: routeBody("SE", STOCKHOLM, true),
     });
-    const body = await expectError(res, 422, "infeasible");
+    const body = await expectError(res, 503, "unavailable");
+    expect(res.headers.get("retry-after")).toBe("5");
     const { rejected } = body.error.details as { rejected: { target: string; reason: string }[] };
     expect(rejected).toContainEqual(
       expect.objectContaining({ target: "site:se-a", reason: "breaker" }),

@@ -14,7 +14,7 @@ import { type ChatCompletionRequest, chatCompletionRequestSchema } from "../../s
 import { normalizeRouteRequest, routeRequestSchema } from "../../shared/route-request.ts";
 import { requireRole } from "../auth.ts";
 import { policyFor } from "../config.ts";
-import { InfeasibleRoute, InvalidRequest, Overloaded } from "../errors.ts";
+import { InvalidRequest, refusal } from "../errors.ts";
 import { executionDeps } from "../execute/deps.ts";
 import { runComplete, runStream, targetName } from "../execute/run-plan.ts";
 import type { UpstreamRequest } from "../execute/upstream.ts";
@@ -71,9 +71,7 @@ chatApp.post("/", limitBody(MAX_CHAT_BODY_BYTES), requireRole("device", "operato
   const result = decide(req, fleet, policyFor(c.env), now);
   if (!result.ok) {
     const details = { rejected: result.rejected, rationale: result.rationale };
-    throw result.code === "overloaded"
-      ? new Overloaded(result.message, details)
-      : new InfeasibleRoute(result.message, details);
+    throw refusal(result.code, result.message, details);
   }
   const decision = result.decision;
   const decisionId = crypto.randomUUID();

@@ -11,7 +11,7 @@ import { type ChatCompletionRequest, chatMessageSchema } from "../../shared/open
 import { normalizeRouteRequest, routeRequestSchema } from "../../shared/route-request.ts";
 import { requireRole } from "../auth.ts";
 import { policyFor } from "../config.ts";
-import { InfeasibleRoute, InvalidRequest, Overloaded } from "../errors.ts";
+import { InvalidRequest, refusal } from "../errors.ts";
 import { executionDeps } from "../execute/deps.ts";
 import { runComplete, targetName } from "../execute/run-plan.ts";
 import { fleetSource } from "../fleet/live-fleet-source.ts";
@@ -104,9 +104,7 @@ inferApp.post(
     const result = decide(req, fleet, policyFor(c.env), now);
     if (!result.ok) {
       const details = { rejected: result.rejected, rationale: result.rationale };
-      throw result.code === "overloaded"
-        ? new Overloaded(result.message, details)
-        : new InfeasibleRoute(result.message, details);
+      throw refusal(result.code, result.message, details);
     }
     const decisionId = crypto.randomUUID();
     const decision = { requestId: req.requestId ?? decisionId, decisionId, ...result.decision };

@@ -8,7 +8,7 @@ import { normalizeRouteRequest, routeRequestSchema } from "../../shared/route-re
 import type { Decision, GeoPoint, PlanStep } from "../../shared/types.ts";
 import { requireRole } from "../auth.ts";
 import { policyFor } from "../config.ts";
-import { InfeasibleRoute, InvalidRequest, Overloaded } from "../errors.ts";
+import { InvalidRequest, Overloaded, refusal } from "../errors.ts";
 import { fleetSource } from "../fleet/live-fleet-source.ts";
 import { siteStub } from "../fleet/site-stub.ts";
 import type { AppEnv } from "../types.ts";
@@ -37,9 +37,7 @@ routeApp.post("/", limitBody(), requireRole("device", "operator"), async (c) => 
   const result = decide(req, fleet, policyFor(c.env), now);
   if (!result.ok) {
     const details = { rejected: result.rejected, rationale: result.rationale };
-    throw result.code === "overloaded"
-      ? new Overloaded(result.message, details)
-      : new InfeasibleRoute(result.message, details);
+    throw refusal(result.code, result.message, details);
   }
   let decision = result.decision;
   let lease: Lease | undefined;
