@@ -3,6 +3,7 @@
 // frames. Delays run at timeScale 0.01 unless a test measures pacing itself; clients make one
 // attempt unless a test is about the SDK's retries.
 
+import { setTimeout as sleep } from "node:timers/promises";
 import {
   BedrockRuntimeClient,
   type BedrockRuntimeClientConfig,
@@ -15,10 +16,10 @@ import {
   ModelStreamErrorException,
   ServiceUnavailableException,
   ThrottlingException,
+  type ToolUseBlock,
   ValidationException,
 } from "@aws-sdk/client-bedrock-runtime";
 import { NodeHttpHandler } from "@smithy/node-http-handler";
-import { setTimeout as sleep } from "node:timers/promises";
 import { afterEach, describe, expect, it } from "vitest";
 import { z } from "zod";
 import {
@@ -62,6 +63,26 @@ function client(
   return c;
 }
 
+/** Drops the SigV4 header after signing, as a caller that forgot to sign would send it. */
+class UnsignedHandler extends NodeHttpHandler {
+  override handle(...args: Parameters<NodeHttpHandler["handle"]>) {
+    delete args[0].headers.authorization;
+    return super.handle(...args);
+  }
+}
+
+/** The SDK's document type; a JSON Schema from zod is plain JSON, checked on the way. */
+type Document = Exclude<ToolUseBlock["input"], undefined>;
+function asDocument(value: unknown): Document {
+  const scalar = typeof value === "string" || typeof value === "number";
+  if (value === null || scalar || typeof value === "boolean") return value;
+  if (Array.isArray(value)) return value.map(asDocument);
+  if (typeof value === "object") {
+    return Object.fromEntries(Object.entries(value).map(([k, v]) => [k, asDocument(v)]));
+  }
+  throw new TypeError(`not JSON: ${typeof value}`);
+}
+
 function ask(text: string, extra: Partial<ConverseCommandInput> = {}): ConverseCommandInput {
   return { modelId: LITE, messages: [{ role: "user", content: [{ text }] }], ...extra };
 }
@@ -101,7 +122,8 @@ const RoutePlan = z.object({
   requestId: z.uuid(),
   note: z.string().optional(),
 });
-const ROUTE_PLAN_SCHEMA = z.toJSONSchema(RoutePlan);
+const ROUTE_PLAN_JSON = z.toJSONSchema(RoutePlan);
+const ROUTE_PLAN_SCHEMA = asDocument(ROUTE_PLAN_JSON);
 
 function toolConfig(choice: "tool" | "any" | "auto"): ConverseCommandInput["toolConfig"] {
   const spec = (name: string) => ({
@@ -153,7 +175,9 @@ describe("Converse", () => {
   it("cuts the same answer at maxTokens and at stop sequences", async () => {
     const c = client(await standin());
     const full = textOf((await c.send(new ConverseCommand(ask(PROMPT)))).output?.message?.content);
-    const short = await c.send(new ConverseCommand(ask(PROMPT, { inferenceConfig: { maxTokens: 5 } })));
+    const short = await c.send(
+      new ConverseCommand(ask(PROMPT, { inferenceConfig: { maxTokens: 5 } })),
+    );
     expect(short.stopReason).toBe("max_tokens");
     expect(short.usage?.outputTokens).toBe(5);
     expect(full.startsWith(textOf(short.output?.message?.content))).toBe(true);
@@ -198,7 +222,10 @@ describe("Converse", () => {
       ask(PROMPT, {
         modelId,
         messages: [
-          { role: "user", content: [{ text: PROMPT }, { image: { format: "png", source: { bytes: png } } }] },
+          {
+            role: "user",
+            content: [{ text: PROMPT }, { image: { format: "png", source: { bytes: png } } }],
+          },
         ],
       });
     const lite = await c.send(new ConverseCommand(withImage(LITE)));
@@ -206,7 +233,9 @@ describe("Converse", () => {
     const micro = c.send(new ConverseCommand(withImage(MICRO)));
     await expect(micro).rejects.toBeInstanceOf(ValidationException);
     await expect(micro).rejects.toThrow("doesn't support the image content block");
-    await expect(c.send(new ConverseCommand(ask(PROMPT, { modelId: MICRO })))).resolves.toBeTruthy();
+    await expect(
+      c.send(new ConverseCommand(ask(PROMPT, { modelId: MICRO }))),
+    ).resolves.toBeTruthy();
   });
 
   it("rejects bodies Bedrock rejects", async () => {
@@ -222,7 +251,11 @@ describe("Converse", () => {
       },
       { inferenceConfig: { maxTokens: 20_000 } },
       { inferenceConfig: { temperature: 1.5 } },
-      { toolConfig: { tools: [{ toolSpec: { name: "t", inputSchema: { json: { type: "string" } } } }] } },
+      {
+        toolConfig: {
+          tools: [{ toolSpec: { name: "t", inputSchema: { json: { type: "string" } } } }],
+        },
+      },
       {
         toolConfig: {
           tools: [{ toolSpec: { name: "t", inputSchema: { json: { type: "object" } } } }],
@@ -335,7 +368,9 @@ describe("ConverseStream", () => {
 describe("tool use", () => {
   it("answers a forced tool with an input that satisfies its schema", async () => {
     const c = client(await standin());
-    const answer = await c.send(new ConverseCommand(ask(PROMPT, { toolConfig: toolConfig("tool") })));
+    const answer = await c.send(
+      new ConverseCommand(ask(PROMPT, { toolConfig: toolConfig("tool") })),
+    );
     expect(answer.stopReason).toBe("tool_use");
     const [block, ...rest] = answer.output?.message?.content ?? [];
     expect(rest).toEqual([]);
@@ -343,9 +378,11 @@ describe("tool use", () => {
     expect(block?.toolUse?.toolUseId).toMatch(/^tooluse_/);
     const input = block?.toolUse?.input;
     expect(RoutePlan.safeParse(input).error).toBeUndefined();
-    expect(z.fromJSONSchema(ROUTE_PLAN_SCHEMA).safeParse(input).error).toBeUndefined();
+    expect(z.fromJSONSchema(ROUTE_PLAN_JSON).safeParse(input).error).toBeUndefined();
 
-    const again = await c.send(new ConverseCommand(ask(PROMPT, { toolConfig: toolConfig("tool") })));
+    const again = await c.send(
+      new ConverseCommand(ask(PROMPT, { toolConfig: toolConfig("tool") })),
+    );
     expect(again.output?.message?.content?.[0]?.toolUse).toEqual(block?.toolUse);
     const any = await c.send(new ConverseCommand(ask(PROMPT, { toolConfig: toolConfig("any") })));
     expect(any.output?.message?.content?.[0]?.toolUse?.name).toBe("route_plan");
@@ -354,7 +391,7 @@ describe("tool use", () => {
     expect(textOf(auto.output?.message?.content).length).toBeGreaterThan(0);
   });
 
-  it("fills many schemas validly", async () => {
+  it("fills the schema validly whatever the prompt", async () => {
     const c = client(await standin());
     for (let i = 0; i < 20; i++) {
       const answer = await c.send(
@@ -367,7 +404,9 @@ describe("tool use", () => {
 
   it("streams the tool call as contentBlockStart and JSON input deltas", async () => {
     const c = client(await standin());
-    const whole = await c.send(new ConverseCommand(ask(PROMPT, { toolConfig: toolConfig("tool") })));
+    const whole = await c.send(
+      new ConverseCommand(ask(PROMPT, { toolConfig: toolConfig("tool") })),
+    );
     const { stream } = await c.send(
       new ConverseStreamCommand(ask(PROMPT, { toolConfig: toolConfig("tool") })),
     );
@@ -385,14 +424,17 @@ describe("tool use", () => {
 });
 
 describe("errors and faults", () => {
-  it("answers 429 ThrottlingException, and the SDK's own retries hit it again", async () => {
+  it("answers 429 ThrottlingException to Converse and ConverseStream", async () => {
     const s = await standin({ faults: { throttleRate: 1 } });
     const call = client(s).send(new ConverseCommand(ask(PROMPT)));
     await expect(call).rejects.toBeInstanceOf(ThrottlingException);
     await expect(call).rejects.toMatchObject({ $metadata: { httpStatusCode: 429 } });
     const stream = client(s).send(new ConverseStreamCommand(ask(PROMPT)));
     await expect(stream).rejects.toBeInstanceOf(ThrottlingException);
-    expect(s.state.calls.map((e) => e.error)).toEqual(["ThrottlingException", "ThrottlingException"]);
+    expect(s.state.calls.map((e) => e.error)).toEqual([
+      "ThrottlingException",
+      "ThrottlingException",
+    ]);
   });
 
   it("answers 500 InternalServerException and 503 ServiceUnavailableException", async () => {
@@ -401,7 +443,10 @@ describe("errors and faults", () => {
     const seen = new Map<string, number>();
     for (let i = 0; i < 12; i++) {
       const error = await c.send(new ConverseCommand(ask(PROMPT))).catch((e: unknown) => e);
-      if (error instanceof InternalServerException || error instanceof ServiceUnavailableException) {
+      if (
+        error instanceof InternalServerException ||
+        error instanceof ServiceUnavailableException
+      ) {
         seen.set(error.name, error.$metadata.httpStatusCode ?? 0);
       } else throw new Error(`unexpected ${String(error)}`);
     }
@@ -413,21 +458,7 @@ describe("errors and faults", () => {
 
   it("answers 403 AccessDeniedException to an unsigned request", async () => {
     const s = await standin();
-    const c = client(s);
-    // Drops the SigV4 header after signing, as a caller that forgot to sign would send it.
-    c.middlewareStack.addRelativeTo(
-      (next) => async (args) => {
-        const { request } = args;
-        if (typeof request === "object" && request !== null && "headers" in request) {
-          const { headers } = request;
-          if (typeof headers === "object" && headers !== null) {
-            Reflect.deleteProperty(headers, "authorization");
-          }
-        }
-        return next(args);
-      },
-      { relation: "after", toMiddleware: "httpSigningMiddleware", name: "dropAuthorization" },
-    );
+    const c = client(s, { requestHandler: new UnsignedHandler() });
     const call = c.send(new ConverseCommand(ask(PROMPT)));
     await expect(call).rejects.toMatchObject({
       name: "AccessDeniedException",
