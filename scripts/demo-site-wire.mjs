@@ -26,6 +26,7 @@ const WORDS = (
 export const NO_FAULTS = Object.freeze({
   errorRate: 0,
   resetRate: 0,
+  hangRate: 0,
   addedLatencyMs: 0,
   stallAfterTokens: null,
   unhealthy: false,
@@ -219,7 +220,7 @@ export function validateFaults(input) {
   /** @type {Partial<Faults>} */
   const out = {};
   for (const [key, v] of Object.entries(input)) {
-    if (key === "errorRate" || key === "resetRate") {
+    if (key === "errorRate" || key === "resetRate" || key === "hangRate") {
       if (typeof v !== "number" || !(v >= 0 && v <= 1)) {
         throw new TypeError(`${key} must be a number from 0 to 1`);
       }

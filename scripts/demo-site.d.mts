@@ -8,6 +8,8 @@ export interface Faults {
   errorRate: number;
   /** Share of chat requests whose socket is destroyed unanswered (0–1). */
   resetRate: number;
+  /** Share of chat requests never answered, so the caller's timeout fires (0–1; after errorRate). */
+  hangRate: number;
   /** Wall-clock delay before every non-control answer (not scaled by `timeScale`). */
   addedLatencyMs: number;
   /** Streams stop after N tokens and hang until the client leaves; non-streams hang; null = off. */
@@ -69,6 +71,7 @@ export interface DemoSiteStats {
   completed: number;
   injectedErrors: number;
   resets: number;
+  hangs: number;
   coldLoads: number;
   evictions: number;
   generationTokens: number;

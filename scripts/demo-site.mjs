@@ -31,13 +31,14 @@
 //        answers once the model serves; evicts least recently used idle models to make room;
 //        404 model not servable here, 507 it cannot fit (too large, or the rest is in use).
 //   POST /control/models/unload {"model"} → 200 { model, resident: false }; 409 while in use.
+//   GET  /control/stats → request, error, reset and hang counters (demo only)
 //   GET  /control/models → { models: [{ model, sizeGb, loadedAt, lastUsedAt }], gpuMemoryGb,
 //        freeGpuMemoryGb } (times in epoch ms).
 //   It has no authentication: a sidecar must only be reachable from the router's network.
 //
 // Faults (demo only): POST /control/faults merges JSON into the current faults (GET reads
 // them), as does `setFaults()`: errorRate (0–1, 500/503 before the first byte), resetRate (0–1,
-// socket destroyed without a response), addedLatencyMs (before every non-control answer),
+// socket destroyed without a response), hangRate (0–1, never answered), addedLatencyMs (before every non-control answer),
 // stallAfterTokens (streams stop after N tokens and hang until the client leaves; non-streams
 // hang; null = off), unhealthy (GET /health 503), dark (in-flight answers cut, every request's
 // socket destroyed except /health → 503 and /control/faults, so it can be switched back).
@@ -73,6 +74,7 @@ import {
  * @typedef {object} Faults
  * @property {number} errorRate share of chat requests answered 500/503 before the first byte
  * @property {number} resetRate share of chat requests whose socket is destroyed unanswered
+ * @property {number} hangRate share of chat requests never answered (the caller times out)
  * @property {number} addedLatencyMs wall-clock delay before every non-control answer
  * @property {number | null} stallAfterTokens streams stop after N tokens; null = off
  * @property {boolean} unhealthy GET /health answers 503
@@ -121,6 +123,7 @@ import {
  * @property {number} completed
  * @property {number} injectedErrors
  * @property {number} resets
+ * @property {number} hangs
  * @property {number} coldLoads
  * @property {number} evictions
  * @property {number} generationTokens
@@ -203,6 +206,7 @@ export async function startDemoSite(options) {
       completed: 0,
       injectedErrors: 0,
       resets: 0,
+      hangs: 0,
       coldLoads: 0,
       evictions: 0,
       generationTokens: 0,
@@ -302,6 +306,15 @@ export async function startDemoSite(options) {
       throw which < 0.5
         ? new ApiError(500, "internal_error", "Injected fault: internal error.")
         : new ApiError(503, "service_unavailable", "Injected fault: overloaded.");
+    }
+    if (error < state.faults.errorRate + state.faults.hangRate) {
+      // Never answers: the caller's timeout has to notice.
+      state.stats.hangs += 1;
+      await new Promise((resolve) => {
+        if (signal.aborted) resolve(undefined);
+        else signal.addEventListener("abort", () => resolve(undefined), { once: true });
+      });
+      return;
     }
     const { model } = body;
     bump(inUse, model, 1);
@@ -436,6 +449,8 @@ export async function startDemoSite(options) {
       sendJson(res, 200, { models, gpuMemoryGb, freeGpuMemoryGb: freeGb() });
     } else if (method === "GET" && path === "/control/faults") {
       sendJson(res, 200, state.faults);
+    } else if (method === "GET" && path === "/control/stats") {
+      sendJson(res, 200, state.stats);
     } else if (method === "POST" && path === "/control/faults") {
       const patch = await readJson(req);
       try {

@@ -13,6 +13,9 @@ declare module "vitest" {
     /** Two demo sites that answer chat requests (fast), for execution tests; A takes faults. */
     execSiteAUrl: string;
     execSiteBUrl: string;
+    /** Two more for fault injection (faults.test.ts only). */
+    faultSiteAUrl: string;
+    faultSiteBUrl: string;
   }
 }
 
@@ -35,12 +38,12 @@ export default async function setup(project: TestProject): Promise<() => Promise
   });
   project.provide("demoSiteUrl", site.url);
   const exec = await Promise.all(
-    ["exec-a", "exec-b"].map((id) =>
+    ["exec-a", "exec-b", "fault-a", "fault-b"].map((id) =>
       startDemoSite({
         id,
         models: [{ model: "llama-3.2-3b", sizeGb: 7, tokensPerSec: 110, loadTimeMs: 6_000 }],
         residentModels: ["llama-3.2-3b"],
-        maxConcurrent: 8,
+        maxConcurrent: 64,
         gpuMemoryGb: 24,
         timeScale: 0.05,
       }),
@@ -48,6 +51,8 @@ export default async function setup(project: TestProject): Promise<() => Promise
   );
   project.provide("execSiteAUrl", (exec[0] as { url: string }).url);
   project.provide("execSiteBUrl", (exec[1] as { url: string }).url);
+  project.provide("faultSiteAUrl", (exec[2] as { url: string }).url);
+  project.provide("faultSiteBUrl", (exec[3] as { url: string }).url);
   return async () => {
     await Promise.all([site.close(), ...exec.map((e) => e.close())]);
   };

@@ -16,7 +16,15 @@ export function executionDeps(env: Env, waitUntil: (p: Promise<unknown>) => void
     env,
     clients: { mec: mecClient, cloud: bedrockClient(env) },
     budget,
-    waitUntil,
+    // Feedback to Durable Objects after the response: a failure there must not surface as an
+    // unhandled rejection, only as a log line.
+    waitUntil: (p) =>
+      waitUntil(
+        p.catch((err: unknown) => {
+          const message = err instanceof Error ? err.message : String(err);
+          console.warn(JSON.stringify({ event: "feedback_failed", message }));
+        }),
+      ),
     now: () => Date.now(),
     rand: Math.random,
     sleep: (ms) => new Promise((resolve) => setTimeout(resolve, ms)),
