@@ -13,11 +13,14 @@ export default defineConfig({
       },
       {
         plugins: [
-          cloudflareTest(() => ({
+          cloudflareTest(({ inject }) => ({
             main: "./worker/index.ts",
             wrangler: { configPath: "./wrangler.toml" },
             // A stalled stream is noticed in 300 ms instead of 5 s.
-            miniflare: { bindings: { STREAM_STALL_MS: "300" } },
+            // Bedrock calls go to the local Converse stand-in started by the global setup.
+            miniflare: {
+              bindings: { STREAM_STALL_MS: "300", BEDROCK_ENDPOINT: inject("bedrockUrl") },
+            },
           })),
         ],
         test: {

@@ -37,6 +37,7 @@
 // destroyed, in-flight answers cut; /__faults still answers). A PRNG seeded by `seed` draws each
 // request's fate, so a run is reproducible.
 //
+// GET /__calls answers { counts, calls } (how many calls arrived, per model and in all).
 // `state.calls` logs every request but /__faults — { at, operation, modelId, status, error? },
 // never content — so a test can assert that nothing reached the cloud.
 
@@ -307,6 +308,11 @@ export async function startBedrockStandin(options = {}) {
           throw validation(err instanceof Error ? err.message : "Bad faults.");
         }
       } else throw new BedrockError(405, "MethodNotAllowed", "GET or POST /__faults.");
+      return;
+    }
+    if (path === "/__calls" && method === "GET") {
+      // What reached the stand-in (no content): lets a test prove a request never got here.
+      sendJson(res, 200, { counts: state.counts, calls: state.calls.length });
       return;
     }
     const route = method === "POST" ? ROUTE.exec(path) : null;

@@ -4,6 +4,7 @@
 // probe its `/health` and `/metrics` and call its control API, with real sockets.
 
 import type { TestProject } from "vitest/node";
+import { startBedrockStandin } from "../../scripts/bedrock-standin.mjs";
 import { startDemoSite } from "../../scripts/demo-site.mjs";
 
 declare module "vitest" {
@@ -16,6 +17,8 @@ declare module "vitest" {
     /** Two more for fault injection (faults.test.ts only). */
     faultSiteAUrl: string;
     faultSiteBUrl: string;
+    /** The Bedrock Converse stand-in; the worker's BEDROCK_ENDPOINT in tests. */
+    bedrockUrl: string;
   }
 }
 
@@ -53,7 +56,9 @@ export default async function setup(project: TestProject): Promise<() => Promise
   project.provide("execSiteBUrl", (exec[1] as { url: string }).url);
   project.provide("faultSiteAUrl", (exec[2] as { url: string }).url);
   project.provide("faultSiteBUrl", (exec[3] as { url: string }).url);
+  const bedrock = await startBedrockStandin({ timeScale: 0.02 });
+  project.provide("bedrockUrl", bedrock.url);
   return async () => {
-    await Promise.all([site.close(), ...exec.map((e) => e.close())]);
+    await Promise.all([site.close(), bedrock.close(), ...exec.map((e) => e.close())]);
   };
 }
