@@ -1,10 +1,16 @@
-// `npm start`: the router on 127.0.0.1 (PORT, default 8787) under `wrangler dev`, fully offline,
-// with local Durable Objects, plus the demo MEC sites of shared/seed/fleet.json (ports 9101…),
-// registered through the fleet API and heartbeating to it. Prints the dev keys and copy-paste
-// examples. Ctrl-C stops everything it started.
+// `npm start`: the whole local MEC world, offline, on 127.0.0.1:
+// - the router (PORT, default 8787) under `wrangler dev`, with local Durable Objects;
+// - the demo MEC sites of shared/seed/fleet.json (ports 9101…), registered through the fleet API
+//   and heartbeating to it;
+// - a Bedrock Converse stand-in (BEDROCK_PORT, default 9200) unless .dev.vars holds real AWS
+//   credentials, in which case the real Bedrock is used;
+// - kinesalite, an in-memory Kinesis (KINESIS_PORT, default 4567).
+// Prints the dev keys and copy-paste examples. Ctrl-C stops everything it started.
 
 import { spawn } from "node:child_process";
-import { readFileSync } from "node:fs";
+import { existsSync, readFileSync } from "node:fs";
+import kinesalite from "kinesalite";
+import { startBedrockStandin } from "./bedrock-standin.mjs";
 import { loadSeedSites, startDemoSite } from "./demo-site.mjs";
 import { offlineEnv } from "./offline-env.mjs";
 
@@ -12,12 +18,49 @@ const OPERATOR_KEY = "dev-operator-key";
 const SITE_KEY = "dev-site-key";
 
 const port = Number(process.env.PORT ?? 8787);
+const bedrockPort = Number(process.env.BEDROCK_PORT ?? 9200);
+const kinesisPort = Number(process.env.KINESIS_PORT ?? 4567);
 const host = "127.0.0.1";
 const base = `http://${host}:${port}`;
 
+/** Real AWS credentials in .dev.vars mean the real Bedrock; the dev placeholder means the stand-in. */
+function usesRealBedrock() {
+  const file = new URL("../.dev.vars", import.meta.url);
+  if (!existsSync(file)) return false;
+  const m = /^AWS_ACCESS_KEY_ID\s*=\s*"?([^"\n]*)"?/m.exec(readFileSync(file, "utf8"));
+  return Boolean(m?.[1] && m[1] !== "local-standin");
+}
+
+/** @type {{ close(): Promise<void> }[]} */
+const services = [];
+
+const realBedrock = usesRealBedrock();
+let bedrockUrl = "";
+if (!realBedrock) {
+  const standin = await startBedrockStandin({ port: bedrockPort });
+  services.push(standin);
+  bedrockUrl = standin.url;
+}
+
+const kinesis = kinesalite({ createStreamMs: 0, deleteStreamMs: 0, updateStreamMs: 0 });
+await new Promise((resolve, reject) => {
+  kinesis.once("error", reject);
+  kinesis.listen(kinesisPort, host, () => resolve(undefined));
+});
+services.push({ close: () => new Promise((resolve) => kinesis.close(() => resolve())) });
+
 const wrangler = spawn(
   "wrangler",
-  ["dev", "--ip", host, "--port", String(port), "--show-interactive-dev-session=false"],
+  [
+    "dev",
+    "--ip",
+    host,
+    "--port",
+    String(port),
+    "--show-interactive-dev-session=false",
+    "--var",
+    `BEDROCK_ENDPOINT:${bedrockUrl}`,
+  ],
   { env: offlineEnv(), stdio: ["ignore", "inherit", "inherit"], detached: true },
 );
 
@@ -29,6 +72,7 @@ function stop(code = 0) {
   if (stopping) return;
   stopping = true;
   for (const site of demoSites) site.close().catch(() => {});
+  for (const service of services) service.close().catch(() => {});
   try {
     // wrangler starts workerd as a child: stop the whole process group.
     process.kill(-wrangler.pid, "SIGTERM");
@@ -92,16 +136,31 @@ if (!(await waitForHealth())) {
   stop(1);
 } else {
   const registered = await registerSeedSites();
-  const example = JSON.stringify({
+  const route = JSON.stringify({
     task: { modality: "text", inputTokens: 300, maxOutputTokens: 64 },
     constraints: { latencySlaMs: 3000, privacy: "strict" },
     location: { lat: 52.52, lon: 13.4 },
+  });
+  const chat = JSON.stringify({
+    model: "auto",
+    messages: [{ role: "user", content: "What is mobile edge computing?" }],
+    max_tokens: 64,
+    mec: { location: { lat: 48.86, lon: 2.35 }, constraints: { latencySlaMs: 5000 } },
+  });
+  const stream = JSON.stringify({
+    model: "auto",
+    stream: true,
+    messages: [{ role: "user", content: "Tell me about 5G." }],
+    max_tokens: 64,
+    mec: { location: { lat: 40.42, lon: -3.7 } },
   });
   console.log(`
 mec-router is running at ${base}   (Ctrl-C stops it)
 
 Demo MEC sites (${registered}, registered and heartbeating):
 ${demoSites.map((d) => `  ${d.state.id.padEnd(12)} ${d.url}/v1`).join("\n")}
+Cloud tier: ${realBedrock ? "the real Bedrock (AWS credentials in .dev.vars)" : `Bedrock stand-in ${bedrockUrl}`}
+Kinesis:    kinesalite http://${host}:${kinesisPort} (in memory)
 
 Dev keys (hashes in .dev.vars; never use them in production):
   device    dev-device-key
@@ -109,10 +168,18 @@ Dev keys (hashes in .dev.vars; never use them in production):
   site      dev-site-key
 
 Try:
-  curl -s ${base}/healthz
-  curl -s ${base}/v1/catalog -H 'authorization: Bearer dev-device-key'
+  # where should this run?
   curl -s ${base}/v1/route -H 'authorization: Bearer dev-device-key' \\
-       -H 'content-type: application/json' \\
-       -d '${example}'
+       -H 'content-type: application/json' -d '${route}'
+
+  # run it (OpenAI-compatible); the x-mec-* response headers say where it ran
+  curl -si ${base}/v1/chat/completions -H 'authorization: Bearer dev-device-key' \\
+       -H 'content-type: application/json' -d '${chat}'
+
+  # streamed
+  curl -sN ${base}/v1/chat/completions -H 'authorization: Bearer dev-device-key' \\
+       -H 'content-type: application/json' -d '${stream}'
+
+Drive a mixed mobile workload against it: npm run demo
 `);
 }
