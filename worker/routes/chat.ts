@@ -9,16 +9,14 @@ import {
   hintsFromHeaders,
   routeInputFromChat,
 } from "../../shared/chat-routing.ts";
-import { decide } from "../../shared/decide.ts";
 import { type ChatCompletionRequest, chatCompletionRequestSchema } from "../../shared/openai.ts";
-import { normalizeRouteRequest, routeRequestSchema } from "../../shared/route-request.ts";
+import { routeRequestSchema } from "../../shared/route-request.ts";
 import { requireRole } from "../auth.ts";
-import { policyFor } from "../config.ts";
-import { InvalidRequest, refusal } from "../errors.ts";
+import { decideRequest } from "../decide-request.ts";
+import { InvalidRequest } from "../errors.ts";
 import { executionDeps } from "../execute/deps.ts";
 import { runComplete, runStream, targetName } from "../execute/run-plan.ts";
 import type { UpstreamRequest } from "../execute/upstream.ts";
-import { fleetSource } from "../fleet/live-fleet-source.ts";
 import type { AppEnv } from "../types.ts";
 import { limitBody, readJson, toFieldIssues } from "../validate.ts";
 
@@ -64,16 +62,7 @@ chatApp.post("/", limitBody(MAX_CHAT_BODY_BYTES), requireRole("device", "operato
     }));
     throw new InvalidRequest("routing hints failed validation", issues);
   }
-  const req = normalizeRouteRequest(checked.data);
-  const now = Date.now();
-  const waitUntil = (p: Promise<unknown>) => c.executionCtx.waitUntil(p);
-  const fleet = await fleetSource(c.env).snapshot(now, waitUntil);
-  const result = decide(req, fleet, policyFor(c.env), now);
-  if (!result.ok) {
-    const details = { rejected: result.rejected, rationale: result.rationale };
-    throw refusal(result.code, result.message, details);
-  }
-  const decision = result.decision;
+  const { req, decision, now, waitUntil } = await decideRequest(c, checked.data);
   const decisionId = crypto.randomUUID();
   const deps = executionDeps(c.env, waitUntil);
   const deadline = now + req.constraints.latencySlaMs;

@@ -5,16 +5,13 @@
 
 import { Hono } from "hono";
 import * as z from "zod/mini";
-import { catalogModel } from "../../shared/catalog.ts";
-import { decide } from "../../shared/decide.ts";
 import { type ChatCompletionRequest, chatMessageSchema } from "../../shared/openai.ts";
-import { normalizeRouteRequest, routeRequestSchema } from "../../shared/route-request.ts";
+import { routeRequestSchema } from "../../shared/route-request.ts";
 import { requireRole } from "../auth.ts";
-import { policyFor } from "../config.ts";
-import { InvalidRequest, refusal } from "../errors.ts";
+import { decideRequest } from "../decide-request.ts";
+import { InvalidRequest } from "../errors.ts";
 import { executionDeps } from "../execute/deps.ts";
 import { runComplete, targetName } from "../execute/run-plan.ts";
-import { fleetSource } from "../fleet/live-fleet-source.ts";
 import type { AppEnv } from "../types.ts";
 import { limitBody, readJson } from "../validate.ts";
 
@@ -83,12 +80,6 @@ inferApp.post(
   requireRole("device", "operator"),
   async (c) => {
     const body = await readJson(c, inferSchema);
-    const model = body.task.model;
-    if (model !== undefined && model !== "auto" && !catalogModel(model)) {
-      throw new InvalidRequest("unknown model", [
-        { path: "task.model", message: `"${model}" is not in the catalog (GET /v1/catalog)` },
-      ]);
-    }
     const { input: _input, ...routeInput } = body;
     if (routeInput.task.payloadBytes === undefined) {
       const bytes = (body.input.media ?? []).reduce(
@@ -97,17 +88,9 @@ inferApp.post(
       );
       routeInput.task.payloadBytes = bytes;
     }
-    const req = normalizeRouteRequest(routeInput);
-    const now = Date.now();
-    const waitUntil = (p: Promise<unknown>) => c.executionCtx.waitUntil(p);
-    const fleet = await fleetSource(c.env).snapshot(now, waitUntil);
-    const result = decide(req, fleet, policyFor(c.env), now);
-    if (!result.ok) {
-      const details = { rejected: result.rejected, rationale: result.rationale };
-      throw refusal(result.code, result.message, details);
-    }
+    const { req, decision: decided, now, waitUntil } = await decideRequest(c, routeInput);
     const decisionId = crypto.randomUUID();
-    const decision = { requestId: req.requestId ?? decisionId, decisionId, ...result.decision };
+    const decision = { requestId: req.requestId ?? decisionId, decisionId, ...decided };
     c.header("x-mec-decision-id", decisionId);
     if (decision.tier === "device") {
       c.header("x-mec-tier", "device");
@@ -119,7 +102,7 @@ inferApp.post(
     const deps = executionDeps(c.env, waitUntil);
     const run = await runComplete(
       deps,
-      result.decision,
+      decided,
       chat,
       now + req.constraints.latencySlaMs,
       c.req.raw.signal,

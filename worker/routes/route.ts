@@ -2,14 +2,11 @@
 // takes a slot at the chosen site (one Durable Object call) and answers with a lease.
 
 import { Hono } from "hono";
-import { catalogModel } from "../../shared/catalog.ts";
-import { decide } from "../../shared/decide.ts";
-import { normalizeRouteRequest, routeRequestSchema } from "../../shared/route-request.ts";
-import type { Decision, GeoPoint, PlanStep } from "../../shared/types.ts";
+import { routeRequestSchema } from "../../shared/route-request.ts";
+import type { Decision, PlanStep } from "../../shared/types.ts";
 import { requireRole } from "../auth.ts";
-import { policyFor } from "../config.ts";
-import { InvalidRequest, Overloaded, refusal } from "../errors.ts";
-import { fleetSource } from "../fleet/live-fleet-source.ts";
+import { decideRequest } from "../decide-request.ts";
+import { Overloaded } from "../errors.ts";
 import { siteStub } from "../fleet/site-stub.ts";
 import type { AppEnv } from "../types.ts";
 import { limitBody, readJson } from "../validate.ts";
@@ -24,22 +21,8 @@ export interface Lease {
 
 routeApp.post("/", limitBody(), requireRole("device", "operator"), async (c) => {
   const input = await readJson(c, routeRequestSchema);
-  const model = input.task.model;
-  if (model !== undefined && model !== "auto" && !catalogModel(model)) {
-    throw new InvalidRequest("unknown model", [
-      { path: "task.model", message: `"${model}" is not in the catalog (GET /v1/catalog)` },
-    ]);
-  }
-  const req = normalizeRouteRequest(input, edgeLocation(c.req.raw));
-  const now = Date.now();
-  const waitUntil = (p: Promise<unknown>) => c.executionCtx.waitUntil(p);
-  const fleet = await fleetSource(c.env).snapshot(now, waitUntil);
-  const result = decide(req, fleet, policyFor(c.env), now);
-  if (!result.ok) {
-    const details = { rejected: result.rejected, rationale: result.rationale };
-    throw refusal(result.code, result.message, details);
-  }
-  let decision = result.decision;
+  const { req, decision: decided, waitUntil } = await decideRequest(c, input);
+  let decision = decided;
   let lease: Lease | undefined;
   if (input.reserve) {
     ({ decision, lease } = await reserve(c.env, decision));
@@ -120,15 +103,4 @@ function promote(
       },
     ],
   };
-}
-
-/** Where Cloudflare's edge places the caller, when the body does not say. */
-function edgeLocation(request: Request): GeoPoint | undefined {
-  const cf = request.cf as { latitude?: unknown; longitude?: unknown } | undefined;
-  if (cf?.latitude === undefined || cf?.longitude === undefined) return undefined;
-  const lat = Number(cf.latitude);
-  const lon = Number(cf.longitude);
-  if (!Number.isFinite(lat) || !Number.isFinite(lon)) return undefined;
-  if (Math.abs(lat) > 90 || Math.abs(lon) > 180) return undefined;
-  return { lat, lon };
 }
