@@ -122,8 +122,10 @@ export type ReserveResult =
 
 export interface LeaseOutcome {
   ok: boolean;
-  /** Time to first token (or the whole call); slow calls count against the breaker. */
+  /** The whole call. */
   latencyMs?: number;
+  /** Time to first token; only this is judged slow by the breaker (a long answer is not slow). */
+  ttftMs?: number;
 }
 
 export interface SiteDetail {
@@ -354,7 +356,7 @@ export class SiteAgent extends DurableObject<Env> {
     this.#leases.delete(leaseId);
     this.ctx.storage.kv.delete(`lease:${leaseId}`);
     if (outcome) {
-      const result = { ok: outcome.ok, durationMs: outcome.latencyMs, probe: lease.probe };
+      const result = { ok: outcome.ok, durationMs: outcome.ttftMs, probe: lease.probe };
       this.#breaker = record(this.#breaker, result, now, DEFAULT_BREAKER_CONFIG, this.rand());
       if (outcome.ok) this.#cache = markUsed(this.#cache, lease.model, now);
     } else if (lease.probe) {
@@ -369,7 +371,7 @@ export class SiteAgent extends DurableObject<Env> {
   async reportOutcome(outcome: LeaseOutcome): Promise<boolean> {
     if (!this.#reg) return false;
     const now = this.now();
-    const result = { ok: outcome.ok, durationMs: outcome.latencyMs };
+    const result = { ok: outcome.ok, durationMs: outcome.ttftMs };
     this.#breaker = record(this.#breaker, result, now, DEFAULT_BREAKER_CONFIG, this.rand());
     this.#persistLive();
     await this.#publish(now);

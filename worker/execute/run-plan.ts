@@ -111,13 +111,27 @@ async function admit(deps: RunDeps, step: PlanStep): Promise<Admission | string>
   return "device";
 }
 
-/** Feeds the outcome back (lease release or cloud breaker), after the response. */
-function settle(deps: RunDeps, adm: Admission, ok: boolean, latencyMs: number): void {
+/**
+ * Feeds the outcome back (lease release or cloud breaker), after the response. `ttftMs` (known
+ * for streams) is what the breaker judges slow; a long complete answer is not a slow site.
+ */
+function settle(
+  deps: RunDeps,
+  adm: Admission,
+  ok: boolean,
+  latencyMs: number,
+  ttftMs?: number,
+): void {
   const t = adm.step.target;
+  const timing = ttftMs === undefined ? { latencyMs } : { latencyMs, ttftMs };
   if (t.kind === "site" && adm.leaseId) {
-    deps.waitUntil(siteStub(deps.env, t.siteId).release(adm.leaseId, { ok, latencyMs }));
+    deps.waitUntil(siteStub(deps.env, t.siteId).release(adm.leaseId, { ok, ...timing }));
   } else if (adm.service) {
-    const outcome = { ok, durationMs: latencyMs, probe: adm.probe };
+    const outcome = {
+      ok,
+      probe: adm.probe,
+      ...(ttftMs === undefined ? {} : { durationMs: ttftMs }),
+    };
     deps.waitUntil(serviceBreakerStub(deps.env, adm.service).record(adm.service, outcome));
   }
 }
@@ -157,7 +171,9 @@ async function runStep<T>(
   attempts: AttemptRecord[],
   call: (signal: AbortSignal) => Promise<T>,
   clientSignal: AbortSignal | undefined,
-): Promise<{ value: T; adm: Admission; startedAt: number; stop: () => void } | undefined> {
+): Promise<
+  { value: T; adm: Admission; startedAt: number; firstByteMs: number; stop: () => void } | undefined
+> {
   const target = targetName(step);
   const admitted = await admit(deps, step);
   if (typeof admitted === "string") {
@@ -199,8 +215,9 @@ async function runStep<T>(
     try {
       const value = await call(signal);
       clearTimeout(timer);
-      attempts.push({ target, tier: step.tier, ok: true, latencyMs: deps.now() - t0 });
-      return { value, adm: admitted, startedAt: t0, stop: () => controller.abort() };
+      const firstByteMs = deps.now() - t0;
+      attempts.push({ target, tier: step.tier, ok: true, latencyMs: firstByteMs });
+      return { value, adm: admitted, startedAt: t0, firstByteMs, stop: () => controller.abort() };
     } catch (err) {
       clearTimeout(timer);
       const e = asUpstreamError(err, signal);
@@ -351,7 +368,7 @@ export async function runStream(
             }
             chunk = await nextWithin(stream.rest, deps.stallMs);
           }
-          settle(deps, current.adm, true, deps.now() - current.startedAt);
+          settle(deps, current.adm, true, deps.now() - current.startedAt, current.firstByteMs);
           break;
         } catch (err) {
           // Broke after it started: never retried in place; continue on the next step.
@@ -364,7 +381,7 @@ export async function runStream(
             latencyMs,
             detail: err instanceof StallError ? "stalled" : "broken",
           });
-          settle(deps, current.adm, false, latencyMs);
+          settle(deps, current.adm, false, latencyMs, current.firstByteMs);
           current.stop();
           stream.cancel().catch(() => {});
           const next = await open(current.index + 1, continuationRequest(req, text));

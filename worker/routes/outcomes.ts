@@ -17,15 +17,20 @@ const outcomeSchema = z.strictObject({
   leaseId: z.optional(z.string().check(z.regex(/^[a-z0-9][a-z0-9-]{0,62}\.[0-9a-f-]{36}$/))),
   siteId: z.optional(z.string().check(z.regex(/^[a-z0-9][a-z0-9-]{0,62}$/))),
   ok: z.boolean(),
-  /** Time to first token, or the whole call when not streamed. */
+  /** The whole call. */
   latencyMs: z.optional(z.number().check(z.gte(0), z.lte(3_600_000))),
+  /** Time to first token, when streamed; the breaker judges slow calls by it. */
+  ttftMs: z.optional(z.number().check(z.gte(0), z.lte(3_600_000))),
   errorClass: z.optional(z.enum(["timeout", "connect", "http_4xx", "http_5xx", "stream", "other"])),
 });
 
 outcomesApp.post("/", limitBody(), requireRole("device", "operator"), async (c) => {
   const body = await readJson(c, outcomeSchema);
-  const outcome =
-    body.latencyMs === undefined ? { ok: body.ok } : { ok: body.ok, latencyMs: body.latencyMs };
+  const outcome = {
+    ok: body.ok,
+    ...(body.latencyMs === undefined ? {} : { latencyMs: body.latencyMs }),
+    ...(body.ttftMs === undefined ? {} : { ttftMs: body.ttftMs }),
+  };
   let released = false;
   if (body.leaseId) {
     const site = siteOfLease(body.leaseId) as string;
