@@ -63,7 +63,10 @@ function chat(body: Record<string, unknown>) {
 
 /** Reads an SSE body into its `data:` payloads. */
 async function events(res: Response): Promise<string[]> {
-  const text = await res.text();
+  return eventsOf(await res.text());
+}
+
+function eventsOf(text: string): string[] {
   return text
     .split("\n\n")
     .filter((e) => e.startsWith("data: "))
@@ -137,12 +140,15 @@ describe("POST /v1/chat/completions", () => {
     const res = await chat({ stream: true });
     expect(res.status).toBe(200);
     expect(res.headers.get("x-mec-target")).toBe("site:exec-a");
-    const data = await events(res);
+    const raw = await res.text();
+    const data = eventsOf(raw);
     expect(data.at(-1)).toBe("[DONE]");
     expect(data.filter((d) => d === "[DONE]")).toHaveLength(1);
     const chunks = data.slice(0, -1).map((d) => JSON.parse(d) as { id: string; error?: unknown });
     expect(chunks.some((c) => c.error)).toBe(false);
     expect(new Set(chunks.map((c) => c.id)).size).toBe(1);
+    // The closing comment names where the stream ended and counts the failover.
+    expect(raw).toMatch(/^: x-mec-target=site:exec-b x-mec-tier=mec x-mec-attempts=2$/m);
     // Five tokens from A, then B's continuation: more text than A alone sent.
     const text = contentOf(data);
     const fromA = contentOf(data.slice(0, 7));

@@ -17,7 +17,7 @@ import {
 import type { Decision, PlanStep, RetryPolicy, Tier } from "../../shared/types.ts";
 import { AppError } from "../errors.ts";
 import { serviceBreakerStub, siteStub } from "../fleet/site-stub.ts";
-import { SSE_DONE, sseEvent } from "./sse.ts";
+import { SSE_DONE, sseComment, sseEvent } from "./sse.ts";
 import {
   type StartedStream,
   type TierClient,
@@ -172,7 +172,16 @@ async function runStep<T>(
   call: (signal: AbortSignal) => Promise<T>,
   clientSignal: AbortSignal | undefined,
 ): Promise<
-  { value: T; adm: Admission; startedAt: number; firstByteMs: number; stop: () => void } | undefined
+  | {
+      value: T;
+      adm: Admission;
+      startedAt: number;
+      firstByteMs: number;
+      /** This attempt's entry in `attempts`, amended if a stream breaks later. */
+      record: AttemptRecord;
+      stop: () => void;
+    }
+  | undefined
 > {
   const target = targetName(step);
   const admitted = await admit(deps, step);
@@ -216,8 +225,16 @@ async function runStep<T>(
       const value = await call(signal);
       clearTimeout(timer);
       const firstByteMs = deps.now() - t0;
-      attempts.push({ target, tier: step.tier, ok: true, latencyMs: firstByteMs });
-      return { value, adm: admitted, startedAt: t0, firstByteMs, stop: () => controller.abort() };
+      const record = { target, tier: step.tier, ok: true, latencyMs: firstByteMs };
+      attempts.push(record);
+      return {
+        value,
+        adm: admitted,
+        startedAt: t0,
+        firstByteMs,
+        record,
+        stop: () => controller.abort(),
+      };
     } catch (err) {
       clearTimeout(timer);
       const e = asUpstreamError(err, signal);
@@ -373,9 +390,7 @@ export async function runStream(
         } catch (err) {
           // Broke after it started: never retried in place; continue on the next step.
           const latencyMs = deps.now() - current.startedAt;
-          attempts.push({
-            target: targetName(current.step),
-            tier: current.step.tier,
+          Object.assign(current.record, {
             ok: false,
             errorClass: "stream",
             latencyMs,
@@ -416,6 +431,13 @@ export async function runStream(
           }),
         );
       }
+      // Headers left with the first chunk; an SSE comment (ignored by OpenAI clients) says where
+      // the stream ended up and how many attempts it took, failovers included.
+      controller.enqueue(
+        sseComment(
+          `x-mec-target=${targetName(current.step)} x-mec-tier=${current.step.tier} x-mec-attempts=${attempts.length}`,
+        ),
+      );
       controller.enqueue(SSE_DONE);
       controller.close();
     },

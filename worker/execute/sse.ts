@@ -35,4 +35,9 @@ export function sseEvent(data: unknown): Uint8Array {
   return encoder.encode(`data: ${typeof data === "string" ? data : JSON.stringify(data)}\n\n`);
 }
 
+/** A comment line: clients skip it; people and our own tools can read it. */
+export function sseComment(text: string): Uint8Array {
+  return encoder.encode(`: ${text.replace(/[\r\n]/g, " ")}\n\n`);
+}
+
 export const SSE_DONE = encoder.encode("data: [DONE]\n\n");
