@@ -1,4 +1,4 @@
-import { cloudflareTest } from "@cloudflare/vitest-plugin";
+import { cloudflareTest, readD1Migrations } from "@cloudflare/vitest-plugin";
 import { defineConfig } from "vitest/config";
 
 export default defineConfig({
@@ -13,13 +13,20 @@ export default defineConfig({
       },
       {
         plugins: [
-          cloudflareTest(({ inject }) => ({
+          cloudflareTest(async ({ inject }) => ({
             main: "./worker/index.ts",
             wrangler: { configPath: "./wrangler.toml" },
             // A stalled stream is noticed in 300 ms instead of 5 s.
             // Bedrock calls go to the local Converse stand-in started by the global setup.
+            // The real D1 migrations, applied by test/workers/apply-migrations.ts.
             miniflare: {
-              bindings: { STREAM_STALL_MS: "300", BEDROCK_ENDPOINT: inject("bedrockUrl") },
+              bindings: {
+                STREAM_STALL_MS: "300",
+                BEDROCK_ENDPOINT: inject("bedrockUrl"),
+                // Kinesis: kinesalite, started (stream created) by the global setup.
+                KINESIS_ENDPOINT: inject("kinesisUrl"),
+                TEST_MIGRATIONS: await readD1Migrations("migrations"),
+              },
             },
           })),
         ],
@@ -28,6 +35,7 @@ export default defineConfig({
           include: ["test/workers/**/*.test.ts"],
           // One demo MEC site on 127.0.0.1 for the site agent's probes and control calls.
           globalSetup: ["test/workers/global-setup.ts"],
+          setupFiles: ["test/workers/apply-migrations.ts"],
         },
       },
     ],

@@ -6,6 +6,8 @@
 import type { TestProject } from "vitest/node";
 import { startBedrockStandin } from "../../scripts/bedrock-standin.mjs";
 import { startDemoSite } from "../../scripts/demo-site.mjs";
+import { startKinesalite, startStreamReader } from "../../scripts/kinesalite-local.mjs";
+import { startKinesisFlaky } from "../../scripts/kinesis-flaky.mjs";
 
 declare module "vitest" {
   export interface ProvidedContext {
@@ -19,6 +21,12 @@ declare module "vitest" {
     faultSiteBUrl: string;
     /** The Bedrock Converse stand-in; the worker's BEDROCK_ENDPOINT in tests. */
     bedrockUrl: string;
+    /** kinesalite with the metrics stream (2 shards); the worker's KINESIS_ENDPOINT in tests. */
+    kinesisUrl: string;
+    /** GET /streams/{name}: the stream read back with @aws-sdk/client-kinesis from Node. */
+    kinesisReaderUrl: string;
+    /** A Kinesis that answers PutRecords with partial failures and throttling (kinesis.test.ts). */
+    kinesisFlakyUrl: string;
   }
 }
 
@@ -58,7 +66,14 @@ export default async function setup(project: TestProject): Promise<() => Promise
   project.provide("faultSiteBUrl", (exec[3] as { url: string }).url);
   const bedrock = await startBedrockStandin({ timeScale: 0.02 });
   project.provide("bedrockUrl", bedrock.url);
+  const kinesis = await startKinesalite({ streams: [{ name: "mec-router-metrics", shards: 2 }] });
+  const reader = await startStreamReader({ endpoint: kinesis.url });
+  const flaky = await startKinesisFlaky({ streams: ["mec-router-metrics"] });
+  project.provide("kinesisUrl", kinesis.url);
+  project.provide("kinesisReaderUrl", reader.url);
+  project.provide("kinesisFlakyUrl", flaky.url);
   return async () => {
     await Promise.all([site.close(), bedrock.close(), ...exec.map((e) => e.close())]);
+    await Promise.all([reader.close(), kinesis.close(), flaky.close()]);
   };
 }

@@ -1,0 +1,273 @@
+// The monitor worker: the queue consumer that stores decision and outcome events in D1 and
+// merges them into per-minute rollups, exactly once per event however often a message comes.
+//
+// Idempotency, in one D1 batch (one transaction) per chunk of messages:
+// 1. every event is inserted with `ON CONFLICT (event_id) DO NOTHING`, its `delivery` column set
+//    to a token drawn for this batch; a redelivered event finds its row and inserts nothing;
+// 2. each rollup statement is `INSERT … SELECT … FROM <events> WHERE delivery = <token> GROUP BY
+//    … ON CONFLICT DO UPDATE SET n = n + excluded.n`: it sees only the rows this very batch
+//    inserted, so an event adds to the rollups when it is first stored and never again;
+// 3. the token is cleared (`SET delivery = NULL`) before the batch ends, so every committed row
+//    has none and the partial index on it stays empty. (That alone keeps batches apart, since
+//    D1 runs them one at a time; a random token per batch is a second fence.)
+// The batch commits or rolls back as a whole, so a crash leaves either nothing, or rows together
+// with their rollups. Messages are acked only after their chunk committed; a redelivery of a
+// committed chunk inserts nothing and adds nothing.
+
+import { eq, type SQL, sql } from "drizzle-orm";
+import { drizzle } from "drizzle-orm/d1";
+import { SQLiteAsyncDialect } from "drizzle-orm/sqlite-core";
+import {
+  type DecisionEvent,
+  type MonitorEvent,
+  monitorEventSchema,
+  type OutcomeEvent,
+} from "../../shared/events.ts";
+import { retentionMs } from "./retention.ts";
+import { decisions, outcomes, performanceRollups } from "./schema.ts";
+
+/** One transaction per chunk: a queue batch (≤ 100 messages) fits in one. */
+export const DEFAULT_CHUNK_SIZE = 100;
+const MINUTE_MS = 60_000;
+
+export interface ConsumerDeps {
+  db: D1Database;
+  now(): number;
+  /** The `delivery` token of one D1 batch (random). */
+  token(): string;
+  /** Events older than this are dropped: their raw rows would already have been pruned. */
+  retentionMs: number;
+  chunkSize: number;
+}
+
+/** The `queue` handler. */
+export async function handleEvents(
+  batch: MessageBatch<unknown>,
+  env: Env,
+  _ctx: ExecutionContext,
+): Promise<void> {
+  await consumeMessages(batch.messages, {
+    db: env.DB,
+    now: Date.now,
+    token: () => crypto.randomUUID(),
+    retentionMs: retentionMs(env),
+    chunkSize: DEFAULT_CHUNK_SIZE,
+  });
+}
+
+interface Accepted {
+  msg: Message<unknown>;
+  event: MonitorEvent;
+}
+
+/**
+ * Validates, stores and acks each message. Invalid or expired events are acked and logged
+ * (never retried: they would only reach the dead-letter queue); a chunk whose D1 batch fails
+ * is retried with backoff, and the queue's `max_retries` sends it to the dead-letter queue.
+ */
+export async function consumeMessages(
+  messages: readonly Message<unknown>[],
+  deps: ConsumerDeps,
+): Promise<void> {
+  const accepted: Accepted[] = [];
+  const horizon = deps.now() - deps.retentionMs;
+  for (const msg of messages) {
+    const parsed = monitorEventSchema.safeParse(msg.body);
+    if (!parsed.success) {
+      // Paths and codes only: a bad body is not logged, it may hold anything.
+      const issues = parsed.error.issues
+        .slice(0, 5)
+        .map((i) => ({ path: i.path.map(String).join("."), code: i.code }));
+      log("warn", { event: "monitor_invalid_event", messageId: msg.id, issues });
+      msg.ack();
+    } else if (parsed.data.time < horizon) {
+      log("warn", { event: "monitor_expired_event", messageId: msg.id, id: parsed.data.id });
+      msg.ack();
+    } else {
+      accepted.push({ msg, event: parsed.data });
+    }
+  }
+  for (const chunk of chunks(accepted, deps.chunkSize)) {
+    try {
+      await storeEvents(
+        deps.db,
+        chunk.map((a) => a.event),
+        deps.token(),
+      );
+    } catch (err) {
+      log("error", {
+        event: "monitor_store_failed",
+        messages: chunk.length,
+        message: err instanceof Error ? err.message : String(err),
+      });
+      for (const { msg } of chunk) msg.retry({ delaySeconds: retryDelaySeconds(msg.attempts) });
+      continue;
+    }
+    for (const { msg } of chunk) msg.ack();
+  }
+}
+
+/**
+ * First deliveries in chunks of `size`; messages on a retry one per D1 batch, so that an event
+ * D1 keeps refusing goes to the dead-letter queue alone, not with its whole chunk.
+ */
+function chunks(accepted: readonly Accepted[], size: number): Accepted[][] {
+  const fresh = accepted.filter((a) => a.msg.attempts <= 1);
+  const out: Accepted[][] = [];
+  for (let i = 0; i < fresh.length; i += size) out.push(fresh.slice(i, i + size));
+  for (const a of accepted) if (a.msg.attempts > 1) out.push([a]);
+  return out;
+}
+
+/** 5 s, 10 s, 20 s, … up to 5 minutes. */
+export function retryDelaySeconds(attempts: number): number {
+  return Math.min(300, 5 * 2 ** Math.max(0, attempts - 1));
+}
+
+/**
+ * Stores events and merges the new ones into the rollups, in one D1 batch. `delivery` must be
+ * unique to this call; calling it again with the same events (and any token) changes nothing.
+ */
+export async function storeEvents(
+  d1: D1Database,
+  events: readonly MonitorEvent[],
+  delivery: string,
+): Promise<void> {
+  // drizzle builds the SQL; the statements go to D1 as one `batch()` (drizzle's own batch
+  // cannot take raw SQL with parameters).
+  const db = drizzle(d1);
+  const statement = (q: { sql: string; params: unknown[] }) => d1.prepare(q.sql).bind(...q.params);
+  const raw = (q: SQL) => statement(dialect.sqlToQuery(q));
+  const statements: D1PreparedStatement[] = [];
+  let anyDecision = false;
+  let anyOutcome = false;
+  for (const e of events) {
+    if (e.type === "decision") {
+      anyDecision = true;
+      const insert = db.insert(decisions).values(decisionRow(e, delivery));
+      statements.push(statement(insert.onConflictDoNothing({ target: decisions.eventId }).toSQL()));
+    } else {
+      anyOutcome = true;
+      const insert = db.insert(outcomes).values(outcomeRow(e, delivery));
+      statements.push(statement(insert.onConflictDoNothing({ target: outcomes.eventId }).toSQL()));
+    }
+  }
+  if (anyDecision) {
+    statements.push(raw(decisionRollup(delivery)));
+    const clear = db.update(decisions).set({ delivery: null });
+    statements.push(statement(clear.where(eq(decisions.delivery, delivery)).toSQL()));
+  }
+  if (anyOutcome) {
+    statements.push(raw(outcomeRollup(delivery)));
+    const clear = db.update(outcomes).set({ delivery: null });
+    statements.push(statement(clear.where(eq(outcomes.delivery, delivery)).toSQL()));
+  }
+  if (statements.length > 0) await d1.batch(statements);
+}
+
+function decisionRow(e: DecisionEvent, delivery: string): typeof decisions.$inferInsert {
+  const r = e.request;
+  return {
+    eventId: e.id,
+    v: e.v,
+    time: e.time,
+    modality: r.modality,
+    modelAsked: r.modelAsked,
+    inputTokens: r.inputTokens,
+    maxOutputTokens: r.maxOutputTokens,
+    payloadBytes: r.payloadBytes,
+    criticality: r.criticality,
+    privacy: r.privacy,
+    residencyCount: r.residencyCount,
+    complianceCount: r.complianceCount,
+    latencySlaMs: r.latencySlaMs,
+    latencyTarget: r.latencyTarget,
+    networkType: r.networkType,
+    deviceClass: r.deviceClass,
+    hasLocation: r.hasLocation,
+    tier: e.tier,
+    target: e.target,
+    model: e.model,
+    classification: e.classification,
+    complexity: e.complexity,
+    confidence: e.confidence,
+    reasoner: e.reasoner,
+    rationale: e.rationale,
+    predictedLatencyMs: e.predicted.latencyMs,
+    predictedTtftMs: e.predicted.firstTokenMs,
+    predictedCostUsd: e.predicted.costUsd,
+    backups: e.backups,
+    delivery,
+  };
+}
+
+function outcomeRow(e: OutcomeEvent, delivery: string): typeof outcomes.$inferInsert {
+  return {
+    eventId: e.id,
+    v: e.v,
+    decisionId: e.decisionId,
+    time: e.time,
+    tier: e.tier,
+    target: e.target,
+    model: e.model,
+    finalTier: e.finalTier,
+    finalTarget: e.finalTarget,
+    finalModel: e.finalModel,
+    ok: e.ok,
+    errorClass: e.errorClass ?? null,
+    latencyMs: e.latencyMs,
+    ttftMs: e.ttftMs ?? null,
+    inputTokens: e.tokens?.input ?? null,
+    outputTokens: e.tokens?.output ?? null,
+    attempts: e.attempts,
+    slaMet: e.slaMet ?? null,
+    costUsd: e.costUsd,
+    delivery,
+  };
+}
+
+const dialect = new SQLiteAsyncDialect();
+const r = performanceRollups;
+const key = sql.raw("(minute, tier, target, model)");
+const minute = (time: typeof decisions.time | typeof outcomes.time) =>
+  sql`${time} - ${time} % ${sql.raw(String(MINUTE_MS))}`;
+
+/** Decisions stored by this batch, counted under the target they chose. */
+function decisionRollup(delivery: string) {
+  const d = decisions;
+  return sql`INSERT INTO ${r} (minute, tier, target, model, decisions)
+    SELECT ${minute(d.time)}, ${d.tier}, ${d.target}, ${d.model}, count(*)
+    FROM ${d} WHERE ${d.delivery} = ${delivery}
+    GROUP BY 1, 2, 3, 4
+    ON CONFLICT ${key} DO UPDATE SET decisions = decisions + excluded.decisions`;
+}
+
+/** Outcomes stored by this batch, counted under the target where they ended. */
+function outcomeRollup(delivery: string) {
+  const o = outcomes;
+  // SKETCH: the latency sketch merges here once shared/sketch.ts lands. It must stay a function
+  // of the rows tagged with `delivery` inside this statement (or another statement of the same
+  // batch) — e.g. per-bucket counts upserted like the sums below — so it keeps exactly-once.
+  return sql`INSERT INTO ${r} (minute, tier, target, model, outcomes, errors, sla_met, sla_known,
+      cost_usd, latency_sum_ms, latency_max_ms, ttft_sum_ms, ttft_count)
+    SELECT ${minute(o.time)}, ${o.finalTier}, ${o.finalTarget}, ${o.finalModel},
+      count(*), sum(${o.ok} = 0), coalesce(sum(${o.slaMet}), 0), count(${o.slaMet}),
+      sum(${o.costUsd}), sum(${o.latencyMs}), max(${o.latencyMs}),
+      coalesce(sum(${o.ttftMs}), 0), count(${o.ttftMs})
+    FROM ${o} WHERE ${o.delivery} = ${delivery}
+    GROUP BY 1, 2, 3, 4
+    ON CONFLICT ${key} DO UPDATE SET
+      outcomes = outcomes + excluded.outcomes,
+      errors = errors + excluded.errors,
+      sla_met = sla_met + excluded.sla_met,
+      sla_known = sla_known + excluded.sla_known,
+      cost_usd = cost_usd + excluded.cost_usd,
+      latency_sum_ms = latency_sum_ms + excluded.latency_sum_ms,
+      latency_max_ms = max(latency_max_ms, excluded.latency_max_ms),
+      ttft_sum_ms = ttft_sum_ms + excluded.ttft_sum_ms,
+      ttft_count = ttft_count + excluded.ttft_count`;
+}
+
+function log(level: "warn" | "error", fields: Record<string, unknown>): void {
+  console[level](JSON.stringify(fields));
+}

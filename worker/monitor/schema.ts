@@ -1,0 +1,202 @@
+// The monitor's D1 tables (drizzle). `npm run db:generate` turns changes here into a new SQL
+// migration in migrations/; never edit an applied migration.
+//
+// Times are epoch milliseconds (INTEGER). Targets are named `site:<id>`, `cloud:<region>` or
+// `device`. Raw rows (decisions, outcomes, resource_metrics) are pruned by the retention job;
+// rollups, config, learned parameters and anomalies are kept.
+//
+// Idempotency: an event's id is the primary key of its table, so a redelivered event is ignored
+// by `INSERT … ON CONFLICT DO NOTHING`. `delivery` is set only on rows inserted by the consumer
+// invocation that is running (a fresh random token each time) and cleared again in the same D1
+// batch: the rollup statements aggregate exactly those rows (see consumer.ts).
+
+import { sql } from "drizzle-orm";
+import { blob, index, integer, primaryKey, real, sqliteTable, text } from "drizzle-orm/sqlite-core";
+
+/** One routing decision: request features (never content), the decision and its prediction. */
+export const decisions = sqliteTable(
+  "decisions",
+  {
+    /** The decision id. */
+    eventId: text("event_id").primaryKey(),
+    v: integer("v").notNull(),
+    time: integer("time").notNull(),
+    modality: text("modality").notNull(),
+    modelAsked: text("model_asked").notNull(),
+    inputTokens: integer("input_tokens").notNull(),
+    maxOutputTokens: integer("max_output_tokens").notNull(),
+    payloadBytes: integer("payload_bytes").notNull(),
+    criticality: text("criticality").notNull(),
+    privacy: text("privacy").notNull(),
+    residencyCount: integer("residency_count").notNull(),
+    complianceCount: integer("compliance_count").notNull(),
+    latencySlaMs: integer("latency_sla_ms").notNull(),
+    latencyTarget: text("latency_target").notNull(),
+    networkType: text("network_type").notNull(),
+    deviceClass: text("device_class").notNull(),
+    hasLocation: integer("has_location", { mode: "boolean" }).notNull(),
+    tier: text("tier").notNull(),
+    target: text("target").notNull(),
+    model: text("model").notNull(),
+    classification: text("classification").notNull(),
+    complexity: real("complexity").notNull(),
+    confidence: real("confidence").notNull(),
+    reasoner: text("reasoner").notNull(),
+    /** JSON array of rationale factor names. */
+    rationale: text("rationale", { mode: "json" }).$type<string[]>().notNull(),
+    predictedLatencyMs: real("predicted_latency_ms").notNull(),
+    predictedTtftMs: real("predicted_ttft_ms").notNull(),
+    predictedCostUsd: real("predicted_cost_usd").notNull(),
+    backups: integer("backups").notNull(),
+    delivery: text("delivery"),
+  },
+  (t) => [
+    index("decisions_time").on(t.time),
+    index("decisions_tier_time").on(t.tier, t.time),
+    index("decisions_target_time").on(t.target, t.time),
+    index("decisions_delivery").on(t.delivery).where(sql`delivery IS NOT NULL`),
+  ],
+);
+
+/** How a request went: where it was meant to run, where it ended, latency, tokens, cost. */
+export const outcomes = sqliteTable(
+  "outcomes",
+  {
+    eventId: text("event_id").primaryKey(),
+    v: integer("v").notNull(),
+    decisionId: text("decision_id").notNull(),
+    time: integer("time").notNull(),
+    tier: text("tier").notNull(),
+    target: text("target").notNull(),
+    model: text("model").notNull(),
+    finalTier: text("final_tier").notNull(),
+    finalTarget: text("final_target").notNull(),
+    finalModel: text("final_model").notNull(),
+    ok: integer("ok", { mode: "boolean" }).notNull(),
+    errorClass: text("error_class"),
+    latencyMs: real("latency_ms").notNull(),
+    ttftMs: real("ttft_ms"),
+    inputTokens: integer("input_tokens"),
+    outputTokens: integer("output_tokens"),
+    attempts: integer("attempts").notNull(),
+    /** NULL when the SLA was unknown to the reporter. */
+    slaMet: integer("sla_met", { mode: "boolean" }),
+    costUsd: real("cost_usd").notNull(),
+    delivery: text("delivery"),
+  },
+  (t) => [
+    index("outcomes_time").on(t.time),
+    index("outcomes_decision").on(t.decisionId),
+    index("outcomes_final_tier_time").on(t.finalTier, t.time),
+    index("outcomes_final_target_time").on(t.finalTarget, t.time),
+    index("outcomes_delivery").on(t.delivery).where(sql`delivery IS NOT NULL`),
+  ],
+);
+
+/** Site snapshots over time (vLLM-style load, breaker, health), one row per site and instant. */
+export const resourceMetrics = sqliteTable(
+  "resource_metrics",
+  {
+    siteId: text("site_id").notNull(),
+    time: integer("time").notNull(),
+    waiting: integer("waiting").notNull(),
+    running: integer("running").notNull(),
+    kvCacheUsage: real("kv_cache_usage"),
+    gpuUtilization: real("gpu_utilization"),
+    freeGpuMemoryGb: real("free_gpu_memory_gb"),
+    residentModels: integer("resident_models"),
+    breaker: text("breaker").notNull(),
+    healthy: integer("healthy", { mode: "boolean" }).notNull(),
+    draining: integer("draining", { mode: "boolean" }).notNull(),
+    errorRate: real("error_rate"),
+  },
+  (t) => [primaryKey({ columns: [t.siteId, t.time] }), index("resource_metrics_time").on(t.time)],
+);
+
+/**
+ * Per-minute performance history per tier / target / model. Decisions count under the target
+ * they chose; outcomes under the target where they ended. Sums, not means, so rows merge by
+ * addition; `sketch` holds a mergeable latency sketch (DDSketch) once the aggregation lands.
+ */
+export const performanceRollups = sqliteTable(
+  "performance_rollups",
+  {
+    /** Start of the minute, epoch ms. */
+    minute: integer("minute").notNull(),
+    tier: text("tier").notNull(),
+    target: text("target").notNull(),
+    model: text("model").notNull(),
+    decisions: integer("decisions").notNull().default(0),
+    outcomes: integer("outcomes").notNull().default(0),
+    errors: integer("errors").notNull().default(0),
+    slaMet: integer("sla_met").notNull().default(0),
+    /** Outcomes whose SLA was known: the denominator of SLA attainment. */
+    slaKnown: integer("sla_known").notNull().default(0),
+    costUsd: real("cost_usd").notNull().default(0),
+    latencySumMs: real("latency_sum_ms").notNull().default(0),
+    latencyMaxMs: real("latency_max_ms").notNull().default(0),
+    ttftSumMs: real("ttft_sum_ms").notNull().default(0),
+    ttftCount: integer("ttft_count").notNull().default(0),
+    sketch: blob("sketch", { mode: "buffer" }),
+  },
+  (t) => [
+    primaryKey({ columns: [t.minute, t.tier, t.target, t.model] }),
+    index("performance_rollups_tier_minute").on(t.tier, t.minute),
+    index("performance_rollups_target_minute").on(t.target, t.minute),
+  ],
+);
+
+/**
+ * Agent configuration (policies, weights, thresholds, learning parameters) as versioned JSON:
+ * a change is a new row; the highest version is in force. Readers validate `config` with zod.
+ */
+export const agentConfig = sqliteTable("agent_config", {
+  version: integer("version").primaryKey(),
+  createdAt: integer("created_at").notNull(),
+  createdBy: text("created_by").notNull(),
+  reason: text("reason"),
+  config: text("config", { mode: "json" }).notNull(),
+});
+
+/** What the learning loop has learned, per scope (`site:<id>`, `tier:cloud`, …) and name. */
+export const learnedParameters = sqliteTable(
+  "learned_parameters",
+  {
+    scope: text("scope").notNull(),
+    name: text("name").notNull(),
+    value: real("value").notNull(),
+    samples: integer("samples").notNull().default(0),
+    updatedAt: integer("updated_at").notNull(),
+    /** Bumped on every write: writers check-and-set on it. */
+    version: integer("version").notNull().default(1),
+    /** The agent_config version it was learned under. */
+    configVersion: integer("config_version"),
+  },
+  (t) => [primaryKey({ columns: [t.scope, t.name] })],
+);
+
+/** Detected anomalies; `id` is chosen by the detector so a re-run does not duplicate one. */
+export const anomalies = sqliteTable(
+  "anomalies",
+  {
+    id: text("id").primaryKey(),
+    detectedAt: integer("detected_at").notNull(),
+    /** The minute the anomaly is about. */
+    minute: integer("minute").notNull(),
+    kind: text("kind").notNull(),
+    tier: text("tier"),
+    target: text("target"),
+    model: text("model"),
+    metric: text("metric").notNull(),
+    observed: real("observed").notNull(),
+    expected: real("expected"),
+    score: real("score"),
+    severity: text("severity").notNull(),
+    detail: text("detail", { mode: "json" }),
+    resolvedAt: integer("resolved_at"),
+  },
+  (t) => [
+    index("anomalies_minute").on(t.minute),
+    index("anomalies_target_minute").on(t.target, t.minute),
+  ],
+);
