@@ -5,16 +5,19 @@
 import type { Context } from "hono";
 import { catalogModel } from "../shared/catalog.ts";
 import { decide } from "../shared/decide.ts";
+import { decisionEvent } from "../shared/events.ts";
 import { normalizeRouteRequest, type RouteRequestInput } from "../shared/route-request.ts";
 import type { Decision, GeoPoint, RouteRequest } from "../shared/types.ts";
 import { policyFor } from "./config.ts";
 import { InvalidRequest, refusal } from "./errors.ts";
 import { fleetSource } from "./fleet/live-fleet-source.ts";
+import { sendEvents } from "./monitor/producer.ts";
 import type { AppEnv } from "./types.ts";
 
 export interface Decided {
   req: RouteRequest;
   decision: Decision;
+  decisionId: string;
   now: number;
   waitUntil: (p: Promise<unknown>) => void;
 }
@@ -39,7 +42,12 @@ export async function decideRequest(
     const details = { rejected: result.rejected, rationale: result.rationale };
     throw refusal(result.code, result.message, details);
   }
-  return { req, decision: result.decision, now, waitUntil };
+  const decisionId = crypto.randomUUID();
+  // History leaves through the queue after the response: no D1 while the request waits.
+  sendEvents(c.env, c.executionCtx, [
+    decisionEvent({ id: decisionId, time: now, request: req, decision: result.decision }),
+  ]);
+  return { req, decision: result.decision, decisionId, now, waitUntil };
 }
 
 /** Where Cloudflare's edge places the caller, when the body does not say. */

@@ -84,6 +84,7 @@ export class ExecutionFailed extends AppError {
 
 /** An upstream rejected the request itself (4xx other than 408/429): passed on, not retried. */
 export class UpstreamRejected extends AppError {
+  readonly attempts: AttemptRecord[];
   constructor(status: number, tier: Tier, attempts: AttemptRecord[]) {
     super(
       status === 413 || status === 422 || status === 404 ? status : 400,
@@ -91,6 +92,7 @@ export class UpstreamRejected extends AppError {
       `the ${tier} tier rejected the request (HTTP ${status})`,
       { attempts },
     );
+    this.attempts = attempts;
   }
 }
 
@@ -319,6 +321,14 @@ export async function runComplete(
   throw new ExecutionFailed(attempts);
 }
 
+export interface StreamEnd {
+  ok: boolean;
+  attempts: AttemptRecord[];
+  /** Until the first chunk of the first stream. */
+  ttftMs: number;
+  usage: { prompt_tokens: number; completion_tokens: number };
+}
+
 export interface StreamResult {
   step: PlanStep;
   attempts: AttemptRecord[];
@@ -335,7 +345,13 @@ export async function runStream(
   decision: Decision,
   req: UpstreamRequest,
   deadline: number,
-  opts: { id: string; includeUsage: boolean; clientSignal?: AbortSignal },
+  opts: {
+    id: string;
+    includeUsage: boolean;
+    clientSignal?: AbortSignal;
+    /** Called once when the stream has ended, however it ended. */
+    onDone?: (end: StreamEnd) => void;
+  },
 ): Promise<StreamResult> {
   deps.budget.recordRequest(deps.now());
   const attempts: AttemptRecord[] = [];
@@ -369,6 +385,7 @@ export async function runStream(
       let stream: StartedStream = current.value;
       let chunk: ChatCompletionChunk | undefined = stream.first;
       let continuing = false;
+      let failed = false;
       for (;;) {
         try {
           while (chunk) {
@@ -401,6 +418,7 @@ export async function runStream(
           stream.cancel().catch(() => {});
           const next = await open(current.index + 1, continuationRequest(req, text));
           if (!next) {
+            failed = true;
             controller.enqueue(
               sseEvent({
                 error: {
@@ -440,6 +458,7 @@ export async function runStream(
       );
       controller.enqueue(SSE_DONE);
       controller.close();
+      opts.onDone?.({ ok: !failed, attempts, ttftMs: first.firstByteMs, usage });
     },
     cancel() {
       // The client went away: stop the upstream too.

@@ -15,6 +15,7 @@ import { requireRole } from "../auth.ts";
 import { decideRequest } from "../decide-request.ts";
 import { InvalidRequest } from "../errors.ts";
 import { executionDeps } from "../execute/deps.ts";
+import { recordFailure, recordOutcome, tokensOf } from "../execute/record-outcome.ts";
 import { runComplete, runStream, targetName } from "../execute/run-plan.ts";
 import type { UpstreamRequest } from "../execute/upstream.ts";
 import type { AppEnv } from "../types.ts";
@@ -62,8 +63,8 @@ chatApp.post("/", limitBody(MAX_CHAT_BODY_BYTES), requireRole("device", "operato
     }));
     throw new InvalidRequest("routing hints failed validation", issues);
   }
-  const { req, decision, now, waitUntil } = await decideRequest(c, checked.data);
-  const decisionId = crypto.randomUUID();
+  const decided = await decideRequest(c, checked.data);
+  const { req, decision, decisionId, now, waitUntil } = decided;
   const deps = executionDeps(c.env, waitUntil);
   const deadline = now + req.constraints.latencySlaMs;
   const upstream = upstreamRequest(body);
@@ -80,7 +81,14 @@ chatApp.post("/", limitBody(MAX_CHAT_BODY_BYTES), requireRole("device", "operato
       id: `chatcmpl-${decisionId}`,
       includeUsage: body.stream_options?.include_usage === true,
       clientSignal: c.req.raw.signal,
-    });
+      onDone: (end) =>
+        recordOutcome(c, decided, {
+          ok: end.ok,
+          attempts: end.attempts,
+          ttftMs: end.ttftMs,
+          tokens: { input: end.usage.prompt_tokens, output: end.usage.completion_tokens },
+        }),
+    }).catch((err: unknown) => recordFailure(c, decided, err));
     return new Response(run.body, {
       headers: {
         "content-type": "text/event-stream; charset=utf-8",
@@ -89,7 +97,14 @@ chatApp.post("/", limitBody(MAX_CHAT_BODY_BYTES), requireRole("device", "operato
       },
     });
   }
-  const run = await runComplete(deps, decision, upstream, deadline, c.req.raw.signal);
+  const run = await runComplete(deps, decision, upstream, deadline, c.req.raw.signal).catch(
+    (err: unknown) => recordFailure(c, decided, err),
+  );
+  recordOutcome(c, decided, {
+    ok: true,
+    attempts: run.attempts,
+    tokens: tokensOf(run.completion.usage),
+  });
   for (const [k, v] of Object.entries(
     headers(targetName(run.step), run.step.tier, run.attempts.length),
   )) {

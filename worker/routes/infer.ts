@@ -11,6 +11,7 @@ import { requireRole } from "../auth.ts";
 import { decideRequest } from "../decide-request.ts";
 import { InvalidRequest } from "../errors.ts";
 import { executionDeps } from "../execute/deps.ts";
+import { recordFailure, recordOutcome, tokensOf } from "../execute/record-outcome.ts";
 import { runComplete, targetName } from "../execute/run-plan.ts";
 import type { AppEnv } from "../types.ts";
 import { limitBody, readJson } from "../validate.ts";
@@ -88,8 +89,8 @@ inferApp.post(
       );
       routeInput.task.payloadBytes = bytes;
     }
-    const { req, decision: decided, now, waitUntil } = await decideRequest(c, routeInput);
-    const decisionId = crypto.randomUUID();
+    const decidedRequest = await decideRequest(c, routeInput);
+    const { req, decision: decided, decisionId, now, waitUntil } = decidedRequest;
     const decision = { requestId: req.requestId ?? decisionId, decisionId, ...decided };
     c.header("x-mec-decision-id", decisionId);
     if (decision.tier === "device") {
@@ -106,7 +107,12 @@ inferApp.post(
       chat,
       now + req.constraints.latencySlaMs,
       c.req.raw.signal,
-    );
+    ).catch((err: unknown) => recordFailure(c, decidedRequest, err));
+    recordOutcome(c, decidedRequest, {
+      ok: true,
+      attempts: run.attempts,
+      tokens: tokensOf(run.completion.usage),
+    });
     c.header("x-mec-tier", run.step.tier);
     c.header("x-mec-target", targetName(run.step));
     c.header("x-mec-attempts", String(run.attempts.length));

@@ -3,10 +3,12 @@
 
 import { Hono } from "hono";
 import * as z from "zod/mini";
+import { reportedOutcome } from "../../shared/events.ts";
 import { requireRole } from "../auth.ts";
 import { InvalidRequest, NotFound } from "../errors.ts";
 import { fleetSource } from "../fleet/live-fleet-source.ts";
 import { siteOfLease, siteStub } from "../fleet/site-stub.ts";
+import { sendEvents } from "../monitor/producer.ts";
 import type { AppEnv } from "../types.ts";
 import { limitBody, readJson } from "../validate.ts";
 
@@ -16,6 +18,8 @@ const outcomeSchema = z.strictObject({
   decisionId: z.optional(z.uuid()),
   leaseId: z.optional(z.string().check(z.regex(/^[a-z0-9][a-z0-9-]{0,62}\.[0-9a-f-]{36}$/))),
   siteId: z.optional(z.string().check(z.regex(/^[a-z0-9][a-z0-9-]{0,62}$/))),
+  /** The catalog model that ran (for history). */
+  model: z.optional(z.string().check(z.regex(/^[a-z0-9][a-z0-9._:-]{0,63}$/))),
   ok: z.boolean(),
   /** The whole call. */
   latencyMs: z.optional(z.number().check(z.gte(0), z.lte(3_600_000))),
@@ -46,5 +50,20 @@ outcomesApp.post("/", limitBody(), requireRole("device", "operator"), async (c) 
   }
   // A failure may have opened a breaker: re-read the fleet before routing again here.
   if (!body.ok) fleetSource(c.env).invalidate();
+  if (body.decisionId) {
+    const siteId = body.siteId ?? (body.leaseId ? siteOfLease(body.leaseId) : undefined);
+    sendEvents(c.env, c.executionCtx, [
+      reportedOutcome({
+        decisionId: body.decisionId,
+        time: Date.now(),
+        tier: siteId ? "mec" : "device",
+        target: siteId ? `site:${siteId}` : "device",
+        model: body.model ?? "auto",
+        ok: body.ok,
+        latencyMs: body.latencyMs ?? 0,
+        errorClass: body.errorClass,
+      }),
+    ]);
+  }
   return c.json({ accepted: true, released }, 202);
 });

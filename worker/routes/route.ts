@@ -21,7 +21,7 @@ export interface Lease {
 
 routeApp.post("/", limitBody(), requireRole("device", "operator"), async (c) => {
   const input = await readJson(c, routeRequestSchema);
-  const { req, decision: decided, waitUntil } = await decideRequest(c, input);
+  const { req, decision: decided, decisionId, waitUntil } = await decideRequest(c, input);
   let decision = decided;
   let lease: Lease | undefined;
   if (input.reserve) {
@@ -34,7 +34,6 @@ routeApp.post("/", limitBody(), requireRole("device", "operator"), async (c) => 
         .catch(() => {}),
     );
   }
-  const decisionId = crypto.randomUUID();
   console.log(
     JSON.stringify({
       event: "decision",
