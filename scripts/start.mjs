@@ -7,11 +7,11 @@
 // - kinesalite, an in-memory Kinesis (KINESIS_PORT, default 4567).
 // Prints the dev keys and copy-paste examples. Ctrl-C stops everything it started.
 
-import { spawn } from "node:child_process";
+import { spawn, spawnSync } from "node:child_process";
 import { existsSync, readFileSync } from "node:fs";
-import kinesalite from "kinesalite";
 import { startBedrockStandin } from "./bedrock-standin.mjs";
 import { loadSeedSites, startDemoSite } from "./demo-site.mjs";
+import { startKinesalite } from "./kinesalite-local.mjs";
 import { offlineEnv } from "./offline-env.mjs";
 
 const OPERATOR_KEY = "dev-operator-key";
@@ -42,12 +42,22 @@ if (!realBedrock) {
   bedrockUrl = standin.url;
 }
 
-const kinesis = kinesalite({ createStreamMs: 0, deleteStreamMs: 0, updateStreamMs: 0 });
-await new Promise((resolve, reject) => {
-  kinesis.once("error", reject);
-  kinesis.listen(kinesisPort, host, () => resolve(undefined));
+const kinesis = await startKinesalite({
+  port: kinesisPort,
+  streams: [{ name: "mec-router-metrics", shards: 2 }],
 });
-services.push({ close: () => new Promise((resolve) => kinesis.close(() => resolve())) });
+services.push(kinesis);
+
+// Local D1 gets the real migrations before the worker starts (idempotent).
+const migrate = spawnSync("wrangler", ["d1", "migrations", "apply", "DB", "--local"], {
+  env: offlineEnv(),
+  stdio: ["ignore", "inherit", "inherit"],
+});
+if (migrate.status !== 0) {
+  console.error("applying the D1 migrations failed");
+  for (const service of services) await service.close();
+  process.exit(1);
+}
 
 const wrangler = spawn(
   "wrangler",
@@ -60,6 +70,8 @@ const wrangler = spawn(
     "--show-interactive-dev-session=false",
     "--var",
     `BEDROCK_ENDPOINT:${bedrockUrl}`,
+    "--var",
+    `KINESIS_ENDPOINT:${kinesis.url}`,
   ],
   { env: offlineEnv(), stdio: ["ignore", "inherit", "inherit"], detached: true },
 );
@@ -160,7 +172,8 @@ mec-router is running at ${base}   (Ctrl-C stops it)
 Demo MEC sites (${registered}, registered and heartbeating):
 ${demoSites.map((d) => `  ${d.state.id.padEnd(12)} ${d.url}/v1`).join("\n")}
 Cloud tier: ${realBedrock ? "the real Bedrock (AWS credentials in .dev.vars)" : `Bedrock stand-in ${bedrockUrl}`}
-Kinesis:    kinesalite http://${host}:${kinesisPort} (in memory)
+Kinesis:    kinesalite ${kinesis.url} (in memory), stream mec-router-metrics
+History:    local D1 (.wrangler/state), written by the queue consumer within seconds
 
 Dev keys (hashes in .dev.vars; never use them in production):
   device    dev-device-key
