@@ -5,13 +5,16 @@ const encoder = new TextEncoder();
 
 /** Yields each event's `data` (joined lines), in order, as soon as its blank line arrives. */
 export async function* sseData(body: ReadableStream<Uint8Array>): AsyncGenerator<string> {
-  const reader = body.pipeThrough(new TextDecoderStream()).getReader();
+  // Read and decode by hand: a piped TextDecoderStream would leave its pipe's rejection
+  // unhandled when the upstream connection drops.
+  const reader = body.getReader();
+  const decoder = new TextDecoder();
   let buffer = "";
   try {
     for (;;) {
       const { done, value } = await reader.read();
       if (done) break;
-      buffer += value;
+      buffer += decoder.decode(value, { stream: true });
       for (;;) {
         const end = buffer.search(/\r?\n\r?\n/);
         if (end < 0) break;
