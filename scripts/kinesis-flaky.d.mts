@@ -46,6 +46,8 @@ export interface StoredRecord {
   partitionKey: string;
   shardId: string;
   sequenceNumber: string;
+  /** The record's data as UTF-8. */
+  data: string;
 }
 
 /** Live: read it any time; do not write it. */

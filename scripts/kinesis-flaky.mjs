@@ -42,7 +42,8 @@
 //
 // GET /__state answers { faults, calls, stored, violations } (`calls`: one entry per PutRecords
 // call — status, error, the ids sent (the `id` inside each record's JSON data) and the indexes
-// that failed; `stored`: { id, partitionKey, shardId, sequenceNumber } in arrival order).
+// that failed; `stored`: { id, partitionKey, shardId, sequenceNumber, data } in arrival order,
+// `data` as UTF-8).
 // POST /__reset clears calls, stored records, violations and the script (rates stay).
 
 import { createHash, randomUUID } from "node:crypto";
@@ -81,6 +82,7 @@ import { isRecord, mulberry32 } from "./demo-site-wire.mjs";
  * @property {string} partitionKey
  * @property {string} shardId
  * @property {string} sequenceNumber
+ * @property {string} data the record's data as UTF-8
  */
 /**
  * @typedef {object} KinesisFlakyState
@@ -212,13 +214,13 @@ export function createKinesisFlaky(options = {}) {
     return Number((hash * BigInt(shards)) >> 128n);
   }
 
-  /** @param {number} shard @param {string} id @param {string} partitionKey */
-  function store(shard, id, partitionKey) {
+  /** @param {number} shard @param {string} id @param {string} partitionKey @param {Buffer} data */
+  function store(shard, id, partitionKey, data) {
     sequences[shard] = (sequences[shard] ?? 0n) + 1n;
     // Kinesis' are 56 digits and grow per shard; only order and uniqueness matter here.
     const sequenceNumber = `4959${String(shard).padStart(4, "0")}${String(sequences[shard]).padStart(48, "0")}`;
     const shardId = `shardId-${String(shard).padStart(12, "0")}`;
-    state.stored.push({ id, partitionKey, shardId, sequenceNumber });
+    state.stored.push({ id, partitionKey, shardId, sequenceNumber, data: data.toString("utf8") });
     return { SequenceNumber: sequenceNumber, ShardId: shardId };
   }
 
@@ -355,11 +357,11 @@ export function createKinesisFlaky(options = {}) {
     }
     const forced = typeof fate === "object" ? new Set(fate.failIndexes) : null;
     let failedCount = 0;
-    const results = decoded.map(({ key, id }, i) => {
+    const results = decoded.map(({ data, key, id }, i) => {
       const [fails, kind] = [rand(), rand()];
       const shard = shardOf(key);
       const failed = forced ? forced.has(i) : fails < f.entryFailureRate;
-      if (!failed) return store(shard, id, key);
+      if (!failed) return store(shard, id, key, data);
       failedCount++;
       entry.failedIndexes.push(i);
       const code =

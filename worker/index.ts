@@ -1,9 +1,9 @@
 // Entry module: the edge API (`fetch`), the monitor (`queue`: decision and outcome events into
-// D1), retention (`scheduled`), and the Durable Object classes.
+// D1), the Kinesis outbox drain and retention (`scheduled`), and the Durable Object classes.
 
 import { app } from "./app.ts";
 import { handleEvents } from "./monitor/consumer.ts";
-import { runRetention } from "./monitor/retention.ts";
+import { handleScheduled } from "./monitor/scheduled.ts";
 
 export { FleetDirectory } from "../durable-objects/fleet-directory.ts";
 export { ServiceBreaker } from "../durable-objects/service-breaker.ts";
@@ -12,5 +12,5 @@ export { SiteAgent } from "../durable-objects/site-agent.ts";
 export default {
   fetch: app.fetch,
   queue: handleEvents,
-  scheduled: runRetention,
+  scheduled: handleScheduled,
 } satisfies ExportedHandler<Env>;

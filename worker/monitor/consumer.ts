@@ -13,6 +13,11 @@
 // The batch commits or rolls back as a whole, so a crash leaves either nothing, or rows together
 // with their rollups. Messages are acked only after their chunk committed; a redelivery of a
 // committed chunk inserts nothing and adds nothing.
+//
+// Kinesis: the same batch writes the delivery's rollup deltas into the outbox (outbox.ts), from
+// the same token-tagged rows, so they exist exactly for newly stored events. Once the chunks are
+// settled the consumer drains the outbox; what Kinesis does not take waits there for the next
+// drain. The messages need not wait for Kinesis: once D1 committed, nothing can be lost.
 
 import { eq, type SQL, sql } from "drizzle-orm";
 import { drizzle } from "drizzle-orm/d1";
@@ -23,6 +28,9 @@ import {
   monitorEventSchema,
   type OutcomeEvent,
 } from "../../shared/events.ts";
+import type { MetricRecord, PublishResult } from "../../shared/kinesis-batch.ts";
+import { publishMetrics } from "./kinesis.ts";
+import { drainOutbox, outboxInsert } from "./outbox.ts";
 import { retentionMs } from "./retention.ts";
 import { decisions, outcomes, performanceRollups } from "./schema.ts";
 
@@ -38,6 +46,11 @@ export interface ConsumerDeps {
   /** Events older than this are dropped: their raw rows would already have been pruned. */
   retentionMs: number;
   chunkSize: number;
+  /**
+   * Publishes the outbox after the chunks are settled (`publishMetrics`). Without it the outbox
+   * is left to the next drain.
+   */
+  publish?: (records: readonly MetricRecord[]) => Promise<PublishResult>;
 }
 
 /** The `queue` handler. */
@@ -52,6 +65,7 @@ export async function handleEvents(
     token: () => crypto.randomUUID(),
     retentionMs: retentionMs(env),
     chunkSize: DEFAULT_CHUNK_SIZE,
+    publish: (records) => publishMetrics(env, records),
   });
 }
 
@@ -64,6 +78,8 @@ interface Accepted {
  * Validates, stores and acks each message. Invalid or expired events are acked and logged
  * (never retried: they would only reach the dead-letter queue); a chunk whose D1 batch fails
  * is retried with backoff, and the queue's `max_retries` sends it to the dead-letter queue.
+ * When a chunk committed, one page of the Kinesis outbox is drained at the end (`deps.publish`);
+ * a failed drain is logged and never touches the messages.
  */
 export async function consumeMessages(
   messages: readonly Message<unknown>[],
@@ -87,12 +103,14 @@ export async function consumeMessages(
       accepted.push({ msg, event: parsed.data });
     }
   }
+  let committed = false;
   for (const chunk of chunks(accepted, deps.chunkSize)) {
     try {
       await storeEvents(
         deps.db,
         chunk.map((a) => a.event),
         deps.token(),
+        deps.now(),
       );
     } catch (err) {
       log("error", {
@@ -103,7 +121,19 @@ export async function consumeMessages(
       for (const { msg } of chunk) msg.retry({ delaySeconds: retryDelaySeconds(msg.attempts) });
       continue;
     }
+    committed = true;
     for (const { msg } of chunk) msg.ack();
+  }
+  if (committed && deps.publish) {
+    // After the acks: the rows are safe in the outbox whatever happens to this drain.
+    try {
+      await drainOutbox({ db: deps.db, publish: deps.publish, now: deps.now });
+    } catch (err) {
+      log("error", {
+        event: "kinesis_outbox_drain_failed",
+        message: err instanceof Error ? err.message : String(err),
+      });
+    }
   }
 }
 
@@ -125,13 +155,15 @@ export function retryDelaySeconds(attempts: number): number {
 }
 
 /**
- * Stores events and merges the new ones into the rollups, in one D1 batch. `delivery` must be
- * unique to this call; calling it again with the same events (and any token) changes nothing.
+ * Stores events, merges the new ones into the rollups and writes their Kinesis records into the
+ * outbox, in one D1 batch. `delivery` must be unique to this call; calling it again with the same
+ * events (and any token) changes nothing. `now` stamps the outbox rows.
  */
 export async function storeEvents(
   d1: D1Database,
   events: readonly MonitorEvent[],
   delivery: string,
+  now: number,
 ): Promise<void> {
   // drizzle builds the SQL; the statements go to D1 as one `batch()` (drizzle's own batch
   // cannot take raw SQL with parameters).
@@ -152,17 +184,20 @@ export async function storeEvents(
       statements.push(statement(insert.onConflictDoNothing({ target: outcomes.eventId }).toSQL()));
     }
   }
+  if (statements.length === 0) return;
+  if (anyDecision) statements.push(raw(decisionRollup(delivery)));
+  if (anyOutcome) statements.push(raw(outcomeRollup(delivery)));
+  // Reads the same tagged rows as the rollups, so it must come before the tags are cleared.
+  statements.push(raw(outboxInsert(delivery, now)));
   if (anyDecision) {
-    statements.push(raw(decisionRollup(delivery)));
     const clear = db.update(decisions).set({ delivery: null });
     statements.push(statement(clear.where(eq(decisions.delivery, delivery)).toSQL()));
   }
   if (anyOutcome) {
-    statements.push(raw(outcomeRollup(delivery)));
     const clear = db.update(outcomes).set({ delivery: null });
     statements.push(statement(clear.where(eq(outcomes.delivery, delivery)).toSQL()));
   }
-  if (statements.length > 0) await d1.batch(statements);
+  await d1.batch(statements);
 }
 
 function decisionRow(e: DecisionEvent, delivery: string): typeof decisions.$inferInsert {

@@ -9,6 +9,9 @@
 // by `INSERT … ON CONFLICT DO NOTHING`. `delivery` is set only on rows inserted by the consumer
 // invocation that is running (a fresh random token each time) and cleared again in the same D1
 // batch: the rollup statements aggregate exactly those rows (see consumer.ts).
+//
+// Kinesis: the same batch writes the delivery's rollup deltas into `kinesis_outbox`; drains
+// publish them and delete what Kinesis stored (see outbox.ts).
 
 import { sql } from "drizzle-orm";
 import { blob, index, integer, primaryKey, real, sqliteTable, text } from "drizzle-orm/sqlite-core";
@@ -200,3 +203,40 @@ export const anomalies = sqliteTable(
     index("anomalies_target_minute").on(t.target, t.minute),
   ],
 );
+
+/**
+ * Kinesis records waiting to be put: per consumer delivery, one rollup delta per (minute, tier,
+ * target, model), written in the same D1 batch as the events it counts. A drain claims rows
+ * (`claimed_until`, so concurrent drains take different ones), publishes them and deletes what
+ * Kinesis stored; the rest are released with `attempts` + 1. See worker/monitor/outbox.ts.
+ */
+export const kinesisOutbox = sqliteTable(
+  "kinesis_outbox",
+  {
+    /** The record id downstream de-duplicates on: `<delivery>|<minute>|<tier>|<target>|<model>`. */
+    id: text("id").primaryKey(),
+    partitionKey: text("partition_key").notNull(),
+    /** The record's data, a JSON object (shared/kinesis-outbox.ts `rollupDeltaSchema`). */
+    data: text("data").notNull(),
+    createdAt: integer("created_at").notNull(),
+    /** Publishes that did not store it. */
+    attempts: integer("attempts").notNull().default(0),
+    /** A drain is publishing it until then (epoch ms); NULL when free. */
+    claimedUntil: integer("claimed_until"),
+  },
+  (t) => [index("kinesis_outbox_created").on(t.createdAt)],
+);
+
+/**
+ * Outbox records Kinesis can never take (over 1 MiB, a bad partition key, data that is not a JSON
+ * object): moved here by a drain, logged, never retried. Kept for an operator to inspect.
+ */
+export const kinesisOutboxDead = sqliteTable("kinesis_outbox_dead", {
+  id: text("id").primaryKey(),
+  partitionKey: text("partition_key").notNull(),
+  data: text("data").notNull(),
+  createdAt: integer("created_at").notNull(),
+  attempts: integer("attempts").notNull(),
+  reason: text("reason").notNull(),
+  deadAt: integer("dead_at").notNull(),
+});
