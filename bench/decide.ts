@@ -9,9 +9,6 @@
 // interleaved within each run so that background noise spreads over all of them; the reported
 // figure is the median over runs of each run's statistic.
 
-import { spawnSync } from "node:child_process";
-import { mkdirSync, writeFileSync } from "node:fs";
-import { cpus, loadavg } from "node:os";
 import { parseArgs } from "node:util";
 import { type DecideResult, decide } from "../shared/decide.ts";
 import { type PreparedFleet, prepareFleet } from "../shared/fleet.ts";
@@ -19,6 +16,7 @@ import { nearest } from "../shared/geo.ts";
 import { DEFAULT_POLICY } from "../shared/policy.ts";
 import type { RouteRequest, Tier } from "../shared/types.ts";
 import { pinToOneCore } from "./pin.ts";
+import { headerLines, median, round, runContext, writeResults } from "./report.ts";
 import { syntheticFleet } from "./synthetic-fleet.ts";
 import { syntheticRequests } from "./synthetic-requests.ts";
 
@@ -96,13 +94,6 @@ function percentile(sorted: Float64Array, q: number): number {
   return sorted[i] ?? Number.NaN;
 }
 
-function median(xs: number[]): number {
-  const s = [...xs].sort((a, b) => a - b);
-  const mid = s.length >> 1;
-  return s.length % 2 ? (s[mid] as number) : ((s[mid - 1] as number) + (s[mid] as number)) / 2;
-}
-
-const round = (x: number, digits = 2): number => Math.round(x * 10 ** digits) / 10 ** digits;
 const gc = (): void => globalThis.gc?.();
 
 function timerOverheadNs(): number {
@@ -251,24 +242,14 @@ function medians(runs: RunStats[]) {
 }
 
 /** The commit measured, and whether `shared/` differs from it (best effort, outside git: null). */
-function codeVersion(): { commit: string | null; sharedModified: boolean | null } {
-  const git = (...args: string[]) => spawnSync("git", args, { encoding: "utf8" });
-  const head = git("rev-parse", "--short", "HEAD");
-  if (head.status !== 0) return { commit: null, sharedModified: null };
-  const status = git("status", "--porcelain", "--", "shared");
-  return { commit: head.stdout.trim(), sharedModified: status.stdout.trim() !== "" };
-}
 
 const fmt = (x: number, digits = 1) =>
   x.toLocaleString("en-US", { minimumFractionDigits: digits, maximumFractionDigits: digits });
 
 function main(): void {
   const started = performance.now();
-  const date = new Date();
-  const cpuModel = cpus()[0]?.model.trim() ?? "unknown";
-  const load = loadavg().map((x) => round(x));
+  const ctx = runContext("decide", pinning);
   const timerNs = timerOverheadNs();
-  const code = codeVersion();
 
   const workloads = SIZES.map(prepare);
   for (const w of workloads) warmUp(w);
@@ -294,11 +275,7 @@ function main(): void {
   });
 
   const lines = [
-    `decide() benchmark — ${date.toISOString()} — commit ${code.commit ?? "unknown"}` +
-      `${code.sharedModified ? " + uncommitted changes in shared/" : ""}`,
-    `node ${process.version} (V8 ${process.versions.v8}), ${cpuModel}, ${cpus().length} CPUs, load ${load.join(" ")}`,
-    `pinned: ${pinning.pinned ? `yes, CPU ${pinning.cpu} (${pinning.how})` : `no (${pinning.how})`}; ` +
-      `gc between passes: ${globalThis.gc ? "yes" : "no (run with --expose-gc)"}`,
+    ...headerLines(ctx, "decide() benchmark"),
     `${RUNS} runs per size (sizes interleaved), median of runs; per run: ${fmt(MIN_SAMPLES, 0)}–` +
       `${fmt(MAX_SAMPLES, 0)} individually timed decisions (~${LATENCY_MS} ms) over ` +
       `${fmt(POOL, 0)} requests, then a ~${THROUGHPUT_MS} ms untimed-per-call loop for decisions/s; ` +
@@ -336,20 +313,7 @@ function main(): void {
   lines.push("", `total ${totalS} s`);
   console.log(lines.join("\n"));
 
-  const report = {
-    benchmark: "decide",
-    date: date.toISOString(),
-    node: process.version,
-    v8: process.versions.v8,
-    ...code,
-    cpuModel,
-    cpuCount: cpus().length,
-    platform: `${process.platform}-${process.arch}`,
-    pinned: pinning.pinned,
-    pinning,
-    gcBetweenPasses: Boolean(globalThis.gc),
-    loadAvgAtStart: load,
-    loadAvgAtEnd: loadavg().map((x) => round(x)),
+  writeResults(ctx, {
     config: {
       runs: RUNS,
       requestsPerSize: POOL,
@@ -369,12 +333,7 @@ function main(): void {
     totalSeconds: totalS,
     /** Sum over every result, so that no timed call could be dropped as dead code. */
     resultChecksum: sink,
-  };
-  const dir = new URL("./results/", import.meta.url);
-  mkdirSync(dir, { recursive: true });
-  const json = `${JSON.stringify(report, null, 2)}\n`;
-  writeFileSync(new URL("decide-latest.json", dir), json);
-  writeFileSync(new URL(`decide-${date.toISOString().slice(0, 10)}.json`, dir), json);
+  });
 }
 
 main();

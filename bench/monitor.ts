@@ -11,9 +11,6 @@
 // TTFT, error rate, cost and SLAs. The timed code sees only ready `RollupOutcome`s. Passes are
 // interleaved within each run; the figure reported is the median over runs.
 
-import { spawnSync } from "node:child_process";
-import { mkdirSync, writeFileSync } from "node:fs";
-import { cpus, loadavg } from "node:os";
 import { parseArgs } from "node:util";
 import {
   aggregate,
@@ -26,6 +23,7 @@ import {
 import type { Tier } from "../shared/types.ts";
 import { pinToOneCore } from "./pin.ts";
 import { createRng, type Rng, weightedPicker } from "./random.ts";
+import { headerLines, median, round, runContext, writeResults } from "./report.ts";
 
 const { values: opts } = parseArgs({
   options: {
@@ -172,13 +170,6 @@ interface RunStats {
 
 let sink = 0;
 const gc = (): void => globalThis.gc?.();
-const round = (x: number, digits = 2): number => Math.round(x * 10 ** digits) / 10 ** digits;
-
-function median(xs: number[]): number {
-  const s = [...xs].sort((a, b) => a - b);
-  const mid = s.length >> 1;
-  return s.length % 2 ? (s[mid] as number) : ((s[mid - 1] as number) + (s[mid] as number)) / 2;
-}
 
 function percentile(sorted: number[], q: number): number {
   return sorted[Math.min(sorted.length - 1, Math.max(0, Math.ceil(q * sorted.length) - 1))] ?? 0;
@@ -253,23 +244,12 @@ function rowsPerBatch(events: RollupOutcome[], size: number) {
   };
 }
 
-function codeVersion(): { commit: string | null; sharedModified: boolean | null } {
-  const git = (...args: string[]) => spawnSync("git", args, { encoding: "utf8" });
-  const head = git("rev-parse", "--short", "HEAD");
-  if (head.status !== 0) return { commit: null, sharedModified: null };
-  const status = git("status", "--porcelain", "--", "shared");
-  return { commit: head.stdout.trim(), sharedModified: status.stdout.trim() !== "" };
-}
-
 const fmt = (x: number, digits = 0) =>
   x.toLocaleString("en-US", { minimumFractionDigits: digits, maximumFractionDigits: digits });
 
 function main(): void {
   const started = performance.now();
-  const date = new Date();
-  const cpuModel = cpus()[0]?.model.trim() ?? "unknown";
-  const load = loadavg().map((x) => round(x));
-  const code = codeVersion();
+  const ctx = runContext("monitor", pinning);
 
   const events = generate(EVENTS, createRng(SEED));
   const spanS = ((events.at(-1)?.at ?? START) - START) / 1000;
@@ -307,11 +287,7 @@ function main(): void {
   const nsPer = (perSec: number) => fmt(1e9 / perSec);
 
   const lines = [
-    `monitor aggregation benchmark — ${date.toISOString()} — commit ${code.commit ?? "unknown"}` +
-      `${code.sharedModified ? " + uncommitted changes in shared/" : ""}`,
-    `node ${process.version} (V8 ${process.versions.v8}), ${cpuModel}, ${cpus().length} CPUs, load ${load.join(" ")}`,
-    `pinned: ${pinning.pinned ? `yes, CPU ${pinning.cpu} (${pinning.how})` : `no (${pinning.how})`}; ` +
-      `gc between passes: ${globalThis.gc ? "yes" : "no (run with --expose-gc)"}`,
+    ...headerLines(ctx, "monitor aggregation benchmark"),
     `${fmt(EVENTS)} events (${fmt(RATE)}/s fleet-wide over ${fmt(spanS, 1)} s: 40 MEC sites, ` +
       `4 regions, devices; 12 models), queue batches of ${BATCH}; ${RUNS} runs, median of runs`,
     "",
@@ -346,20 +322,7 @@ function main(): void {
   lines.push("", `total ${totalS} s`);
   console.log(lines.join("\n"));
 
-  const report = {
-    benchmark: "monitor",
-    date: date.toISOString(),
-    node: process.version,
-    v8: process.versions.v8,
-    ...code,
-    cpuModel,
-    cpuCount: cpus().length,
-    platform: `${process.platform}-${process.arch}`,
-    pinned: pinning.pinned,
-    pinning,
-    gcBetweenPasses: Boolean(globalThis.gc),
-    loadAvgAtStart: load,
-    loadAvgAtEnd: loadavg().map((x) => round(x)),
+  writeResults(ctx, {
     config: {
       runs: RUNS,
       events: EVENTS,
@@ -393,12 +356,7 @@ function main(): void {
     totalSeconds: totalS,
     /** Sum over every result, so that no timed call could be dropped as dead code. */
     resultChecksum: sink,
-  };
-  const dir = new URL("./results/", import.meta.url);
-  mkdirSync(dir, { recursive: true });
-  const json = `${JSON.stringify(report, null, 2)}\n`;
-  writeFileSync(new URL("monitor-latest.json", dir), json);
-  writeFileSync(new URL(`monitor-${date.toISOString().slice(0, 10)}.json`, dir), json);
+  });
 }
 
 main();
