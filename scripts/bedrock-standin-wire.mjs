@@ -54,6 +54,17 @@ const CONTENT_BLOCKS = new Set([
   "searchResult",
 ]);
 const IMAGE_FORMATS = new Set(["png", "jpeg", "gif", "webp"]);
+const VIDEO_FORMATS = new Set([
+  "mkv",
+  "mov",
+  "mp4",
+  "webm",
+  "flv",
+  "mpeg",
+  "mpg",
+  "wmv",
+  "three_gp",
+]);
 // Rough prompt-token costs of media: enough for plausible usage figures.
 const MEDIA_TOKENS = { image: 1_000, video: 5_000, document: 1_500, audio: 2_000 };
 const PADDING = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789";
@@ -254,7 +265,8 @@ export function parseConverseRequest(raw, model) {
             "This model doesn't support the audio content block that you provided. Try again with a supported content block.",
           );
         }
-        if (kind === "image") checkImage(value, at);
+        if (kind === "image") checkMedia("image", value, at, IMAGE_FORMATS);
+        if (kind === "video") checkMedia("video", value, at, VIDEO_FORMATS);
         extraTokens += MEDIA_TOKENS[/** @type {keyof typeof MEDIA_TOKENS} */ (kind)];
       }
     }
@@ -300,18 +312,24 @@ function blockKind(block, at) {
   return kind;
 }
 
-/** @param {unknown} image @param {string} at */
-function checkImage(image, at) {
-  if (!isRecord(image) || typeof image.format !== "string" || !IMAGE_FORMATS.has(image.format)) {
-    throw validation(`${at}.image.format must be one of the following: png, jpeg, gif, webp.`);
+/**
+ * An image or video block: a known format, and inline base64 bytes or an S3 location.
+ * @param {"image" | "video"} kind @param {unknown} media @param {string} at
+ * @param {Set<string>} formats
+ */
+function checkMedia(kind, media, at, formats) {
+  if (!isRecord(media) || typeof media.format !== "string" || !formats.has(media.format)) {
+    throw validation(
+      `${at}.${kind}.format must be one of the following: ${[...formats].join(", ")}.`,
+    );
   }
-  const source = image.source;
+  const source = media.source;
   const bytes = isRecord(source) ? source.bytes : undefined;
   if (!isRecord(source) || (source.s3Location === undefined && typeof bytes !== "string")) {
-    throw validation(`${at}.image.source must set bytes or s3Location.`);
+    throw validation(`${at}.${kind}.source must set bytes or s3Location.`);
   }
   if (typeof bytes === "string" && (bytes.length === 0 || !/^[A-Za-z0-9+/]*={0,2}$/.test(bytes))) {
-    throw validation(`${at}.image.source.bytes must be non-empty base64.`);
+    throw validation(`${at}.${kind}.source.bytes must be non-empty base64.`);
   }
 }
 

@@ -9,13 +9,17 @@ import { createHash } from "node:crypto";
  * @property {number | undefined} maxTokens
  * @property {boolean} stream
  * @property {boolean} includeUsage
- * @property {number} promptTokens estimated: a token per 4 characters, 4 per message, 256 a part
+ * @property {number} promptTokens estimated: a token per 4 characters, 4 per message, 256 an
+ *   image or audio part, 1024 a video part
  * @property {number} answerSeed from a digest of the prompt; the prompt itself is not kept
  */
 /** @import { IncomingMessage, ServerResponse } from "node:http" */
 /** @import { Faults } from "./demo-site.mjs" */
 
 const MAX_BODY_BYTES = 1 << 20;
+// Prompt tokens charged for a media part: a flat guess, a video as several frames.
+const MEDIA_PART_TOKENS = 256;
+const VIDEO_PART_TOKENS = 4 * MEDIA_PART_TOKENS;
 const WORDS = (
   "edge cell tower latency token model cache router tier slice radio packet carrier zone " +
   "gpu batch queue stream device cloud region spectrum handover beam link signal window " +
@@ -100,7 +104,15 @@ export function parseChatRequest(body) {
     else if (Array.isArray(m.content)) {
       for (const part of m.content) {
         if (isRecord(part) && typeof part.text === "string") chars += part.text.length;
-        else other += 256; // an image or audio part
+        else if (isRecord(part) && part.type === "video_url") {
+          // vLLM's extension (Qwen2-VL, Qwen2.5-VL): `{ url }`, https or data:video/…;base64.
+          // Checked, counted, and not kept: the clip is never fetched nor decoded here.
+          const video = part.video_url;
+          if (!isRecord(video) || typeof video.url !== "string" || video.url.length === 0) {
+            throw bad("A `video_url` part needs `video_url.url`, a string.");
+          }
+          other += VIDEO_PART_TOKENS;
+        } else other += MEDIA_PART_TOKENS; // an image or audio part
       }
     } else if (m.content !== null && m.content !== undefined) {
       throw bad("`content` must be a string, an array of parts or null.");

@@ -60,18 +60,20 @@ export function hintsFromHeaders(
   return hints;
 }
 
-function modalityOf(req: ChatCompletionRequest): Modality {
-  let image = false;
-  let audio = false;
+/** The request's modality: its one kind of media, "multimodal" with several, else "text". */
+export function modalityOf(req: ChatCompletionRequest): Modality {
+  const media = new Set<Modality>();
   for (const m of req.messages) {
     if (!Array.isArray(m.content)) continue;
     for (const part of m.content as { type?: string }[]) {
-      if (part.type === "image_url") image = true;
-      if (part.type === "input_audio") audio = true;
+      if (part.type === "image_url") media.add("image");
+      if (part.type === "input_audio") media.add("audio");
+      if (part.type === "video_url") media.add("video");
     }
   }
-  if (image && audio) return "multimodal";
-  return image ? "image" : audio ? "audio" : "text";
+  if (media.size > 1) return "multimodal";
+  const [only] = media;
+  return only ?? "text";
 }
 
 /**

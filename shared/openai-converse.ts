@@ -14,6 +14,7 @@ import type {
   TokenUsage,
   ToolConfiguration,
   ToolUseBlock,
+  VideoFormat,
 } from "@aws-sdk/client-bedrock-runtime";
 import * as z from "zod/mini";
 import {
@@ -50,7 +51,10 @@ export type ToConverseResult =
   | { ok: true; request: ConverseBody }
   | {
       ok: false;
-      /** `unsupported_content`: valid OpenAI, but Converse cannot take it (a remote image URL). */
+      /**
+       * `unsupported_content`: valid OpenAI, but Converse cannot take it (a remote image or
+       * video URL).
+       */
       code: "unsupported_content" | "invalid_content";
       /** Where in the OpenAI body, dotted: `messages.2.content.1.image_url.url`. */
       path: string;
@@ -74,6 +78,25 @@ const IMAGE_FORMATS: Record<string, ImageFormat> = {
   webp: "webp",
 };
 
+/** `video/…` subtypes (MIME names and plain extensions) as Converse video formats. */
+const VIDEO_FORMATS: Record<string, VideoFormat> = {
+  mp4: "mp4",
+  webm: "webm",
+  mov: "mov",
+  quicktime: "mov",
+  mkv: "mkv",
+  "x-matroska": "mkv",
+  flv: "flv",
+  "x-flv": "flv",
+  mpeg: "mpeg",
+  mpg: "mpg",
+  wmv: "wmv",
+  "x-ms-wmv": "wmv",
+  "3gp": "three_gp",
+  "3gpp": "three_gp",
+  three_gp: "three_gp",
+};
+
 class ContentError extends Error {
   readonly code: "unsupported_content" | "invalid_content";
   readonly path: string;
@@ -93,7 +116,9 @@ class ContentError extends Error {
  * - blank text is dropped (Converse rejects it), then consecutive turns of one role are merged,
  *   and an opening user turn is added when the first is the assistant's: Converse wants
  *   user/assistant alternating, starting with user;
- * - images must be `data:` URLs (png, jpeg, gif, webp); Converse cannot fetch a remote URL.
+ * - images must be `data:` URLs (png, jpeg, gif, webp), videos (`video_url`, vLLM's extension)
+ *   too (mp4, mov, mkv, webm, flv, mpeg, mpg, wmv, 3gp): Converse cannot fetch a remote URL, it
+ *   only reads inline bytes or S3 locations.
  */
 export function toConverseRequest(
   req: ChatCompletionRequest,
@@ -139,6 +164,10 @@ function convertMessage(
         else if (part.type === "image_url") {
           content.push({
             image: imageBlock(part.image_url.url, `${path}.content.${j}.image_url.url`),
+          });
+        } else if (part.type === "video_url") {
+          content.push({
+            video: videoBlock(part.video_url.url, `${path}.content.${j}.video_url.url`),
           });
         } else {
           const bytes = decodeBase64(part.input_audio.data);
@@ -193,27 +222,51 @@ function imageBlock(
   url: string,
   path: string,
 ): { format: ImageFormat; source: { bytes: Uint8Array } } {
-  const m = /^data:image\/([a-z0-9.+-]+)((?:;[^,;]*)*);base64,(.*)$/is.exec(url);
+  return mediaBlock(url, path, "image", IMAGE_FORMATS, "png, jpeg, gif or webp");
+}
+
+function videoBlock(
+  url: string,
+  path: string,
+): { format: VideoFormat; source: { bytes: Uint8Array } } {
+  return mediaBlock(
+    url,
+    path,
+    "video",
+    VIDEO_FORMATS,
+    "mp4, mov, mkv, webm, flv, mpeg, wmv or 3gp",
+  );
+}
+
+/** A `data:<kind>/<subtype>;base64,…` URL as a Converse media block (format and bytes). */
+function mediaBlock<F extends string>(
+  url: string,
+  path: string,
+  kind: "image" | "video",
+  formats: Record<string, F>,
+  supported: string,
+): { format: F; source: { bytes: Uint8Array } } {
+  const m = new RegExp(`^data:${kind}/([a-z0-9.+_-]+)((?:;[^,;]*)*);base64,(.*)$`, "is").exec(url);
   if (!m) {
     throw /^https?:/i.test(url)
       ? new ContentError(
           "unsupported_content",
           path,
-          "the cloud tier cannot fetch image URLs; send the image as a data: URL (base64)",
+          `the cloud tier cannot fetch ${kind} URLs; send the ${kind} as a data: URL (base64)`,
         )
-      : new ContentError("invalid_content", path, "expected a data:image/…;base64,… URL");
+      : new ContentError("invalid_content", path, `expected a data:${kind}/…;base64,… URL`);
   }
   const subtype = (m[1] ?? "").toLowerCase();
-  const format = IMAGE_FORMATS[subtype];
+  const format = Object.hasOwn(formats, subtype) ? formats[subtype] : undefined;
   if (!format) {
     throw new ContentError(
       "unsupported_content",
       path,
-      `image/${subtype} is not supported; use png, jpeg, gif or webp`,
+      `${kind}/${subtype} is not supported; use ${supported}`,
     );
   }
   const bytes = decodeBase64(m[3] ?? "");
-  if (!bytes) throw new ContentError("invalid_content", path, "image data is not valid base64");
+  if (!bytes) throw new ContentError("invalid_content", path, `${kind} data is not valid base64`);
   return { format, source: { bytes } };
 }
 

@@ -29,17 +29,31 @@ export const audioPartSchema = z.object({
   type: z.literal("input_audio"),
   input_audio: z.object({ data: nonEmpty, format: z.enum(["wav", "mp3"]) }),
 });
+/**
+ * vLLM's extension for video models (Qwen2-VL, Qwen2.5-VL): a clip as an `https:` URL or a
+ * `data:video/…;base64,…` URL (mp4, webm, mov, mkv, …). Not part of OpenAI's own API.
+ */
+export const videoPartSchema = z.object({
+  type: z.literal("video_url"),
+  video_url: z.object({ url: nonEmpty }),
+});
 const refusalPartSchema = z.object({ type: z.literal("refusal"), refusal: z.string() });
 
 export type TextPart = z.infer<typeof textPartSchema>;
 export type ImagePart = z.infer<typeof imagePartSchema>;
 export type AudioPart = z.infer<typeof audioPartSchema>;
+export type VideoPart = z.infer<typeof videoPartSchema>;
 
 /** A string, or parts; a union reports its issues at `messages.N.content`. */
 const contentOf = <P extends z.ZodMiniType>(part: P, what: string) =>
   z.union([z.string(), z.array(part)], `expected a string or an array of ${what} parts`);
 
-const userPart = z.discriminatedUnion("type", [textPartSchema, imagePartSchema, audioPartSchema]);
+const userPart = z.discriminatedUnion("type", [
+  textPartSchema,
+  imagePartSchema,
+  audioPartSchema,
+  videoPartSchema,
+]);
 const assistantPart = z.discriminatedUnion("type", [textPartSchema, refusalPartSchema]);
 
 export const toolCallSchema = z.object({
@@ -61,7 +75,7 @@ const developerMessage = z.object({
 });
 const userMessage = z.object({
   role: z.literal("user"),
-  content: contentOf(userPart, "text, image_url or input_audio"),
+  content: contentOf(userPart, "text, image_url, input_audio or video_url"),
   name: z.optional(z.string()),
 });
 const assistantMessage = z.object({
@@ -202,6 +216,13 @@ export function requestedMaxTokens(req: ChatCompletionRequest): number | undefin
 
 /** Tokens charged per image: Nova and GPT-4o both land near 1k for a typical photo. */
 export const IMAGE_TOKENS = 1_000;
+/**
+ * Tokens charged per video: four images' worth, whatever the clip's length. Video models sample
+ * a few frames and cap them (Qwen2.5-VL merges frame pairs under a total pixel budget; Nova
+ * samples at most ~1 frame a second), so a short clip costs a handful of images; a URL gives no
+ * size to go by anyway. The same 4k tokens `/v1/route` assumes for a typical video prompt.
+ */
+export const VIDEO_TOKENS = 4 * IMAGE_TOKENS;
 /** Audio tokens per second of speech (order of magnitude for current audio-in models). */
 export const AUDIO_TOKENS_PER_SECOND = 10;
 /** Bytes per second: 16 kHz 16-bit mono WAV, 128 kbit/s MP3. */
@@ -217,7 +238,8 @@ export function estimateTextTokens(text: string): number {
 /**
  * A rough size of the prompt in tokens, for routing before any tokenizer is at hand: text at
  * ~4 characters a token (including tool definitions and tool call arguments), {@link IMAGE_TOKENS}
- * per image, audio by its duration as estimated from its size, plus a small per-message overhead.
+ * per image, {@link VIDEO_TOKENS} per video, audio by its duration as estimated from its size, plus
+ * a small per-message overhead.
  */
 export function estimatePromptTokens(req: ChatCompletionRequest): number {
   let chars = 0;
@@ -231,6 +253,7 @@ export function estimatePromptTokens(req: ChatCompletionRequest): number {
         if (part.type === "text") chars += part.text.length;
         else if (part.type === "refusal") chars += part.refusal.length;
         else if (part.type === "image_url") tokens += IMAGE_TOKENS;
+        else if (part.type === "video_url") tokens += VIDEO_TOKENS;
         else {
           const bytes = (part.input_audio.data.length * 3) / 4;
           const seconds = bytes / AUDIO_BYTES_PER_SECOND[part.input_audio.format];

@@ -18,6 +18,7 @@ import {
   ThrottlingException,
   type ToolUseBlock,
   ValidationException,
+  type VideoFormat,
 } from "@aws-sdk/client-bedrock-runtime";
 import { NodeHttpHandler } from "@smithy/node-http-handler";
 import { afterEach, describe, expect, it } from "vitest";
@@ -236,6 +237,31 @@ describe("Converse", () => {
     await expect(
       c.send(new ConverseCommand(ask(PROMPT, { modelId: MICRO }))),
     ).resolves.toBeTruthy();
+  });
+
+  it("takes video on Lite and Pro but rejects it on Micro, like Bedrock", async () => {
+    const c = client(await standin());
+    const mp4 = new Uint8Array([0, 0, 0, 0x18, 0x66, 0x74, 0x79, 0x70, 0x6d, 0x70, 0x34, 0x32]);
+    const withVideo = (modelId: string, format: VideoFormat = "mp4") =>
+      ask(PROMPT, {
+        modelId,
+        messages: [
+          {
+            role: "user",
+            content: [{ text: PROMPT }, { video: { format, source: { bytes: mp4 } } }],
+          },
+        ],
+      });
+    for (const modelId of [LITE, "amazon.nova-pro-v1:0"]) {
+      const answer = await c.send(new ConverseCommand(withVideo(modelId)));
+      expect(answer.usage?.inputTokens, modelId).toBeGreaterThan(5_000);
+    }
+    await expect(c.send(new ConverseCommand(withVideo(LITE, "three_gp")))).resolves.toBeTruthy();
+    const micro = c.send(new ConverseCommand(withVideo(MICRO)));
+    await expect(micro).rejects.toBeInstanceOf(ValidationException);
+    await expect(micro).rejects.toThrow("doesn't support the video content block");
+    const avi = c.send(new ConverseCommand(withVideo(LITE, "avi" as VideoFormat)));
+    await expect(avi).rejects.toThrow("video.format must be one of the following");
   });
 
   it("rejects bodies Bedrock rejects", async () => {

@@ -183,6 +183,31 @@ describe("chat completions", () => {
     expect(s.state.stats.completed).toBe(3);
   });
 
+  it("takes vLLM's video_url parts, counted as four media parts", async () => {
+    const s = await site({ residentModels: [VL] });
+    const clip = `data:video/mp4;base64,${Buffer.from("\0\0\0\x18ftypmp42").toString("base64")}`;
+    const ask = (part: unknown) =>
+      chat(s, {
+        model: VL,
+        messages: [{ role: "user", content: [{ type: "text", text: "What happens?" }, part] }],
+      });
+    const image = (await (
+      await ask({ type: "image_url", image_url: { url: "https://example.com/a.png" } })
+    ).json()) as Completion;
+    for (const url of [clip, "https://example.com/clip.mp4"]) {
+      const res = await ask({ type: "video_url", video_url: { url } });
+      expect(res.status).toBe(200);
+      const body = (await res.json()) as Completion;
+      expect(body.choices[0]?.message.content.length).toBeGreaterThan(0);
+      expect(body.usage.prompt_tokens).toBe(image.usage.prompt_tokens + 3 * 256);
+    }
+    for (const bad of [{ type: "video_url" }, { type: "video_url", video_url: { url: 7 } }]) {
+      const res = await ask(bad);
+      expect(res.status).toBe(400);
+      expect(((await res.json()) as ApiErrorBody).error.message).toMatch(/video_url/);
+    }
+  });
+
   it("honours max_tokens in both modes and says the answer was cut", async () => {
     const s = await site();
     const body = (await (await chat(s, { model: L3, max_tokens: 3 })).json()) as Completion;

@@ -8,6 +8,7 @@ import type {
 } from "@aws-sdk/client-bedrock-runtime";
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
+import { modalityOf } from "../../shared/chat-routing.ts";
 import {
   type ChatCompletionChunk,
   type ChatCompletionRequest,
@@ -15,6 +16,7 @@ import {
   chatCompletionRequestSchema,
   estimatePromptTokens,
   IMAGE_TOKENS,
+  VIDEO_TOKENS,
 } from "../../shared/openai.ts";
 import {
   CONTINUE_INSTRUCTION,
@@ -33,6 +35,10 @@ import {
 const PNG_BYTES = [0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a];
 const PNG_B64 = btoa(String.fromCharCode(...PNG_BYTES));
 const PNG_URL = `data:image/png;base64,${PNG_B64}`;
+/** A stand-in for an MP4 clip: the start of an `ftyp` box. */
+const MP4_BYTES = [0x00, 0x00, 0x00, 0x18, 0x66, 0x74, 0x79, 0x70, 0x6d, 0x70, 0x34, 0x32];
+const MP4_B64 = btoa(String.fromCharCode(...MP4_BYTES));
+const MP4_URL = `data:video/mp4;base64,${MP4_B64}`;
 const META = { id: "chatcmpl-test", model: "amazon.nova-lite-v1:0", created: 1_700_000_000 };
 
 function parse(body: unknown): ChatCompletionRequest {
@@ -154,6 +160,29 @@ describe("chatCompletionRequestSchema: bodies real clients send", () => {
     expect(req.messages[0]?.content).toHaveLength(4);
   });
 
+  it("accepts vLLM's video_url part, as an https or a data: URL", () => {
+    const req = parse({
+      model: "qwen2.5-vl-7b",
+      messages: [
+        {
+          role: "user",
+          content: [
+            { type: "text", text: "What happens in these clips?" },
+            { type: "video_url", video_url: { url: "https://example.com/clip.mp4" } },
+            { type: "video_url", video_url: { url: MP4_URL } },
+          ],
+        },
+      ],
+    });
+    expect(req.messages[0]?.content).toHaveLength(3);
+    expect(
+      issues({
+        model: "m",
+        messages: [{ role: "user", content: [{ type: "video_url", video_url: { url: "" } }] }],
+      }).map((i) => i.path),
+    ).toEqual([["messages", 0, "content", 0, "video_url", "url"]]);
+  });
+
   it("accepts a tool round trip as the SDK echoes it back", () => {
     const req = parse({
       model: "gpt-4o",
@@ -227,7 +256,7 @@ describe("chatCompletionRequestSchema: rejections name the field", () => {
     const issue = result.error?.issues[0];
     expect(issue?.path).toEqual(["messages", 0, "content"]);
     expect(issue?.message).toBe(
-      "expected a string or an array of text, image_url or input_audio parts",
+      "expected a string or an array of text, image_url, input_audio or video_url parts",
     );
     const nested = issue && "errors" in issue ? issue.errors.flat().map((e) => e.path) : [];
     expect(nested).toContainEqual([0, "image_url", "url"]);
@@ -354,6 +383,63 @@ describe("toConverseRequest", () => {
     expect(failure(image("data:image/png;base64,@@not base64@@")).code).toBe("invalid_content");
     expect(failure(image("data:image/png,rawbytes")).code).toBe("invalid_content");
     expect(failure(image("ftp://example.com/a.png")).code).toBe("invalid_content");
+  });
+
+  it("decodes data-URL videos into Converse video blocks", () => {
+    const video = (subtype: string) =>
+      chat([
+        {
+          role: "user",
+          content: [
+            { type: "text", text: "Describe" },
+            { type: "video_url", video_url: { url: `data:video/${subtype};base64,${MP4_B64}` } },
+          ],
+        },
+      ]);
+    const [text, block] = converse(video("mp4")).messages[0]?.content ?? [];
+    expect(text).toEqual({ text: "Describe" });
+    expect(block?.video?.format).toBe("mp4");
+    expect(Array.from(block?.video?.source?.bytes ?? [])).toEqual(MP4_BYTES);
+    const formats = ["webm", "quicktime", "mov", "x-matroska", "mkv", "mpeg", "x-ms-wmv", "3gpp"];
+    expect(formats.map((f) => converse(video(f)).messages[0]?.content[1]?.video?.format)).toEqual([
+      "webm",
+      "mov",
+      "mov",
+      "mkv",
+      "mkv",
+      "mpeg",
+      "wmv",
+      "three_gp",
+    ]);
+  });
+
+  it("refuses remote video URLs, other video types and bad data, naming the path", () => {
+    const video = (url: string) =>
+      chat([
+        { role: "user", content: "first" },
+        { role: "assistant", content: "ok" },
+        { role: "user", content: [{ type: "video_url", video_url: { url } }] },
+      ]);
+    const remote = failure(video("https://example.com/clip.mp4"));
+    expect(remote).toMatchObject({
+      code: "unsupported_content",
+      path: "messages.2.content.0.video_url.url",
+    });
+    expect(remote.message).toMatch(/data: URL/);
+    expect(failure(video("data:video/avi;base64,AAAA"))).toMatchObject({
+      code: "unsupported_content",
+      path: "messages.2.content.0.video_url.url",
+    });
+    expect(failure(video("data:video/constructor;base64,AAAA")).code).toBe("unsupported_content");
+    expect(failure(video("data:video/mp4;base64,@@not base64@@")).code).toBe("invalid_content");
+    expect(failure(video("data:video/mp4,rawbytes")).code).toBe("invalid_content");
+    // An image where a video belongs, and a video where an image belongs.
+    expect(failure(video(PNG_URL)).code).toBe("invalid_content");
+    const swapped = chat([
+      { role: "user", content: [{ type: "image_url", image_url: { url: MP4_URL } }] },
+    ]);
+    expect(failure(swapped).code).toBe("invalid_content");
+    expect(failure(video("s3://bucket/clip.mp4")).code).toBe("invalid_content");
   });
 
   it("maps the inference options", () => {
@@ -852,12 +938,50 @@ describe("estimatePromptTokens", () => {
     expect(estimatePromptTokens(withImages)).toBe(t + 2 * IMAGE_TOKENS);
   });
 
+  it("counts a video as several images, however it is sent", () => {
+    const text = chat([{ role: "user", content: "x".repeat(400) }]);
+    const withVideos = chat([
+      {
+        role: "user",
+        content: [
+          { type: "text", text: "x".repeat(400) },
+          { type: "video_url", video_url: { url: MP4_URL } },
+          { type: "video_url", video_url: { url: "https://example.com/clip.mp4" } },
+        ],
+      },
+    ]);
+    expect(VIDEO_TOKENS).toBeGreaterThan(IMAGE_TOKENS);
+    expect(estimatePromptTokens(withVideos)).toBe(estimatePromptTokens(text) + 2 * VIDEO_TOKENS);
+  });
+
   it("counts tool definitions and tool call arguments", () => {
     const plain = chat([{ role: "user", content: "q" }]);
     const tools = chat([{ role: "user", content: "q" }], {
       tools: [{ type: "function", function: { name: "f", description: "d".repeat(400) } }],
     });
     expect(estimatePromptTokens(tools) - estimatePromptTokens(plain)).toBeGreaterThan(100);
+  });
+});
+
+describe("modalityOf", () => {
+  const image = { type: "image_url" as const, image_url: { url: PNG_URL } };
+  const audio = {
+    type: "input_audio" as const,
+    input_audio: { data: PNG_B64, format: "wav" as const },
+  };
+  const video = { type: "video_url" as const, video_url: { url: MP4_URL } };
+  const of = (...content: ChatMessage[]) => modalityOf(chat(content));
+
+  it("names the one kind of media a request carries, or multimodal for several", () => {
+    expect(of({ role: "user", content: "hi" })).toBe("text");
+    expect(of({ role: "user", content: [{ type: "text", text: "hi" }, video] })).toBe("video");
+    expect(of({ role: "user", content: [video, video] })).toBe("video");
+    expect(of({ role: "user", content: [image] })).toBe("image");
+    expect(of({ role: "user", content: [audio] })).toBe("audio");
+    expect(of({ role: "user", content: [video] }, { role: "user", content: [image] })).toBe(
+      "multimodal",
+    );
+    expect(of({ role: "user", content: [audio, video] })).toBe("multimodal");
   });
 });
 

@@ -25,7 +25,10 @@ const mediaSchema = z.strictObject({
   type: z.enum(["image", "audio", "video"]),
   data: z.optional(base64),
   url: z.optional(z.url({ protocol: /^https?$/ })),
-  /** `png`, `jpeg`, `webp`, `gif` for images; `wav`, `mp3` for audio. */
+  /**
+   * `png`, `jpeg`, `webp`, `gif` for images (default jpeg); `wav`, `mp3` for audio (default wav);
+   * `mp4`, `webm`, `mov`, `mkv`, … for video (default mp4).
+   */
   format: z.optional(z.string().check(z.regex(/^[a-z0-9]{2,8}$/))),
 });
 
@@ -58,9 +61,10 @@ function chatRequest(body: InferBody, maxTokens: number): ChatCompletionRequest 
         ]);
       parts.push({ type: "input_audio", input_audio: { data: m.data, format: m.format ?? "wav" } });
     } else {
-      throw new InvalidRequest("video cannot be executed through /v1/infer yet", [
-        { path, message: "ask /v1/route where to run it, and call the target directly" },
-      ]);
+      // vLLM's `video_url` part: MEC sites serving a video model (Qwen2.5-VL) take it as is, and
+      // the cloud tier turns a data: URL into a Converse video block.
+      const url = m.url ?? `data:video/${m.format ?? "mp4"};base64,${m.data}`;
+      parts.push({ type: "video_url", video_url: { url } });
     }
   }
   const history = body.input.messages ?? [];
