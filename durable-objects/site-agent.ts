@@ -288,6 +288,23 @@ export class SiteAgent extends DurableObject<Env> {
     }
   }
 
+  /**
+   * Merges decode speeds the monitor learned from outcomes into the live rates (as a heartbeat's
+   * measured `tokensPerSec` would), for registered models only; the view carries them to the
+   * router. Returns whether anything was taken.
+   */
+  async learn(model: string, learned: { tokensPerSec: number }): Promise<boolean> {
+    const reg = this.#reg;
+    const rate = learned.tokensPerSec;
+    if (!reg || !(rate > 0 && Number.isFinite(rate))) return false;
+    const rates = servedOnly(reg, { [model]: rate });
+    if (rates[model] === undefined) return false;
+    this.#live = { ...this.#live, tokensPerSec: { ...this.#live.tokensPerSec, ...rates } };
+    this.ctx.storage.kv.put("live", this.#live);
+    await this.#publish(this.now());
+    return true;
+  }
+
   #persistLive(): void {
     const kv = this.ctx.storage.kv;
     kv.put("live", this.#live);

@@ -40,6 +40,46 @@ const FORMAT_VERSION = 1;
 /** Spare buckets allocated on each side when the store grows. */
 const PAD = 32;
 
+/**
+ * The key `bucketIndex` gives values in the zero bucket (below `MIN_INDEXABLE`, and 0): below
+ * every real key (those stay within ±4·10^6), so it sorts first.
+ */
+export const ZERO_BUCKET = -(2 ** 31);
+
+/**
+ * The bucket key a `QuantileSketch` with relative accuracy `relativeAccuracy` puts `value` in (its
+ * `buckets()` keys; `ZERO_BUCKET` for the zero bucket), before any collapsing. The same mapping as
+ * `add`, so per-bucket counts kept elsewhere (e.g. SQL rows) rebuild the sketch exactly:
+ * `add(bucketValue(k, α), count)` lands in bucket k.
+ * @throws RangeError on a negative, infinite or NaN value or α outside [1e-4, 1)
+ */
+export function bucketIndex(value: number, relativeAccuracy = DEFAULT_RELATIVE_ACCURACY): number {
+  if (!(value >= 0 && value < Number.POSITIVE_INFINITY)) {
+    throw new RangeError(`sketch values must be finite and ≥ 0, got ${value}`);
+  }
+  if (value < MIN_INDEXABLE) return ZERO_BUCKET;
+  // As in the constructor and `add`: the same float operations give the same key.
+  const multiplier = 1 / Math.log(gammaOf(relativeAccuracy));
+  return Math.ceil(Math.log(value) * multiplier) | 0;
+}
+
+/**
+ * The value a sketch answers for bucket `index` (2γ^k / (γ + 1), within α of every value in the
+ * bucket; 0 for `ZERO_BUCKET`). `bucketIndex(bucketValue(k, α), α) === k`.
+ * @throws RangeError on a non-integer index or α outside [1e-4, 1)
+ */
+export function bucketValue(index: number, relativeAccuracy = DEFAULT_RELATIVE_ACCURACY): number {
+  if (!Number.isInteger(index)) throw new RangeError(`bucket index must be an integer: ${index}`);
+  const gamma = gammaOf(relativeAccuracy);
+  if (index === ZERO_BUCKET) return 0;
+  return Math.exp(index * Math.log(gamma)) * (2 / (1 + gamma));
+}
+
+function gammaOf(alpha: number): number {
+  if (!(alpha >= 1e-4 && alpha < 1)) throw new RangeError("relativeAccuracy must be in [1e-4, 1)");
+  return (1 + alpha) / (1 - alpha);
+}
+
 export interface SketchOptions {
   /** α in [1e-4, 1): every quantile is within α × its true value. */
   relativeAccuracy?: number;

@@ -2,11 +2,14 @@ import fc from "fast-check";
 import { describe, expect, it } from "vitest";
 import { createRng } from "../../bench/random.ts";
 import {
+  bucketIndex,
+  bucketValue,
   DEFAULT_RELATIVE_ACCURACY,
   fromBase64Url,
   MIN_INDEXABLE,
   QuantileSketch,
   toBase64Url,
+  ZERO_BUCKET,
 } from "../../shared/sketch.ts";
 
 /** The value of rank ⌊q·(n − 1)⌋ in sorted order: what a DDSketch quantile estimates. */
@@ -298,5 +301,30 @@ describe("QuantileSketch serialisation", () => {
       }),
       { numRuns: 100 },
     );
+  });
+});
+
+describe("bucketIndex and bucketValue", () => {
+  it("map values to the sketch's own buckets, and bucket values back to their bucket", () => {
+    fc.assert(
+      fc.property(value, fc.constantFrom(0.0001, 0.01, 0.02, 0.05, 0.5), (v, alpha) => {
+        const s = new QuantileSketch({ relativeAccuracy: alpha }).add(v);
+        const k = bucketIndex(v, alpha);
+        if (s.zeroCount === 1) expect(k).toBe(ZERO_BUCKET);
+        else expect(s.buckets()).toEqual([{ key: k, count: 1 }]);
+        expect(bucketIndex(bucketValue(k, alpha), alpha)).toBe(k);
+        expect(Math.abs(bucketValue(k, alpha) - v)).toBeLessThanOrEqual(
+          alpha * v * (1 + 1e-9) + MIN_INDEXABLE,
+        );
+      }),
+    );
+  });
+
+  it("refuses what the sketch refuses", () => {
+    expect(() => bucketIndex(-1)).toThrow(RangeError);
+    expect(() => bucketIndex(Number.NaN)).toThrow(RangeError);
+    expect(() => bucketIndex(1, 0)).toThrow(RangeError);
+    expect(() => bucketValue(1.5)).toThrow(RangeError);
+    expect(bucketValue(ZERO_BUCKET)).toBe(0);
   });
 });

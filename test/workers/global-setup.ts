@@ -19,6 +19,8 @@ declare module "vitest" {
     /** Two more for fault injection (faults.test.ts only). */
     faultSiteAUrl: string;
     faultSiteBUrl: string;
+    /** A demo site serving the vision model qwen2.5-vl-7b (video execution, infer-video.test.ts). */
+    visionSiteUrl: string;
     /** The Bedrock Converse stand-in; the worker's BEDROCK_ENDPOINT in tests. */
     bedrockUrl: string;
     /** kinesalite with the metrics stream (2 shards); the worker's KINESIS_ENDPOINT in tests. */
@@ -64,6 +66,15 @@ export default async function setup(project: TestProject): Promise<() => Promise
   project.provide("execSiteBUrl", (exec[1] as { url: string }).url);
   project.provide("faultSiteAUrl", (exec[2] as { url: string }).url);
   project.provide("faultSiteBUrl", (exec[3] as { url: string }).url);
+  const vision = await startDemoSite({
+    id: "vision",
+    models: [{ model: "qwen2.5-vl-7b", sizeGb: 17, tokensPerSec: 45, loadTimeMs: 14_000 }],
+    residentModels: ["qwen2.5-vl-7b"],
+    maxConcurrent: 16,
+    gpuMemoryGb: 24,
+    timeScale: 0.02,
+  });
+  project.provide("visionSiteUrl", vision.url);
   const bedrock = await startBedrockStandin({ timeScale: 0.02 });
   project.provide("bedrockUrl", bedrock.url);
   const kinesis = await startKinesalite({ streams: [{ name: "mec-router-metrics", shards: 2 }] });
@@ -73,7 +84,12 @@ export default async function setup(project: TestProject): Promise<() => Promise
   project.provide("kinesisReaderUrl", reader.url);
   project.provide("kinesisFlakyUrl", flaky.url);
   return async () => {
-    await Promise.all([site.close(), bedrock.close(), ...exec.map((e) => e.close())]);
+    await Promise.all([
+      site.close(),
+      vision.close(),
+      bedrock.close(),
+      ...exec.map((e) => e.close()),
+    ]);
     await Promise.all([reader.close(), kinesis.close(), flaky.close()]);
   };
 }

@@ -16,18 +16,32 @@ import { asc, sql } from "drizzle-orm";
 import { drizzle } from "drizzle-orm/d1";
 import fc from "fast-check";
 import { beforeEach, describe, expect, it, onTestFinished, vi } from "vitest";
+import { QuantileSketch } from "../../shared/sketch.ts";
 import worker from "../../worker/index.ts";
 import { consumeMessages, retryDelaySeconds } from "../../worker/monitor/consumer.ts";
+import {
+  LATENCY_SKETCH_ACCURACY,
+  latencyPercentiles,
+  latencySketches,
+} from "../../worker/monitor/percentiles.ts";
 import { planBatches, sendEvents } from "../../worker/monitor/producer.ts";
 import { pruneRawHistory } from "../../worker/monitor/retention.ts";
-import { decisions, outcomes, performanceRollups } from "../../worker/monitor/schema.ts";
+import {
+  decisions,
+  outcomes,
+  performanceRollups,
+  rollupLatencyBuckets,
+} from "../../worker/monitor/schema.ts";
 import {
   arbCase,
+  type BucketRow,
+  byBucketKey,
   DAY,
   decision,
   deliverUntilSettled,
   deps,
   distinct,
+  expectedBuckets,
   expectedRollups,
   ids,
   MINUTE,
@@ -66,13 +80,14 @@ const r = performanceRollups;
 
 /** Everything the consumer writes, read in one D1 batch. */
 async function snapshot() {
-  const [ds, os, rollups, tagged] = await db.batch([
+  const [ds, os, rollups, buckets, tagged] = await db.batch([
     db.select({ id: decisions.eventId }).from(decisions).orderBy(asc(decisions.eventId)),
     db.select({ id: outcomes.eventId }).from(outcomes).orderBy(asc(outcomes.eventId)),
     db
       .select(rollupColumns)
       .from(r)
       .orderBy(asc(r.minute), asc(r.tier), asc(r.target), asc(r.model)),
+    db.select().from(rollupLatencyBuckets),
     db.get<{ n: number }>(
       sql`SELECT (SELECT count(*) FROM decisions WHERE delivery IS NOT NULL)
         + (SELECT count(*) FROM outcomes WHERE delivery IS NOT NULL) AS n`,
@@ -82,6 +97,7 @@ async function snapshot() {
     decisions: ds.map((d) => d.id),
     outcomes: os.map((o) => o.id),
     rollups: rollups as RollupRow[],
+    buckets: (buckets as BucketRow[]).sort(byBucketKey),
     tagged: tagged.n,
   };
 }
@@ -129,6 +145,13 @@ describe("queue consumer", () => {
     expect(s.outcomes).toEqual(ids(events, "outcome"));
     expect(s.tagged).toBe(0);
     expect(s.rollups).toEqual(expectedRollups(events));
+    expect(s.buckets).toEqual(expectedBuckets(events));
+    // Successful outcomes only: the 900 ms error is counted, not timed.
+    expect(s.buckets.map((b) => [b.target, b.metric, b.count])).toEqual([
+      [cloud.target, "latency", 1],
+      [berlin.target, "latency", 1],
+      [berlin.target, "ttft", 1],
+    ]);
     expect(s.rollups).toContainEqual(
       expect.objectContaining({
         minute: T0,
@@ -268,7 +291,13 @@ describe("queue consumer", () => {
     expect(result.retryMessages).toEqual(events.map((_, i) => ({ msgId: `msg-${i}` })));
     expect(delays).toEqual([5, 5, 5]);
     expect([1, 2, 3, 7, 50].map(retryDelaySeconds)).toEqual([5, 10, 20, 300, 300]);
-    expect(await snapshot()).toEqual({ decisions: [], outcomes: [], rollups: [], tagged: 0 });
+    expect(await snapshot()).toEqual({
+      decisions: [],
+      outcomes: [],
+      rollups: [],
+      buckets: [],
+      tagged: 0,
+    });
   });
 
   it("stores retried messages one by one: an event D1 refuses does not hold back its chunk", async () => {
@@ -298,7 +327,13 @@ describe("queue consumer", () => {
       await consumeMessages(batch.messages, deps({ db: failing }));
       const result = await getQueueResult(batch, createExecutionContext());
       expect(result.retryMessages).toHaveLength(3);
-      expect(await snapshot()).toEqual({ decisions: [], outcomes: [], rollups: [], tagged: 0 });
+      expect(await snapshot()).toEqual({
+        decisions: [],
+        outcomes: [],
+        rollups: [],
+        buckets: [],
+        tagged: 0,
+      });
     }
   });
 
@@ -338,6 +373,7 @@ describe("crash, then redelivery", () => {
         expect(s.decisions).toEqual(ids(events, "decision"));
         expect(s.outcomes).toEqual(ids(events, "outcome"));
         expect(s.rollups).toEqual(expectedRollups(distinct(events)));
+        expect(s.buckets).toEqual(expectedBuckets(distinct(events)));
         expect(s.tagged).toBe(0);
         // The Kinesis outbox (not drained here) holds each new event once.
         expect(await outboxRollups()).toEqual(s.rollups);
@@ -350,6 +386,146 @@ describe("crash, then redelivery", () => {
 });
 
 // ---------------------------------------------------------------------------------------------
+
+describe("latency percentiles", () => {
+  const HOUR = 60 * MINUTE;
+  /** The hour holding T0: events fall in it, and a few just outside. */
+  const H = Math.floor(T0 / HOUR) * HOUR;
+  const alpha = LATENCY_SKETCH_ACCURACY;
+
+  /** The value of rank ⌊q·(n − 1)⌋: what the sketch estimates. */
+  function exact(values: readonly number[], q: number): number {
+    const sorted = [...values].sort((a, b) => a - b);
+    return sorted[Math.floor(q * (sorted.length - 1))] as number;
+  }
+
+  function expectWithinAlpha(estimate: number | undefined, truth: number) {
+    expect(Math.abs((estimate ?? Number.NaN) - truth)).toBeLessThanOrEqual(
+      alpha * truth * (1 + 1e-9),
+    );
+  }
+
+  /** Buckets, count and zero count: what merges exactly. */
+  const parts = (s: QuantileSketch) => ({
+    buckets: s.buckets(),
+    count: s.count,
+    zero: s.zeroCount,
+  });
+
+  const arbLatency = fc.oneof(
+    fc.integer({ min: 0, max: 10_000 }),
+    fc.double({ min: 0.5, max: 120_000, noNaN: true }),
+    fc.constant(0),
+  );
+  const arbTimedOutcome = fc
+    .record({
+      time: fc.oneof(
+        { arbitrary: fc.integer({ min: H, max: H + HOUR - 1 }), weight: 20 },
+        { arbitrary: fc.constantFrom(H - 1, H + HOUR), weight: 1 },
+      ),
+      place: fc.constantFrom(...PLACES),
+      ok: fc.oneof({ arbitrary: fc.constant(true), weight: 5 }, fc.constant(false)),
+      latencyMs: arbLatency,
+      ttftMs: fc.option(arbLatency, { nil: undefined }),
+    })
+    .map(({ place, ...o }) =>
+      outcome({
+        ...o,
+        finalTier: place.tier,
+        finalTarget: place.target,
+        finalModel: place.model,
+        ...(o.ok ? {} : { errorClass: "http_5xx" as const, slaMet: false }),
+      }),
+    );
+
+  it("p50 and p99 are within α of the stored latencies', and an hour is the merge of its minutes", async () => {
+    await fc.assert(
+      fc.asyncProperty(
+        fc.array(arbTimedOutcome, { minLength: 1, maxLength: 300 }),
+        async (events) => {
+          await resetDb();
+          for (let i = 0; i < events.length; i += 100) await runQueue(events.slice(i, i + 100));
+          const hour = { from: H, to: H + HOUR };
+          const { results: stored } = await env.DB.prepare(
+            `SELECT final_target AS target, latency_ms AS latency, ttft_ms AS ttft FROM outcomes
+             WHERE ok = 1 AND time >= ?1 AND time < ?2`,
+          )
+            .bind(hour.from, hour.to)
+            .all<{ target: string; latency: number; ttft: number | null }>();
+
+          for (const target of [undefined, PLACES[1].target]) {
+            const rows = stored.filter((o) => target === undefined || o.target === target);
+            const got = await latencyPercentiles(env.DB, { ...hour, target }, [0.5, 0.99]);
+            const series = {
+              latency: rows.map((o) => o.latency),
+              ttft: rows.flatMap((o) => (o.ttft === null ? [] : [o.ttft])),
+            };
+            for (const metric of ["latency", "ttft"] as const) {
+              const values = series[metric];
+              expect(got[metric].count).toBe(values.length);
+              if (values.length === 0) {
+                expect(got[metric].values).toEqual([Number.NaN, Number.NaN]);
+                continue;
+              }
+              expectWithinAlpha(got[metric].values[0], exact(values, 0.5));
+              expectWithinAlpha(got[metric].values[1], exact(values, 0.99));
+            }
+          }
+
+          // The hour's sketch (one SUM … GROUP BY) equals the merge of its 60 minutes' sketches,
+          // and both equal the in-memory sketch of the stored values.
+          const whole = await latencySketches(env.DB, hour);
+          const merged = {
+            latency: new QuantileSketch({ relativeAccuracy: alpha }),
+            ttft: new QuantileSketch({ relativeAccuracy: alpha }),
+          };
+          for (let m = hour.from; m < hour.to; m += MINUTE) {
+            const minute = await latencySketches(env.DB, { from: m, to: m + MINUTE });
+            merged.latency.merge(minute.latency);
+            merged.ttft.merge(minute.ttft);
+          }
+          const direct = {
+            latency: new QuantileSketch({ relativeAccuracy: alpha }),
+            ttft: new QuantileSketch({ relativeAccuracy: alpha }),
+          };
+          for (const o of stored) {
+            direct.latency.add(o.latency);
+            if (o.ttft !== null) direct.ttft.add(o.ttft);
+          }
+          for (const metric of ["latency", "ttft"] as const) {
+            expect(parts(whole[metric])).toEqual(parts(merged[metric]));
+            expect(parts(whole[metric])).toEqual(parts(direct[metric]));
+          }
+        },
+      ),
+      { numRuns: 25 },
+    );
+  }, 120_000);
+
+  it("answers NaN for an empty range and refuses quantiles outside [0, 1]", async () => {
+    await runQueue([outcome({ time: T0, latencyMs: 300, ttftMs: 40 })]);
+    const empty = await latencyPercentiles(
+      env.DB,
+      { from: T0 + MINUTE, to: T0 + 2 * MINUTE },
+      [0.5],
+    );
+    expect(empty).toEqual({
+      latency: { count: 0, values: [Number.NaN] },
+      ttft: { count: 0, values: [Number.NaN] },
+    });
+    const one = await latencyPercentiles(
+      env.DB,
+      { from: T0, to: T0 + MINUTE, model: "llama-3.1-8b" },
+      [0, 0.5, 1],
+    );
+    expect(one.latency.count).toBe(1);
+    for (const v of one.latency.values) expectWithinAlpha(v, 300);
+    for (const v of one.ttft.values) expectWithinAlpha(v, 40);
+    await expect(latencyPercentiles(env.DB, { from: T0, to: T0 + MINUTE }, [1.5])).rejects.toThrow(
+      RangeError,
+    );
+  });
+});
 
 describe("retention", () => {
   it("the scheduled job deletes raw rows older than RAW_RETENTION_DAYS and keeps rollups", async () => {
@@ -372,6 +548,7 @@ describe("retention", () => {
       .run();
     const before = await snapshot();
     expect(before.rollups).toEqual(expectedRollups([...old, ...recent]));
+    expect(before.buckets).toEqual(expectedBuckets([...old, ...recent]));
 
     const ctx = createExecutionContext();
     await worker.scheduled(createScheduledController({ scheduledTime: now }), env, ctx);
@@ -381,6 +558,7 @@ describe("retention", () => {
     expect(after.decisions).toEqual(ids(recent, "decision"));
     expect(after.outcomes).toEqual(ids(recent, "outcome"));
     expect(after.rollups).toEqual(before.rollups);
+    expect(after.buckets).toEqual(before.buckets);
     const metrics = await env.DB.prepare("SELECT time FROM resource_metrics").all();
     expect(metrics.results).toEqual([{ time: now - DAY }]);
   });

@@ -6,7 +6,10 @@
 //    to a token drawn for this batch; a redelivered event finds its row and inserts nothing;
 // 2. each rollup statement is `INSERT … SELECT … FROM <events> WHERE delivery = <token> GROUP BY
 //    … ON CONFLICT DO UPDATE SET n = n + excluded.n`: it sees only the rows this very batch
-//    inserted, so an event adds to the rollups when it is first stored and never again;
+//    inserted, so an event adds to the rollups when it is first stored and never again. The
+//    latency sketches are rows too (`rollup_latency_buckets`, one per bucket): each outcome's
+//    bucket is computed in JS when it is stored and the batch adds the new rows' counts the same
+//    way, so percentiles (percentiles.ts) are exactly-once like the sums;
 // 3. the token is cleared (`SET delivery = NULL`) before the batch ends, so every committed row
 //    has none and the partial index on it stays empty. (That alone keeps batches apart, since
 //    D1 runs them one at a time; a random token per batch is a second fence.)
@@ -29,10 +32,13 @@ import {
   type OutcomeEvent,
 } from "../../shared/events.ts";
 import type { MetricRecord, PublishResult } from "../../shared/kinesis-batch.ts";
+import { bucketIndex } from "../../shared/sketch.ts";
+import { afterCommit } from "./insights.ts";
 import { publishMetrics } from "./kinesis.ts";
 import { drainOutbox, outboxInsert } from "./outbox.ts";
+import { LATENCY_SKETCH_ACCURACY } from "./percentiles.ts";
 import { retentionMs } from "./retention.ts";
-import { decisions, outcomes, performanceRollups } from "./schema.ts";
+import { decisions, outcomes, performanceRollups, rollupLatencyBuckets } from "./schema.ts";
 
 /** One transaction per chunk: a queue batch (≤ 100 messages) fits in one. */
 export const DEFAULT_CHUNK_SIZE = 100;
@@ -51,6 +57,8 @@ export interface ConsumerDeps {
    * is left to the next drain.
    */
   publish?: (records: readonly MetricRecord[]) => Promise<PublishResult>;
+  /** Learning and anomalies (insights.ts), run after each committed chunk; failures only log. */
+  insights?: (events: readonly MonitorEvent[]) => Promise<unknown>;
 }
 
 /** The `queue` handler. */
@@ -66,6 +74,7 @@ export async function handleEvents(
     retentionMs: retentionMs(env),
     chunkSize: DEFAULT_CHUNK_SIZE,
     publish: (records) => publishMetrics(env, records),
+    insights: (events) => afterCommit(env, events),
   });
 }
 
@@ -123,6 +132,17 @@ export async function consumeMessages(
     }
     committed = true;
     for (const { msg } of chunk) msg.ack();
+    if (deps.insights) {
+      // After the commit and the acks: off the hot path, and never a reason to retry.
+      try {
+        await deps.insights(chunk.map((a) => a.event));
+      } catch (err) {
+        log("error", {
+          event: "monitor_insights_failed",
+          message: err instanceof Error ? err.message : String(err),
+        });
+      }
+    }
   }
   if (committed && deps.publish) {
     // After the acks: the rows are safe in the outbox whatever happens to this drain.
@@ -186,7 +206,10 @@ export async function storeEvents(
   }
   if (statements.length === 0) return;
   if (anyDecision) statements.push(raw(decisionRollup(delivery)));
-  if (anyOutcome) statements.push(raw(outcomeRollup(delivery)));
+  if (anyOutcome) {
+    statements.push(raw(outcomeRollup(delivery)));
+    statements.push(raw(latencyBucketRollup(delivery)));
+  }
   // Reads the same tagged rows as the rollups, so it must come before the tags are cleared.
   statements.push(raw(outboxInsert(delivery, now)));
   if (anyDecision) {
@@ -257,6 +280,8 @@ function outcomeRow(e: OutcomeEvent, delivery: string): typeof outcomes.$inferIn
     attempts: e.attempts,
     slaMet: e.slaMet ?? null,
     costUsd: e.costUsd,
+    latencyBucket: bucketIndex(e.latencyMs, LATENCY_SKETCH_ACCURACY),
+    ttftBucket: e.ttftMs === undefined ? null : bucketIndex(e.ttftMs, LATENCY_SKETCH_ACCURACY),
     delivery,
   };
 }
@@ -280,9 +305,7 @@ function decisionRollup(delivery: string) {
 /** Outcomes stored by this batch, counted under the target where they ended. */
 function outcomeRollup(delivery: string) {
   const o = outcomes;
-  // SKETCH: the latency sketch merges here once shared/sketch.ts lands. It must stay a function
-  // of the rows tagged with `delivery` inside this statement (or another statement of the same
-  // batch) — e.g. per-bucket counts upserted like the sums below — so it keeps exactly-once.
+  // The latency sketch merges in `latencyBucketRollup`, from the same tagged rows.
   return sql`INSERT INTO ${r} (minute, tier, target, model, outcomes, errors, sla_met, sla_known,
       cost_usd, latency_sum_ms, latency_max_ms, ttft_sum_ms, ttft_count)
     SELECT ${minute(o.time)}, ${o.finalTier}, ${o.finalTarget}, ${o.finalModel},
@@ -301,6 +324,31 @@ function outcomeRollup(delivery: string) {
       latency_max_ms = max(latency_max_ms, excluded.latency_max_ms),
       ttft_sum_ms = ttft_sum_ms + excluded.ttft_sum_ms,
       ttft_count = ttft_count + excluded.ttft_count`;
+}
+
+/**
+ * The latency and TTFT sketch buckets of the successful outcomes stored by this batch, added to
+ * the per-minute bucket counts under the target where they ended (as shared/rollup.ts: errors are
+ * counted, not timed).
+ */
+function latencyBucketRollup(delivery: string) {
+  const o = outcomes;
+  const b = rollupLatencyBuckets;
+  const tagged = sql`${o.delivery} = ${delivery} AND ${o.ok} = 1`;
+  return sql`INSERT INTO ${b} (minute, tier, target, model, metric, bucket, count)
+    SELECT m, tier, target, model, metric, bucket, count(*)
+    FROM (
+      SELECT ${minute(o.time)} AS m, ${o.finalTier} AS tier, ${o.finalTarget} AS target,
+        ${o.finalModel} AS model, 'latency' AS metric, ${o.latencyBucket} AS bucket
+      FROM ${o} WHERE ${tagged} AND ${o.latencyBucket} IS NOT NULL
+      UNION ALL
+      SELECT ${minute(o.time)}, ${o.finalTier}, ${o.finalTarget}, ${o.finalModel}, 'ttft',
+        ${o.ttftBucket}
+      FROM ${o} WHERE ${tagged} AND ${o.ttftBucket} IS NOT NULL
+    )
+    GROUP BY 1, 2, 3, 4, 5, 6
+    ON CONFLICT (minute, tier, target, model, metric, bucket)
+      DO UPDATE SET count = count + excluded.count`;
 }
 
 function log(level: "warn" | "error", fields: Record<string, unknown>): void {

@@ -85,6 +85,13 @@ export const outcomes = sqliteTable(
     /** NULL when the SLA was unknown to the reporter. */
     slaMet: integer("sla_met", { mode: "boolean" }),
     costUsd: real("cost_usd").notNull(),
+    /**
+     * Latency sketch bucket (`bucketIndex(latency_ms, LATENCY_SKETCH_ACCURACY)`, shared/sketch.ts),
+     * computed when the event is stored; NULL on rows stored before migration 0002.
+     */
+    latencyBucket: integer("latency_bucket"),
+    /** The same for `ttft_ms`; NULL without a TTFT. */
+    ttftBucket: integer("ttft_bucket"),
     delivery: text("delivery"),
   },
   (t) => [
@@ -119,7 +126,7 @@ export const resourceMetrics = sqliteTable(
 /**
  * Per-minute performance history per tier / target / model. Decisions count under the target
  * they chose; outcomes under the target where they ended. Sums, not means, so rows merge by
- * addition; `sketch` holds a mergeable latency sketch (DDSketch) once the aggregation lands.
+ * addition. Latency percentiles live in `rollup_latency_buckets` (the `sketch` column is unused).
  */
 export const performanceRollups = sqliteTable(
   "performance_rollups",
@@ -147,6 +154,29 @@ export const performanceRollups = sqliteTable(
     index("performance_rollups_tier_minute").on(t.tier, t.minute),
     index("performance_rollups_target_minute").on(t.target, t.minute),
   ],
+);
+
+/**
+ * The per-minute latency and TTFT sketches of `performance_rollups`, one row per non-empty bucket:
+ * a DDSketch (shared/sketch.ts) stored as rows, so the consumer merges it in SQL inside its
+ * idempotent batch (`count = count + excluded.count`) and minutes add up to hours with a SUM …
+ * GROUP BY, exactly. Successful outcomes only, under the target where they ended, like
+ * shared/rollup.ts. Read by worker/monitor/percentiles.ts.
+ */
+export const rollupLatencyBuckets = sqliteTable(
+  "rollup_latency_buckets",
+  {
+    /** Start of the minute, epoch ms. */
+    minute: integer("minute").notNull(),
+    tier: text("tier").notNull(),
+    target: text("target").notNull(),
+    model: text("model").notNull(),
+    metric: text("metric", { enum: ["latency", "ttft"] }).notNull(),
+    /** `bucketIndex(value, LATENCY_SKETCH_ACCURACY)`; `ZERO_BUCKET` for 0. */
+    bucket: integer("bucket").notNull(),
+    count: integer("count").notNull(),
+  },
+  (t) => [primaryKey({ columns: [t.minute, t.tier, t.target, t.model, t.metric, t.bucket] })],
 );
 
 /**

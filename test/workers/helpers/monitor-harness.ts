@@ -23,9 +23,11 @@ import {
   type OutcomeEvent,
 } from "../../../shared/events.ts";
 import { type RollupDelta, rollupDeltaSchema } from "../../../shared/kinesis-outbox.ts";
+import { QuantileSketch, ZERO_BUCKET } from "../../../shared/sketch.ts";
 import worker from "../../../worker/index.ts";
 import { type ConsumerDeps, consumeMessages } from "../../../worker/monitor/consumer.ts";
-import type { performanceRollups } from "../../../worker/monitor/schema.ts";
+import { LATENCY_SKETCH_ACCURACY } from "../../../worker/monitor/percentiles.ts";
+import type { performanceRollups, rollupLatencyBuckets } from "../../../worker/monitor/schema.ts";
 
 export const QUEUE = "mec-router-events";
 export const MINUTE = 60_000;
@@ -168,7 +170,52 @@ export function expectedRollups(events: readonly MonitorEvent[]): RollupRow[] {
   return [...rows.values()].sort(byKey);
 }
 
-function byKey(a: RollupRow, b: RollupRow): number {
+export type BucketRow = typeof rollupLatencyBuckets.$inferSelect;
+
+/**
+ * The latency sketch rows a reference model expects from a set of distinct events: for each
+ * minute, series and metric, the buckets of an in-memory `QuantileSketch` of the successful
+ * outcomes' values (independent of the consumer's `bucketIndex`), zero bucket as `ZERO_BUCKET`.
+ */
+export function expectedBuckets(events: readonly MonitorEvent[]): BucketRow[] {
+  const sketches = new Map<
+    string,
+    { key: Omit<BucketRow, "bucket" | "count">; s: QuantileSketch }
+  >();
+  const add = (e: OutcomeEvent, metric: BucketRow["metric"], value: number) => {
+    const minute = e.time - (e.time % MINUTE);
+    const key = { minute, tier: e.finalTier, target: e.finalTarget, model: e.finalModel, metric };
+    const k = JSON.stringify(key);
+    let v = sketches.get(k);
+    if (!v) {
+      v = { key, s: new QuantileSketch({ relativeAccuracy: LATENCY_SKETCH_ACCURACY }) };
+      sketches.set(k, v);
+    }
+    v.s.add(value);
+  };
+  for (const e of events) {
+    if (e.type !== "outcome" || !e.ok) continue;
+    add(e, "latency", e.latencyMs);
+    if (e.ttftMs !== undefined) add(e, "ttft", e.ttftMs);
+  }
+  const rows: BucketRow[] = [];
+  for (const { key, s } of sketches.values()) {
+    if (s.zeroCount > 0) rows.push({ ...key, bucket: ZERO_BUCKET, count: s.zeroCount });
+    for (const b of s.buckets()) rows.push({ ...key, bucket: b.key, count: b.count });
+  }
+  return rows.sort(byBucketKey);
+}
+
+/** The order of `expectedBuckets`: by series, then metric, then bucket. */
+export function byBucketKey(a: BucketRow, b: BucketRow): number {
+  return (
+    byKey(a, b) || (a.metric < b.metric ? -1 : a.metric > b.metric ? 1 : 0) || a.bucket - b.bucket
+  );
+}
+
+type SeriesKey = Pick<RollupRow, "minute" | "tier" | "target" | "model">;
+
+function byKey(a: SeriesKey, b: SeriesKey): number {
   return (
     a.minute - b.minute ||
     a.tier.localeCompare(b.tier) ||
@@ -194,6 +241,7 @@ export async function resetDb() {
       "decisions",
       "outcomes",
       "performance_rollups",
+      "rollup_latency_buckets",
       "resource_metrics",
       "kinesis_outbox",
       "kinesis_outbox_dead",

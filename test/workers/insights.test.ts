@@ -1,0 +1,286 @@
+// The monitor's learning and anomaly stage (worker/monitor/insights.ts) inside workerd, on D1
+// with the real migrations: batches through the consumer on a simulated clock, a latency shift
+// at one site flagged within minutes and listed by GET /v1/anomalies, replays that change
+// nothing, a site's decode speed learned and taken by its SiteAgent, and the route's validation
+// and keys.
+
+import { createMessageBatch, runInDurableObject } from "cloudflare:test";
+import { env, exports } from "cloudflare:workers";
+import { beforeEach, describe, expect, it } from "vitest";
+import type { SiteAgent } from "../../durable-objects/site-agent.ts";
+import type { MonitorEvent } from "../../shared/events.ts";
+import { consumeMessages } from "../../worker/monitor/consumer.ts";
+import { afterCommit, anomalyId, estimatorName } from "../../worker/monitor/insights.ts";
+import {
+  decision,
+  deps,
+  MINUTE,
+  messages,
+  outcome,
+  QUEUE,
+  resetDb,
+  T0,
+} from "./helpers/monitor-harness.ts";
+
+const OPERATOR_KEY = "dev-operator-key";
+const DEVICE_KEY = "dev-device-key";
+/** Simulated time starts three hours ago, on a minute boundary. */
+const BASE = T0 - 120 * MINUTE;
+const LARGE = "llama-3.1-8b";
+const SMALL = "llama-3.2-3b";
+
+/** Deterministic noise in [1 − spread, 1 + spread]. */
+function noise(seed: number, spread: number): () => number {
+  let s = seed >>> 0;
+  return () => {
+    s = (Math.imul(s, 1_664_525) + 1_013_904_223) >>> 0;
+    return 1 - spread + (2 * spread * s) / 4_294_967_296;
+  };
+}
+
+/** Delivers one batch through the consumer at simulated time `now`, with the insights stage. */
+async function deliver(bodies: readonly MonitorEvent[], now: number): Promise<void> {
+  const batch = createMessageBatch(QUEUE, messages(bodies));
+  await consumeMessages(
+    batch.messages,
+    deps({ now: () => now, insights: (events) => afterCommit(env, events, now) }),
+  );
+}
+
+/** A minute's traffic at `target`: `count` successful outcomes (and their decisions). */
+function minuteOfTraffic(
+  target: string,
+  minute: number,
+  count: number,
+  latency: () => number,
+): MonitorEvent[] {
+  const out: MonitorEvent[] = [];
+  for (let j = 0; j < count; j++) {
+    const time = minute + j * Math.floor(MINUTE / count);
+    const d = decision({ time, tier: "mec", target, model: LARGE });
+    out.push(d);
+    out.push(
+      outcome({
+        decisionId: d.id,
+        time,
+        tier: "mec",
+        target,
+        model: LARGE,
+        finalTier: "mec",
+        finalTarget: target,
+        finalModel: LARGE,
+        latencyMs: latency(),
+      }),
+    );
+  }
+  return out;
+}
+
+function call(path: string, key: string): Promise<Response> {
+  return exports.default.fetch(`http://router.test${path}`, {
+    headers: { authorization: `Bearer ${key}` },
+  });
+}
+
+async function learnedRows(scope: string) {
+  const { results } = await env.DB.prepare(
+    "SELECT name, value, samples, version FROM learned_parameters WHERE scope = ? ORDER BY name",
+  )
+    .bind(scope)
+    .all<{ name: string; value: string; samples: number; version: number }>();
+  return results;
+}
+
+async function anomalyRows(target: string) {
+  const { results } = await env.DB.prepare(
+    "SELECT id, minute, detected_at, kind, metric FROM anomalies WHERE target = ? ORDER BY minute",
+  )
+    .bind(target)
+    .all<{ id: string; minute: number; detected_at: number; kind: string; metric: string }>();
+  return results;
+}
+
+beforeEach(async () => {
+  await resetDb();
+  await env.DB.batch([
+    env.DB.prepare("DELETE FROM learned_parameters"),
+    env.DB.prepare("DELETE FROM anomalies"),
+  ]);
+});
+
+describe("anomalies", () => {
+  const TARGET = "site:insights-a";
+  const SHIFT_AT = 40;
+  const MINUTES = 50;
+  /** Flagged within this long of the shift's start, in simulated time. */
+  const K_MINUTES = 5;
+
+  /** One batch per minute, delivered 40 s after the minute ended; latency triples at SHIFT_AT. */
+  function history() {
+    const jitter = noise(7, 0.1);
+    return Array.from({ length: MINUTES }, (_, i) => {
+      const minute = BASE + i * MINUTE;
+      const level = i < SHIFT_AT ? 200 : 600;
+      return {
+        bodies: minuteOfTraffic(TARGET, minute, 20, () => level * jitter()),
+        now: minute + MINUTE + 40_000,
+      };
+    });
+  }
+
+  it("flags a latency shift within K minutes, lists it, and a replay duplicates nothing", async () => {
+    const batches = history();
+    for (const b of batches) await deliver(b.bodies, b.now);
+
+    const rows = await anomalyRows(TARGET);
+    expect(rows).toHaveLength(1);
+    const [a] = rows;
+    const shiftStart = BASE + SHIFT_AT * MINUTE;
+    expect(a?.metric).toBe("latency");
+    expect(a?.kind).toBe("latency_up");
+    expect(a?.minute).toBeGreaterThanOrEqual(shiftStart);
+    expect((a?.detected_at ?? 0) - shiftStart).toBeLessThanOrEqual(K_MINUTES * MINUTE);
+    expect(a?.id).toBe(anomalyId("latency", TARGET, a?.minute ?? 0));
+
+    const res = await call(
+      `/v1/anomalies?target=${TARGET}&from=${BASE}&to=${BASE + 2 * MINUTES * MINUTE}`,
+      OPERATOR_KEY,
+    );
+    expect(res.status).toBe(200);
+    const body = (await res.json()) as {
+      anomalies: { id: string; metric: string; target: string; observed: number }[];
+    };
+    expect(body.anomalies.map((x) => x.id)).toEqual([a?.id]);
+    expect(body.anomalies[0]?.observed).toBeGreaterThan(500);
+
+    // The whole history again, as redeliveries at their own times: nothing is judged twice.
+    const before = await learnedRows(TARGET);
+    for (const b of batches) await deliver(b.bodies, b.now);
+    expect(await anomalyRows(TARGET)).toEqual(rows);
+    const after = await learnedRows(TARGET);
+    const series = (rs: typeof before) => rs.filter((r) => r.name.startsWith("anomaly:"));
+    expect(series(after)).toEqual(series(before));
+
+    // A redelivery of the latest batches (what a crash before the acks causes) teaches the
+    // estimators nothing twice either: not a single state is rewritten.
+    const late = batches.at(-1);
+    if (!late) throw new Error("no batches");
+    for (const b of batches.slice(-10)) await deliver(b.bodies, late.now + MINUTE);
+    expect(await learnedRows(TARGET)).toEqual(after);
+    expect(await anomalyRows(TARGET)).toEqual(rows);
+  });
+
+  it("flags nothing on a steady series", async () => {
+    const jitter = noise(11, 0.1);
+    for (let i = 0; i < MINUTES; i++) {
+      const minute = BASE + i * MINUTE;
+      await deliver(
+        minuteOfTraffic("site:insights-c", minute, 20, () => 200 * jitter()),
+        minute + MINUTE + 40_000,
+      );
+    }
+    expect(await anomalyRows("site:insights-c")).toEqual([]);
+    const rows = await learnedRows("site:insights-c");
+    expect(rows.map((r) => r.name)).toEqual([
+      "anomaly:error_rate",
+      "anomaly:latency",
+      estimatorName(LARGE, "any"),
+      estimatorName(LARGE, "excellent"),
+    ]);
+    expect(rows.find((r) => r.name === "anomaly:latency")?.samples).toBe(MINUTES);
+  });
+});
+
+describe("learned decode speed", () => {
+  it("converges on a site's true tokens/s and the SiteAgent's view takes it", async () => {
+    const id = "insights-b";
+    const target = `site:${id}`;
+    const stub = env.SITE_AGENT.getByName(id);
+    // A clock far ahead, so the agent's alarms never fire during the test.
+    await runInDurableObject(stub, (instance: SiteAgent) => {
+      instance.now = () => Date.UTC(2100, 0, 1);
+    });
+    await stub.register({
+      id,
+      name: "Insights B",
+      location: { lat: 52.52, lon: 13.4 },
+      country: "DE",
+      trusted: true,
+      certifications: [],
+      endpoint: "http://127.0.0.1:9/v1",
+      capacity: { maxConcurrent: 8, maxQueue: 8, gpus: 1, gpuMemoryGb: 24 },
+      cost: { gpuHourUsd: 1 },
+      models: [{ model: LARGE, tokensPerSec: 20 }],
+      residentModels: [LARGE],
+    });
+
+    const TRUE_TPS = 85;
+    const OUTPUT = 257;
+    const TTFT = 120;
+    const jitter = noise(3, 0.05);
+    for (let batch = 0; batch < 4; batch++) {
+      const bodies: MonitorEvent[] = [];
+      for (let j = 0; j < 10; j++) {
+        const time = BASE + batch * MINUTE + j * 1_000;
+        const tps = TRUE_TPS * jitter();
+        for (const model of [LARGE, SMALL]) {
+          bodies.push(
+            outcome({
+              time,
+              tier: "mec",
+              target,
+              model,
+              finalTier: "mec",
+              finalTarget: target,
+              finalModel: model,
+              ttftMs: TTFT,
+              latencyMs: TTFT + ((OUTPUT - 1) / tps) * 1000,
+              tokens: { input: 100, output: OUTPUT },
+            }),
+          );
+        }
+      }
+      await deliver(bodies, BASE + (batch + 1) * MINUTE + 40_000);
+    }
+
+    const row = (await learnedRows(target)).find((r) => r.name === estimatorName(LARGE, "any"));
+    expect(row?.samples).toBe(40);
+    const learned = JSON.parse(row?.value ?? "{}") as {
+      estimate: { tokensPerSec: { n: number; mean: number } };
+    };
+    expect(learned.estimate.tokensPerSec.n).toBe(40);
+    expect(Math.abs(learned.estimate.tokensPerSec.mean - TRUE_TPS)).toBeLessThan(3);
+
+    const detail = await stub.describe();
+    const models = detail?.view.models ?? [];
+    const speed = models.find((m) => m.model === LARGE)?.tokensPerSec ?? 0;
+    expect(Math.abs(speed - TRUE_TPS)).toBeLessThan(3);
+    // A model the site is not registered for is learned in D1 but not taken by the agent.
+    expect(models.map((m) => m.model)).toEqual([LARGE]);
+  });
+});
+
+describe("GET /v1/anomalies", () => {
+  it("answers 400 with the paths of bad query parameters", async () => {
+    const res = await call(
+      "/v1/anomalies?from=yesterday&to=12&target=site:Berlin&limit=9999",
+      OPERATOR_KEY,
+    );
+    expect(res.status).toBe(400);
+    const body = (await res.json()) as { error: { code: string; details: { path: string }[] } };
+    expect(body.error.code).toBe("invalid_request");
+    expect(body.error.details.map((d) => d.path).sort()).toEqual(["from", "limit", "target"]);
+
+    const reversed = await call("/v1/anomalies?from=2000&to=1000", OPERATOR_KEY);
+    expect(reversed.status).toBe(400);
+    const r = (await reversed.json()) as { error: { details: { path: string }[] } };
+    expect(r.error.details.map((d) => d.path)).toEqual(["from"]);
+  });
+
+  it("needs an operator key", async () => {
+    expect((await call("/v1/anomalies", "not-a-key")).status).toBe(401);
+    expect((await exports.default.fetch("http://router.test/v1/anomalies")).status).toBe(401);
+    expect((await call("/v1/anomalies", DEVICE_KEY)).status).toBe(403);
+    expect((await call("/v1/anomalies", OPERATOR_KEY)).status).toBe(200);
+  });
+});

@@ -1,0 +1,490 @@
+// The monitor's learning and anomaly stage: run by the consumer after a chunk's D1 batch has
+// committed (never inside it, so the exactly-once history and rollups do not depend on it, and a
+// failure here only logs).
+//
+// Learning (shared/learning.ts): per (target, model, network class) and per (target, model, any)
+// one estimator state in `learned_parameters` (scope = target, name = `estimator:<model>:<net>`).
+// The network class comes from the outcome's decision row (its `network_type`, classed with the
+// default link figures of that type); an outcome whose decision is not stored feeds `any` only.
+// Duplicates: the consumer cannot tell after the commit which of the chunk's outcomes were new,
+// so every delivered outcome is offered, and each state keeps the ids of the last
+// `RECENT_IDS` outcomes it learned from and skips those again. A redelivered chunk (committed,
+// then the isolate died before the acks) or a producer's double send is therefore learned once;
+// only a duplicate arriving after that many newer outcomes of the same key would count twice,
+// which an EWMA with α = 0.05 tolerates.
+//
+// Anomalies (shared/anomaly.ts): per target, latency (mean of the successful outcomes of a
+// minute) and error rate (errors / outcomes of a minute), one point per *closed* minute, read
+// from the stored outcome rows (the exactly-once source), not from the chunk. The series state
+// (name `anomaly:<metric>`) remembers the last minute judged; minutes up to then are never read
+// again, so a replay judges nothing twice. An onset is inserted with the id
+// `<metric>|<target>|<minute>` (`ON CONFLICT DO NOTHING`) in the same D1 batch as the state, so
+// a lost race or a replay cannot duplicate it.
+//
+// Writes are check-and-set on `learned_parameters.version` (an insert that must not find the row,
+// or an update of the version read); a key that lost is re-read and recomputed once.
+//
+// Storage note: the table has no text column for a state, so the JSON goes into `value`, whose
+// REAL affinity leaves a text that is not a number as text (SQLite). `samples` holds the state's
+// sample count. A reader must use raw SQL here, not drizzle's typed `value: number`.
+//
+// Last, learned decode speeds (tokens/s of the successful outcomes, over all network classes)
+// go to the SiteAgents of MEC targets (`SiteAgent.learn`), whose views then carry them to the
+// decision engine.
+
+import * as z from "zod/mini";
+import {
+  type AnomalyMetric,
+  DEFAULT_ANOMALY_CONFIG,
+  observePoint,
+  type SeriesState,
+  seriesStateSchema,
+} from "../../shared/anomaly.ts";
+import { networkClass } from "../../shared/context.ts";
+import type { OutcomeEvent } from "../../shared/events.ts";
+import {
+  DEFAULT_LEARNING_CONFIG,
+  type EstimateState,
+  estimateStateSchema,
+  type LearningObservation,
+  learningKey,
+  observeMany,
+} from "../../shared/learning.ts";
+import { DEFAULT_NETWORK } from "../../shared/route-request.ts";
+import { NETWORK_TYPES, type NetworkClass, type NetworkType } from "../../shared/types.ts";
+
+const MINUTE_MS = 60_000;
+/** Outcome ids an estimator state remembers, to skip redelivered ones. */
+export const RECENT_IDS = 256;
+/** A minute is judged once it ended this long ago (late events have arrived by then). */
+export const CLOSE_AFTER_MS = 30_000;
+/** A new anomaly series starts from this much history (the detector warms up on 30 points). */
+export const FIRST_LOOKBACK_MINUTES = 60;
+/** At most this many minutes are judged per series and call (a long gap is skipped). */
+export const MAX_CATCH_UP_MINUTES = 180;
+/** Decode-rate samples before a learned speed is pushed to a site. */
+export const MIN_DECODE_SAMPLES = 10;
+
+export interface InsightsEnv {
+  DB: D1Database;
+  SITE_AGENT: Env["SITE_AGENT"];
+}
+
+export interface InsightsSummary {
+  /** Estimator states written. */
+  estimators: number;
+  /** Anomaly onsets inserted or found (deterministic ids). */
+  anomalies: number;
+  /** Decode speeds a SiteAgent took. */
+  pushed: number;
+}
+
+/**
+ * Learns from the chunk's outcomes and judges the closed minutes of their targets. Call after the
+ * chunk committed, with the chunk's valid outcome events (new or redelivered).
+ * @param now the clock: which minutes are closed, and `updated_at` / `detected_at`
+ */
+export async function afterCommit(
+  env: InsightsEnv,
+  events: readonly { type: string }[],
+  now: number = Date.now(),
+): Promise<InsightsSummary> {
+  const outcomes = events.filter((e): e is OutcomeEvent => e.type === "outcome");
+  const summary: InsightsSummary = { estimators: 0, anomalies: 0, pushed: 0 };
+  if (outcomes.length === 0) return summary;
+  const speeds = await learn(env.DB, outcomes, now, summary);
+  await detect(env.DB, [...new Set(outcomes.map((o) => o.finalTarget))], now, summary);
+  for (const { target, model, tokensPerSec } of speeds) {
+    const siteId = target.slice("site:".length);
+    try {
+      if (await env.SITE_AGENT.getByName(siteId).learn(model, { tokensPerSec })) summary.pushed++;
+    } catch (err) {
+      log("warn", { event: "insights_push_failed", target, model, message: message(err) });
+    }
+  }
+  return summary;
+}
+
+// ---- check-and-set on learned_parameters ---------------------------------------------------
+
+interface Cell {
+  scope: string;
+  name: string;
+}
+
+interface Stored {
+  value: unknown;
+  version: number;
+}
+
+interface Write {
+  json: string;
+  samples: number;
+  /** Run in the same D1 batch, before the state's write. */
+  with?: D1PreparedStatement[];
+}
+
+/**
+ * For each cell: reads it, `compute`s its new value from the stored one and writes it if the
+ * version is still the one read; cells that lost are read and computed once more. `compute`
+ * returns undefined for nothing to write.
+ */
+async function compareAndSet<C extends Cell>(
+  db: D1Database,
+  cells: readonly C[],
+  now: number,
+  compute: (cell: C, stored: unknown) => Promise<Write | undefined> | Write | undefined,
+): Promise<C[]> {
+  let pending = cells;
+  const written: C[] = [];
+  for (let attempt = 0; attempt < 2 && pending.length > 0; attempt++) {
+    const stored = await readCells(db, pending);
+    const statements: D1PreparedStatement[] = [];
+    const casAt: { cell: C; index: number }[] = [];
+    for (const [i, cell] of pending.entries()) {
+      const prev = stored[i];
+      const write = await compute(cell, prev?.value);
+      if (!write) continue;
+      statements.push(...(write.with ?? []));
+      casAt.push({ cell, index: statements.length });
+      statements.push(
+        prev === undefined
+          ? db
+              .prepare(
+                `INSERT INTO learned_parameters (scope, name, value, samples, updated_at, version)
+                 VALUES (?, ?, ?, ?, ?, 1) ON CONFLICT (scope, name) DO NOTHING`,
+              )
+              .bind(cell.scope, cell.name, write.json, write.samples, now)
+          : db
+              .prepare(
+                `UPDATE learned_parameters SET value = ?, samples = ?, updated_at = ?,
+                   version = version + 1
+                 WHERE scope = ? AND name = ? AND version = ?`,
+              )
+              .bind(write.json, write.samples, now, cell.scope, cell.name, prev.version),
+      );
+    }
+    if (statements.length === 0) break;
+    const results = await db.batch(statements);
+    const lost = casAt.filter(({ index }) => (results[index]?.meta.changes ?? 0) === 0);
+    for (const w of casAt) if (!lost.includes(w)) written.push(w.cell);
+    pending = lost.map((l) => l.cell);
+    if (attempt === 1 && pending.length > 0) {
+      log("warn", {
+        event: "insights_cas_conflict",
+        cells: pending.map((c) => `${c.scope}/${c.name}`),
+      });
+    }
+  }
+  return written;
+}
+
+async function readCells(db: D1Database, cells: readonly Cell[]): Promise<(Stored | undefined)[]> {
+  if (cells.length === 0) return [];
+  const results = await db.batch<{ value: unknown; version: number }>(
+    cells.map((c) =>
+      db
+        .prepare("SELECT value, version FROM learned_parameters WHERE scope = ? AND name = ?")
+        .bind(c.scope, c.name),
+    ),
+  );
+  return results.map((r) => {
+    const row = r.results[0];
+    if (!row) return undefined;
+    let value: unknown;
+    try {
+      value = typeof row.value === "string" ? JSON.parse(row.value) : undefined;
+    } catch {
+      value = undefined;
+    }
+    return { value, version: row.version };
+  });
+}
+
+// ---- learning -------------------------------------------------------------------------------
+
+const estimatorRowSchema = z.strictObject({
+  v: z.literal(1),
+  estimate: estimateStateSchema,
+  /** Ids of the latest outcomes learned, oldest first. */
+  recent: z.array(z.string()),
+});
+type EstimatorRow = z.infer<typeof estimatorRowSchema>;
+
+interface EstimatorCell extends Cell {
+  target: string;
+  model: string;
+  network: NetworkClass | "any";
+  observations: { id: string; obs: LearningObservation }[];
+}
+
+interface DecisionInfo {
+  network: NetworkClass;
+  target: string;
+  predictedMs: number;
+}
+
+/** `estimator:<model>:<network>`. */
+export function estimatorName(model: string, network: NetworkClass | "any"): string {
+  return `estimator:${model}:${network}`;
+}
+
+/** Updates the estimators; returns the decode speeds worth pushing to MEC sites. */
+async function learn(
+  db: D1Database,
+  outcomes: readonly OutcomeEvent[],
+  now: number,
+  summary: InsightsSummary,
+): Promise<{ target: string; model: string; tokensPerSec: number }[]> {
+  const decisions = await decisionsOf(db, outcomes);
+  const cells = new Map<string, EstimatorCell>();
+  const cell = (target: string, model: string, network: NetworkClass | "any") => {
+    const name = estimatorName(model, network);
+    const k = `${target}\u0000${name}`;
+    let c = cells.get(k);
+    if (!c) {
+      c = { scope: target, name, target, model, network, observations: [] };
+      cells.set(k, c);
+    }
+    return c;
+  };
+  for (const o of [...outcomes].sort((a, b) => a.time - b.time)) {
+    const d = decisions.get(o.decisionId);
+    const obs: LearningObservation = {
+      at: o.time,
+      target: o.finalTarget,
+      model: o.finalModel,
+      // Without the decision only the `any` cell takes it (see the header).
+      network: d?.network ?? "fair",
+      ok: o.ok,
+      latencyMs: o.latencyMs,
+    };
+    if (o.ttftMs !== undefined) obs.ttftMs = o.ttftMs;
+    if (o.tokens) obs.outputTokens = o.tokens.output;
+    // The prediction was for the decision's target; after a failover it says nothing here.
+    if (d && d.target === o.finalTarget && d.predictedMs > 0) obs.predictedMs = d.predictedMs;
+    const item = { id: o.id, obs };
+    if (d) cell(o.finalTarget, o.finalModel, d.network).observations.push(item);
+    cell(o.finalTarget, o.finalModel, "any").observations.push(item);
+  }
+  const finals = new Map<EstimatorCell, EstimateState>();
+  const written = await compareAndSet(db, [...cells.values()], now, (c, stored) => {
+    const parsed = estimatorRowSchema.safeParse(stored);
+    if (stored !== undefined && !parsed.success) {
+      log("warn", { event: "insights_state_reset", scope: c.scope, name: c.name });
+    }
+    const prev: EstimatorRow | undefined = parsed.success ? parsed.data : undefined;
+    const seen = new Set(prev?.recent);
+    const fresh = c.observations.filter(({ id }) => {
+      if (seen.has(id)) return false;
+      seen.add(id);
+      return true;
+    });
+    if (prev) finals.set(c, prev.estimate);
+    if (fresh.length === 0) return undefined;
+    const key = learningKey({ target: c.target, model: c.model, network: c.network });
+    const state = prev ? { [key]: prev.estimate } : {};
+    const estimate = observeMany(
+      state,
+      fresh.map((f) => f.obs),
+      DEFAULT_LEARNING_CONFIG,
+    )[key];
+    if (!estimate) return undefined;
+    finals.set(c, estimate);
+    const recent = [...(prev?.recent ?? []), ...fresh.map((f) => f.id)].slice(-RECENT_IDS);
+    const row: EstimatorRow = { v: 1, estimate, recent };
+    return { json: JSON.stringify(row), samples: estimate.n };
+  });
+  summary.estimators += written.length;
+  const speeds: { target: string; model: string; tokensPerSec: number }[] = [];
+  for (const [c, e] of finals) {
+    if (c.network !== "any" || !c.target.startsWith("site:")) continue;
+    if (e.tokensPerSec.n >= MIN_DECODE_SAMPLES && e.tokensPerSec.mean > 0) {
+      speeds.push({ target: c.target, model: c.model, tokensPerSec: e.tokensPerSec.mean });
+    }
+  }
+  return speeds;
+}
+
+/** Network class, target and prediction of the outcomes' decisions that are stored. */
+async function decisionsOf(
+  db: D1Database,
+  outcomes: readonly OutcomeEvent[],
+): Promise<Map<string, DecisionInfo>> {
+  const ids = [...new Set(outcomes.map((o) => o.decisionId))];
+  const out = new Map<string, DecisionInfo>();
+  if (ids.length === 0) return out;
+  const statements: D1PreparedStatement[] = [];
+  // D1 binds at most 100 parameters per statement.
+  for (let i = 0; i < ids.length; i += 90) {
+    const part = ids.slice(i, i + 90);
+    statements.push(
+      db
+        .prepare(
+          `SELECT event_id, network_type, target, predicted_latency_ms FROM decisions
+           WHERE event_id IN (${part.map(() => "?").join(", ")})`,
+        )
+        .bind(...part),
+    );
+  }
+  const results = await db.batch<{
+    event_id: string;
+    network_type: string;
+    target: string;
+    predicted_latency_ms: number;
+  }>(statements);
+  for (const r of results) {
+    for (const row of r.results) {
+      out.set(row.event_id, {
+        network: classOfType(row.network_type),
+        target: row.target,
+        predictedMs: row.predicted_latency_ms,
+      });
+    }
+  }
+  return out;
+}
+
+/** The class of a network type under its default link figures (events keep only the type). */
+export function classOfType(type: string): NetworkClass {
+  const t: NetworkType = (NETWORK_TYPES as readonly string[]).includes(type)
+    ? (type as NetworkType)
+    : "unknown";
+  return networkClass({ type: t, ...DEFAULT_NETWORK[t] });
+}
+
+// ---- anomalies ------------------------------------------------------------------------------
+
+const METRICS: readonly AnomalyMetric[] = ["latency", "error_rate"];
+
+interface SeriesCell extends Cell {
+  target: string;
+  metric: AnomalyMetric;
+}
+
+interface MinuteRow {
+  minute: number;
+  n: number;
+  errors: number;
+  oks: number;
+  latency: number | null;
+}
+
+/** `anomaly:<metric>`. */
+export function seriesName(metric: AnomalyMetric): string {
+  return `anomaly:${metric}`;
+}
+
+/** The id of the anomaly whose onset is `minute`: the same on every run. */
+export function anomalyId(metric: AnomalyMetric, target: string, minute: number): string {
+  return `${metric}|${target}|${minute}`;
+}
+
+async function detect(
+  db: D1Database,
+  targets: readonly string[],
+  now: number,
+  summary: InsightsSummary,
+): Promise<void> {
+  // Minutes before `end` are closed.
+  const end = Math.floor((now - CLOSE_AFTER_MS) / MINUTE_MS) * MINUTE_MS;
+  const cells: SeriesCell[] = targets.flatMap((target) =>
+    METRICS.map((metric) => ({ scope: target, name: seriesName(metric), target, metric })),
+  );
+  const onsets = new Map<SeriesCell, number>();
+  const written = await compareAndSet(db, cells, now, async (c, stored) => {
+    const parsed = seriesStateSchema.safeParse(stored);
+    if (stored !== undefined && !parsed.success) {
+      log("warn", { event: "insights_state_reset", scope: c.scope, name: c.name });
+    }
+    let state: SeriesState | undefined = parsed.success ? parsed.data : undefined;
+    const from = Math.max(
+      state ? state.lastAt + MINUTE_MS : end - FIRST_LOOKBACK_MINUTES * MINUTE_MS,
+      end - MAX_CATCH_UP_MINUTES * MINUTE_MS,
+    );
+    if (from >= end) return undefined;
+    const { results } = await db
+      .prepare(
+        `SELECT time - time % ${MINUTE_MS} AS minute, count(*) AS n, sum(ok = 0) AS errors,
+           sum(ok = 1) AS oks, avg(CASE WHEN ok = 1 THEN latency_ms END) AS latency
+         FROM outcomes WHERE final_target = ? AND time >= ? AND time < ?
+         GROUP BY 1 ORDER BY 1`,
+      )
+      .bind(c.target, from, end)
+      .all<MinuteRow>();
+    const cfg = DEFAULT_ANOMALY_CONFIG[c.metric];
+    const tier = tierOf(c.target);
+    const extra: D1PreparedStatement[] = [];
+    const before = state;
+    onsets.delete(c);
+    for (const row of results) {
+      const point =
+        c.metric === "latency"
+          ? row.oks > 0 && row.latency !== null
+            ? { at: row.minute, value: row.latency }
+            : undefined
+          : { at: row.minute, value: row.errors / row.n, n: row.n };
+      if (!point) continue;
+      const wasAnomalous = state !== undefined && Math.abs(state.run) >= cfg.consecutive;
+      const v = observePoint(state, point, cfg);
+      state = v.state;
+      if (v.ignored) continue;
+      if (v.onset) {
+        onsets.set(c, (onsets.get(c) ?? 0) + 1);
+        const detail = {
+          direction: v.z > 0 ? "up" : "down",
+          baseline: v.baseline,
+          sd: v.sd,
+          requests: row.n,
+        };
+        extra.push(
+          db
+            .prepare(
+              `INSERT INTO anomalies (id, detected_at, minute, kind, tier, target, model, metric,
+                 observed, expected, score, severity, detail)
+               VALUES (?, ?, ?, ?, ?, ?, NULL, ?, ?, ?, ?, ?, ?) ON CONFLICT (id) DO NOTHING`,
+            )
+            .bind(
+              anomalyId(c.metric, c.target, row.minute),
+              now,
+              row.minute,
+              `${c.metric}_${detail.direction}`,
+              tier,
+              c.target,
+              c.metric,
+              point.value,
+              v.expected,
+              v.z,
+              Math.abs(v.z) >= 2 * cfg.threshold ? "critical" : "warning",
+              JSON.stringify(detail),
+            ),
+        );
+      } else if (wasAnomalous && (!v.anomalous || v.relearned)) {
+        // Back to normal, or the level was accepted as the new normal.
+        extra.push(
+          db
+            .prepare(
+              `UPDATE anomalies SET resolved_at = ?
+               WHERE target = ? AND metric = ? AND resolved_at IS NULL AND minute < ?`,
+            )
+            .bind(row.minute + MINUTE_MS, c.target, c.metric, row.minute),
+        );
+      }
+    }
+    if (!state || state === before) return undefined;
+    return { json: JSON.stringify(state), samples: state.n, with: extra };
+  });
+  for (const c of written) summary.anomalies += onsets.get(c) ?? 0;
+}
+
+function tierOf(target: string): string {
+  return target.startsWith("site:") ? "mec" : target.startsWith("cloud:") ? "cloud" : "device";
+}
+
+function message(err: unknown): string {
+  return err instanceof Error ? err.message : String(err);
+}
+
+function log(level: "warn" | "error", fields: Record<string, unknown>): void {
+  console[level](JSON.stringify(fields));
+}
