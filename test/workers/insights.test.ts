@@ -10,7 +10,12 @@ import { beforeEach, describe, expect, it } from "vitest";
 import type { SiteAgent } from "../../durable-objects/site-agent.ts";
 import type { MonitorEvent } from "../../shared/events.ts";
 import { consumeMessages } from "../../worker/monitor/consumer.ts";
-import { afterCommit, anomalyId, estimatorName } from "../../worker/monitor/insights.ts";
+import {
+  afterCommit,
+  anomalyId,
+  DEMAND_NAME,
+  estimatorName,
+} from "../../worker/monitor/insights.ts";
 import {
   decision,
   deps,
@@ -184,6 +189,8 @@ describe("anomalies", () => {
     expect(rows.map((r) => r.name)).toEqual([
       "anomaly:error_rate",
       "anomaly:latency",
+      // The site's demand profile, from the decisions (patterns.test.ts).
+      DEMAND_NAME,
       estimatorName(LARGE, "any"),
       estimatorName(LARGE, "excellent"),
     ]);

@@ -28,6 +28,18 @@
 // REAL affinity leaves a text that is not a number as text (SQLite). `samples` holds the state's
 // sample count. A reader must use raw SQL here, not drizzle's typed `value: number`.
 //
+// Demand (shared/learning.ts `demandProfile`): per MEC site, the requests per hour of the week for
+// each model, counted from the chunk's decision events whose target is a site (`site:<id>`), in
+// one row per site (scope = the site target, name `demand`): counts per model and hour-of-week
+// slot, the history covered `[from, to)` (whole hours; `to` grows to the start of the current
+// hour, so hours that passed without a request count as quiet) and the ids of the last
+// `RECENT_DECISIONS` decisions counted. Duplicates are bounded like the estimators': a
+// redelivered chunk or a double send is skipped by those ids, so only a duplicate arriving after
+// that many newer decisions at the same site counts twice (one extra request in a mean over
+// weeks). Decisions stamped more than an hour ahead of the clock are not counted. Written with
+// the same check-and-set. `readDemandProfiles` turns the rows into `DemandProfile`s for the
+// scheduled prewarm (scheduled.ts).
+//
 // Last, learned decode speeds (tokens/s of the successful outcomes, over all network classes)
 // go to the SiteAgents of MEC targets (`SiteAgent.learn`), whose views then carry them to the
 // decision engine.
@@ -41,15 +53,19 @@ import {
   seriesStateSchema,
 } from "../../shared/anomaly.ts";
 import { networkClass } from "../../shared/context.ts";
-import type { OutcomeEvent } from "../../shared/events.ts";
+import type { DecisionEvent, OutcomeEvent } from "../../shared/events.ts";
 import {
   DEFAULT_LEARNING_CONFIG,
+  type DemandPoint,
+  type DemandProfile,
+  demandProfile,
   type EstimateState,
   estimateStateSchema,
   type LearningObservation,
   learningKey,
   observeMany,
 } from "../../shared/learning.ts";
+import { floorTo, HOUR_MS, HOURS_PER_WEEK, hourOfWeek } from "../../shared/rollup.ts";
 import { DEFAULT_NETWORK } from "../../shared/route-request.ts";
 import { NETWORK_TYPES, type NetworkClass, type NetworkType } from "../../shared/types.ts";
 
@@ -64,6 +80,10 @@ export const FIRST_LOOKBACK_MINUTES = 60;
 export const MAX_CATCH_UP_MINUTES = 180;
 /** Decode-rate samples before a learned speed is pushed to a site. */
 export const MIN_DECODE_SAMPLES = 10;
+/** Decision ids a site's demand row remembers, to skip redelivered ones. */
+export const RECENT_DECISIONS = 512;
+/** The `learned_parameters.name` of a site's demand row. */
+export const DEMAND_NAME = "demand";
 
 export interface InsightsEnv {
   DB: D1Database;
@@ -77,6 +97,8 @@ export interface InsightsSummary {
   anomalies: number;
   /** Decode speeds a SiteAgent took. */
   pushed: number;
+  /** Site demand rows written. */
+  demand: number;
 }
 
 /**
@@ -90,7 +112,19 @@ export async function afterCommit(
   now: number = Date.now(),
 ): Promise<InsightsSummary> {
   const outcomes = events.filter((e): e is OutcomeEvent => e.type === "outcome");
-  const summary: InsightsSummary = { estimators: 0, anomalies: 0, pushed: 0 };
+  const summary: InsightsSummary = { estimators: 0, anomalies: 0, pushed: 0, demand: 0 };
+  const siteDecisions = events.filter(
+    (e): e is DecisionEvent =>
+      e.type === "decision" && (e as DecisionEvent).target.startsWith("site:"),
+  );
+  if (siteDecisions.length > 0) {
+    // Its own failure must not keep the estimators and anomalies from running.
+    try {
+      await learnDemand(env.DB, siteDecisions, now, summary);
+    } catch (err) {
+      log("warn", { event: "insights_demand_failed", message: message(err) });
+    }
+  }
   if (outcomes.length === 0) return summary;
   const speeds = await learn(env.DB, outcomes, now, summary);
   await detect(env.DB, [...new Set(outcomes.map((o) => o.finalTarget))], now, summary);
@@ -351,6 +385,114 @@ export function classOfType(type: string): NetworkClass {
     ? (type as NetworkType)
     : "unknown";
   return networkClass({ type: t, ...DEFAULT_NETWORK[t] });
+}
+
+// ---- demand ---------------------------------------------------------------------------------
+
+const slotsSchema = z
+  .array(z.number().check(z.gte(0)))
+  .check(z.minLength(HOURS_PER_WEEK), z.maxLength(HOURS_PER_WEEK));
+
+const demandRowSchema = z.strictObject({
+  v: z.literal(1),
+  /** The history covered, epoch ms, whole hours: [from, to). */
+  from: z.number(),
+  to: z.number(),
+  /** Requests per hour-of-week slot (UTC), by model. */
+  counts: z.record(z.string(), slotsSchema),
+  /** Ids of the latest decisions counted, oldest first. */
+  recent: z.array(z.string()),
+});
+type DemandRow = z.infer<typeof demandRowSchema>;
+
+interface DemandCell extends Cell {
+  decisions: DecisionEvent[];
+}
+
+async function learnDemand(
+  db: D1Database,
+  decisions: readonly DecisionEvent[],
+  now: number,
+  summary: InsightsSummary,
+): Promise<void> {
+  const cells = new Map<string, DemandCell>();
+  for (const d of [...decisions].sort((a, b) => a.time - b.time)) {
+    if (!(Number.isFinite(d.time) && d.time <= now + HOUR_MS)) continue;
+    let c = cells.get(d.target);
+    if (!c) {
+      c = { scope: d.target, name: DEMAND_NAME, decisions: [] };
+      cells.set(d.target, c);
+    }
+    c.decisions.push(d);
+  }
+  const written = await compareAndSet(db, [...cells.values()], now, (c, stored) => {
+    const parsed = demandRowSchema.safeParse(stored);
+    if (stored !== undefined && !parsed.success) {
+      log("warn", { event: "insights_state_reset", scope: c.scope, name: c.name });
+    }
+    const prev: DemandRow | undefined = parsed.success ? parsed.data : undefined;
+    const seen = new Set(prev?.recent);
+    const fresh = c.decisions.filter(({ id }) => {
+      if (seen.has(id)) return false;
+      seen.add(id);
+      return true;
+    });
+    if (fresh.length === 0) return undefined;
+    const counts: Record<string, number[]> = {};
+    for (const [model, slots] of Object.entries(prev?.counts ?? {})) counts[model] = [...slots];
+    let from = prev?.from ?? Number.POSITIVE_INFINITY;
+    let to = Math.max(prev?.to ?? Number.NEGATIVE_INFINITY, floorTo(now, HOUR_MS));
+    for (const d of fresh) {
+      const slots = counts[d.model] ?? new Array<number>(HOURS_PER_WEEK).fill(0);
+      counts[d.model] = slots;
+      const slot = hourOfWeek(d.time);
+      slots[slot] = (slots[slot] ?? 0) + 1;
+      from = Math.min(from, floorTo(d.time, HOUR_MS));
+      to = Math.max(to, floorTo(d.time, HOUR_MS) + HOUR_MS);
+    }
+    const recent = [...(prev?.recent ?? []), ...fresh.map((d) => d.id)].slice(-RECENT_DECISIONS);
+    const row: DemandRow = { v: 1, from, to, counts, recent };
+    const samples = Object.values(counts).reduce((n, s) => n + s.reduce((a, b) => a + b, 0), 0);
+    return { json: JSON.stringify(row), samples };
+  });
+  summary.demand += written.length;
+}
+
+/** A stored demand row as a `DemandProfile` (UTC slots) of its site target. */
+function profileOfRow(target: string, row: DemandRow): DemandProfile {
+  const first = hourOfWeek(row.from);
+  const points: DemandPoint[] = [];
+  for (const [model, slots] of Object.entries(row.counts)) {
+    for (const [slot, count] of slots.entries()) {
+      if (!(count > 0)) continue;
+      // The first time this slot starts in [from, to): counts only come from inside the window.
+      const offset = (((slot - first) % HOURS_PER_WEEK) + HOURS_PER_WEEK) % HOURS_PER_WEEK;
+      const at = row.from + offset * HOUR_MS;
+      if (at < row.to) points.push({ at, target, model, count });
+    }
+  }
+  return demandProfile(points, { from: row.from, to: row.to });
+}
+
+/** The demand profiles of all sites that have one, by site id (without `site:`). */
+export async function readDemandProfiles(db: D1Database): Promise<Map<string, DemandProfile>> {
+  const { results } = await db
+    .prepare("SELECT scope, value FROM learned_parameters WHERE name = ? AND scope LIKE 'site:%'")
+    .bind(DEMAND_NAME)
+    .all<{ scope: string; value: unknown }>();
+  const out = new Map<string, DemandProfile>();
+  for (const r of results) {
+    let value: unknown;
+    try {
+      value = typeof r.value === "string" ? JSON.parse(r.value) : undefined;
+    } catch {
+      value = undefined;
+    }
+    const parsed = demandRowSchema.safeParse(value);
+    if (!parsed.success) continue;
+    out.set(r.scope.slice("site:".length), profileOfRow(r.scope, parsed.data));
+  }
+  return out;
 }
 
 // ---- anomalies ------------------------------------------------------------------------------
