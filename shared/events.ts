@@ -88,6 +88,11 @@ export const decisionEventSchema = z.strictObject({
   rationale: z.array(name).check(z.maxLength(32)),
   predicted: z.strictObject({ latencyMs: ms, firstTokenMs: ms, costUsd: usd }),
   backups: count,
+  /**
+   * The policy variant it was decided under (`"default"` without an A/B experiment); absent on
+   * events from before experiments existed, which still validate as `v: 1`.
+   */
+  policyVariant: z.optional(name),
 });
 export type DecisionEvent = z.infer<typeof decisionEventSchema>;
 
@@ -144,9 +149,10 @@ export function decisionEvent(input: {
   time: number;
   request: RouteRequest;
   decision: Decision;
+  policyVariant?: string | undefined;
 }): DecisionEvent {
   const { request: r, decision: d } = input;
-  return {
+  const event: DecisionEvent = {
     type: "decision",
     v: EVENT_VERSION,
     id: input.id,
@@ -182,6 +188,8 @@ export function decisionEvent(input: {
     },
     backups: d.plan.backups.length,
   };
+  if (input.policyVariant !== undefined) event.policyVariant = input.policyVariant;
+  return event;
 }
 
 /** One attempt of a run, as the runner records it (`AttemptRecord` fits). */

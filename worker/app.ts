@@ -3,6 +3,7 @@
 import { Hono } from "hono";
 import { HTTPException } from "hono/http-exception";
 import { AppError, errorBody } from "./errors.ts";
+import { analyticsApp } from "./routes/analytics.ts";
 import { anomaliesApp } from "./routes/anomalies.ts";
 import { catalogApp } from "./routes/catalog.ts";
 import { chatApp } from "./routes/chat.ts";
@@ -22,6 +23,7 @@ app.route("/v1/infer", inferApp);
 app.route("/v1/sites", sitesApp);
 app.route("/v1/outcomes", outcomesApp);
 app.route("/v1/anomalies", anomaliesApp);
+app.route("/v1/analytics", analyticsApp);
 
 app.notFound((c) =>
   c.json(errorBody("not_found", `no route for ${c.req.method} ${c.req.path}`), 404),

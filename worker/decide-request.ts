@@ -8,7 +8,7 @@ import { decide } from "../shared/decide.ts";
 import { decisionEvent } from "../shared/events.ts";
 import { normalizeRouteRequest, type RouteRequestInput } from "../shared/route-request.ts";
 import type { Decision, GeoPoint, RouteRequest } from "../shared/types.ts";
-import { policyFor } from "./config.ts";
+import { policyForDecision } from "./config.ts";
 import { InvalidRequest, refusal } from "./errors.ts";
 import { fleetSource } from "./fleet/live-fleet-source.ts";
 import { sendEvents } from "./monitor/producer.ts";
@@ -18,6 +18,8 @@ export interface Decided {
   req: RouteRequest;
   decision: Decision;
   decisionId: string;
+  /** The policy variant it was decided under (`"default"` without an A/B experiment). */
+  policyVariant: string;
   now: number;
   waitUntil: (p: Promise<unknown>) => void;
 }
@@ -37,17 +39,25 @@ export async function decideRequest(
   const now = Date.now();
   const waitUntil = (p: Promise<unknown>) => c.executionCtx.waitUntil(p);
   const fleet = await fleetSource(c.env).snapshot(now, waitUntil);
-  const result = decide(req, fleet, policyFor(c.env), now);
+  // The id comes first: it picks the policy variant of an A/B experiment (stable per id).
+  const decisionId = crypto.randomUUID();
+  const { policy, variant } = policyForDecision(c.env, decisionId);
+  const result = decide(req, fleet, policy, now);
   if (!result.ok) {
     const details = { rejected: result.rejected, rationale: result.rationale };
     throw refusal(result.code, result.message, details);
   }
-  const decisionId = crypto.randomUUID();
   // History leaves through the queue after the response: no D1 while the request waits.
   sendEvents(c.env, c.executionCtx, [
-    decisionEvent({ id: decisionId, time: now, request: req, decision: result.decision }),
+    decisionEvent({
+      id: decisionId,
+      time: now,
+      request: req,
+      decision: result.decision,
+      policyVariant: variant,
+    }),
   ]);
-  return { req, decision: result.decision, decisionId, now, waitUntil };
+  return { req, decision: result.decision, decisionId, policyVariant: variant, now, waitUntil };
 }
 
 /** Where Cloudflare's edge places the caller, when the body does not say. */

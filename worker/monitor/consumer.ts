@@ -255,6 +255,7 @@ function decisionRow(e: DecisionEvent, delivery: string): typeof decisions.$infe
     predictedTtftMs: e.predicted.firstTokenMs,
     predictedCostUsd: e.predicted.costUsd,
     backups: e.backups,
+    policyVariant: e.policyVariant ?? null,
     delivery,
   };
 }

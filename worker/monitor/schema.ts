@@ -51,6 +51,11 @@ export const decisions = sqliteTable(
     predictedTtftMs: real("predicted_ttft_ms").notNull(),
     predictedCostUsd: real("predicted_cost_usd").notNull(),
     backups: integer("backups").notNull(),
+    /**
+     * The policy variant of an A/B experiment (`"default"` without one); NULL on rows stored
+     * before migration 0003 or from events without the field (read them as "default").
+     */
+    policyVariant: text("policy_variant"),
     delivery: text("delivery"),
   },
   (t) => [

@@ -21,7 +21,13 @@ export interface Lease {
 
 routeApp.post("/", limitBody(), requireRole("device", "operator"), async (c) => {
   const input = await readJson(c, routeRequestSchema);
-  const { req, decision: decided, decisionId, waitUntil } = await decideRequest(c, input);
+  const {
+    req,
+    decision: decided,
+    decisionId,
+    policyVariant,
+    waitUntil,
+  } = await decideRequest(c, input);
   let decision = decided;
   let lease: Lease | undefined;
   if (input.reserve) {
@@ -46,7 +52,7 @@ routeApp.post("/", limitBody(), requireRole("device", "operator"), async (c) => 
     }),
   );
   c.header("x-mec-decision-id", decisionId);
-  const body = { requestId: req.requestId ?? decisionId, decisionId, ...decision };
+  const body = { requestId: req.requestId ?? decisionId, decisionId, policyVariant, ...decision };
   return c.json(lease ? { ...body, lease } : body);
 });
 
