@@ -23,6 +23,10 @@ export default defineConfig({
               bindings: {
                 STREAM_STALL_MS: "300",
                 BEDROCK_ENDPOINT: inject("bedrockUrl"),
+                // Nova reasoning on (only low-confidence decisions with SLA slack call it), against
+                // its own Converse stand-in.
+                REASONING: "auto",
+                NOVA_ENDPOINT: inject("novaUrl"),
                 // Kinesis: kinesalite, started (stream created) by the global setup.
                 KINESIS_ENDPOINT: inject("kinesisUrl"),
                 TEST_MIGRATIONS: await readD1Migrations("migrations"),

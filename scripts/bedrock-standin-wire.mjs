@@ -89,6 +89,7 @@ export const NO_FAULTS = Object.freeze({
   stallAfterTokens: null,
   midStreamError: null,
   dark: false,
+  toolInputOverride: null,
 });
 
 /** An answer in Bedrock's error shape: `x-amzn-errortype` names it, the body has `message`. */
@@ -546,6 +547,9 @@ export function validateFaults(input) {
           type: /** @type {StreamExceptionType} */ (type),
         };
       }
+    } else if (key === "toolInputOverride") {
+      // Any JSON value; null = off.
+      out.toolInputOverride = v;
     } else if (key === "dark") {
       if (typeof v !== "boolean") throw new TypeError("dark must be a boolean");
       out.dark = v;

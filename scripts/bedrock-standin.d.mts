@@ -26,6 +26,8 @@ export interface Faults {
   midStreamError: { afterTokens: number; type: StreamExceptionType } | null;
   /** Every socket destroyed, in-flight answers cut; `/__faults` still answers. */
   dark: boolean;
+  /** Any JSON value answered as the forced tool's input instead of a schema-valid one; null = off. */
+  toolInputOverride: unknown;
 }
 
 /** A fault patch: `midStreamError.type` defaults to "modelStreamErrorException". */

@@ -31,7 +31,8 @@
 //
 // Faults: POST /__faults merges JSON into the current faults (GET reads them), as does
 // `setFaults()`: throttleRate (0–1, 429), errorRate (0–1, 500 or 503), resetRate (0–1, socket
-// destroyed unanswered), addedLatencyMs (before every answer), stallAfterTokens (streams stop
+// destroyed unanswered), toolInputOverride (any JSON value answered as the forced tool's input
+// instead of a schema-valid one, to test validation; null = off), addedLatencyMs (before every answer), stallAfterTokens (streams stop
 // after N tokens and hang until the client leaves; Converse hangs; null = off), midStreamError
 // ({ afterTokens, type } → an exception frame after N tokens; null = off), dark (every socket
 // destroyed, in-flight answers cut; /__faults still answers). A PRNG seeded by `seed` draws each
@@ -79,6 +80,7 @@ import { isRecord, mulberry32 } from "./demo-site-wire.mjs";
  * @property {number | null} stallAfterTokens streams stop after N tokens; null = off
  * @property {{ afterTokens: number, type: StreamExceptionType } | null} midStreamError
  * @property {boolean} dark every socket destroyed, in-flight answers cut
+ * @property {unknown} toolInputOverride the forced tool's input answered instead; null = off
  */
 /**
  * A fault patch: `midStreamError.type` defaults to "modelStreamErrorException".
@@ -204,6 +206,17 @@ export async function startBedrockStandin(options = {}) {
     else await converseStream(res, entry, request, requestId, signal);
   }
 
+  /** The forced tool's input replaced by the `toolInputOverride` fault, when set. */
+  const overridden = (/** @type {Answer} */ answer) => {
+    const input = state.faults.toolInputOverride;
+    if (answer.kind !== "toolUse" || input === null || input === undefined) return answer;
+    const json = JSON.stringify(input);
+    /** @type {string[]} */
+    const chunks = [];
+    for (let at = 0; at < json.length; at += 8) chunks.push(json.slice(at, at + 8));
+    return { ...answer, input, chunks: chunks.length > 0 ? chunks : [json] };
+  };
+
   const interval = () => (1000 / tokensPerSec) * timeScale;
   /** Read per token, so a test may switch a stall on while a stream runs. */
   const stalls = (/** @type {number} */ i) =>
@@ -215,7 +228,7 @@ export async function startBedrockStandin(options = {}) {
    */
   async function converse(res, request, requestId, signal) {
     const start = performance.now();
-    const answer = answerFor(request);
+    const answer = overridden(answerFor(request));
     const parts = answer.kind === "text" ? answer.tokens : answer.chunks;
     const stallAt = parts.findIndex((_, i) => stalls(i));
     if (stallAt >= 0) {
@@ -247,7 +260,7 @@ export async function startBedrockStandin(options = {}) {
    */
   async function converseStream(res, entry, request, requestId, signal) {
     const start = performance.now();
-    const answer = answerFor(request);
+    const answer = overridden(answerFor(request));
     const pad = mulberry32(request.answerSeed ^ 0x5bd1e995);
     /** @param {Uint8Array} frame */
     const send = async (frame) => {

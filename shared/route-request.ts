@@ -15,6 +15,9 @@ import {
   THERMAL_STATES,
 } from "./types.ts";
 
+export const REASONING_MODES = ["off", "auto", "force"] as const;
+export type ReasoningMode = (typeof REASONING_MODES)[number];
+
 const int = (min: number, max: number) => z.int().check(z.gte(min), z.lte(max));
 const num = (min: number, max: number) => z.number().check(z.gte(min), z.lte(max));
 
@@ -63,6 +66,12 @@ export const routeRequestSchema = z.strictObject({
   location: z.optional(z.strictObject({ lat: num(-90, 90), lon: num(-180, 180) })),
   /** Take a slot at the chosen MEC site now (one Durable Object call) and answer with a lease. */
   reserve: z.optional(z.boolean()),
+  /**
+   * Nova reasoning for this request: `auto` (default) asks Nova Pro only when the rules are
+   * unsure and the SLA leaves room; `force` whenever the SLA leaves room; `off` never. The
+   * operator's `REASONING` var must be on for either to call Bedrock.
+   */
+  reasoning: z.optional(z.enum(REASONING_MODES)),
 });
 
 export type RouteRequestInput = z.infer<typeof routeRequestSchema>;

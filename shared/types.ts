@@ -223,5 +223,6 @@ export interface Decision {
   plan: Plan;
   rationale: RationaleItem[];
   rejected: Rejection[];
-  reasoner: "rules";
+  /** Who chose the primary: the rules engine, or Nova Pro among the rules' feasible targets. */
+  reasoner: "rules" | "nova-pro";
 }

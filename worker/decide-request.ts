@@ -12,6 +12,7 @@ import { policyForDecision } from "./config.ts";
 import { InvalidRequest, refusal } from "./errors.ts";
 import { fleetSource } from "./fleet/live-fleet-source.ts";
 import { sendEvents } from "./monitor/producer.ts";
+import { maybeReason } from "./reasoning/reason.ts";
 import type { AppEnv } from "./types.ts";
 
 export interface Decided {
@@ -47,17 +48,20 @@ export async function decideRequest(
     const details = { rejected: result.rejected, rationale: result.rationale };
     throw refusal(result.code, result.message, details);
   }
+  // Nova Pro may re-order the plan when the rules are unsure and the SLA leaves room; otherwise
+  // this returns at once with the rules' decision.
+  const decision = await maybeReason(
+    c.env,
+    req,
+    result.decision,
+    input.reasoning ?? "auto",
+    waitUntil,
+  );
   // History leaves through the queue after the response: no D1 while the request waits.
   sendEvents(c.env, c.executionCtx, [
-    decisionEvent({
-      id: decisionId,
-      time: now,
-      request: req,
-      decision: result.decision,
-      policyVariant: variant,
-    }),
+    decisionEvent({ id: decisionId, time: now, request: req, decision, policyVariant: variant }),
   ]);
-  return { req, decision: result.decision, decisionId, policyVariant: variant, now, waitUntil };
+  return { req, decision, decisionId, policyVariant: variant, now, waitUntil };
 }
 
 /** Where Cloudflare's edge places the caller, when the body does not say. */

@@ -23,6 +23,9 @@ declare module "vitest" {
     visionSiteUrl: string;
     /** The Bedrock Converse stand-in; the worker's BEDROCK_ENDPOINT in tests. */
     bedrockUrl: string;
+    /** A second Converse stand-in for Nova reasoning (NOVA_ENDPOINT): its faults and call counts
+     * stay apart from the cloud tier's. */
+    novaUrl: string;
     /** kinesalite with the metrics stream (2 shards); the worker's KINESIS_ENDPOINT in tests. */
     kinesisUrl: string;
     /** GET /streams/{name}: the stream read back with @aws-sdk/client-kinesis from Node. */
@@ -77,6 +80,8 @@ export default async function setup(project: TestProject): Promise<() => Promise
   project.provide("visionSiteUrl", vision.url);
   const bedrock = await startBedrockStandin({ timeScale: 0.02 });
   project.provide("bedrockUrl", bedrock.url);
+  const nova = await startBedrockStandin({ timeScale: 0.02, seed: 7 });
+  project.provide("novaUrl", nova.url);
   const kinesis = await startKinesalite({ streams: [{ name: "mec-router-metrics", shards: 2 }] });
   const reader = await startStreamReader({ endpoint: kinesis.url });
   const flaky = await startKinesisFlaky({ streams: ["mec-router-metrics"] });
@@ -88,6 +93,7 @@ export default async function setup(project: TestProject): Promise<() => Promise
       site.close(),
       vision.close(),
       bedrock.close(),
+      nova.close(),
       ...exec.map((e) => e.close()),
     ]);
     await Promise.all([reader.close(), kinesis.close(), flaky.close()]);

@@ -1,0 +1,168 @@
+// Nova reasoning on the hot path of /v1/route, against the Nova Converse stand-in through the
+// real SDK: accepted answers, every way an answer is discarded, and the cases where the router
+// must not wait for (or call) Nova at all. Each test uses its own SLA (a power of two), so the
+// decision cache of one test never answers another's.
+
+import { env, exports } from "cloudflare:workers";
+import { afterEach, describe, expect, inject, it } from "vitest";
+
+const NOVA = inject("novaUrl");
+const FRANKFURT = { lat: 50.11, lon: 8.68 };
+const PRO = "amazon.nova-pro-v1:0";
+
+interface Routed {
+  reasoner: string;
+  target: { kind: string; region?: string };
+  plan: { primary: { target: { kind: string; region?: string } }; backups: unknown[] };
+  rationale: { factor: string; detail: string }[];
+  rejected: { target: string; reason: string }[];
+}
+
+async function route(slaLog2: number, extra: Record<string, unknown> = {}) {
+  const started = Date.now();
+  const res = await exports.default.fetch("http://router.test/v1/route", {
+    method: "POST",
+    headers: { "content-type": "application/json", authorization: "Bearer dev-device-key" },
+    body: JSON.stringify({
+      task: { modality: "text", inputTokens: 400, maxOutputTokens: 128 },
+      constraints: { latencySlaMs: 2 ** slaLog2, dataResidency: ["EU"] },
+      location: FRANKFURT,
+      reasoning: "force",
+      ...extra,
+    }),
+  });
+  expect(res.status).toBe(200);
+  return { d: (await res.json()) as Routed, ms: Date.now() - started };
+}
+
+async function proCalls(): Promise<number> {
+  const res = await fetch(`${NOVA}/__calls`);
+  const body = (await res.json()) as { counts: Record<string, { Converse: number }> };
+  return body.counts[PRO]?.Converse ?? 0;
+}
+
+async function faults(f: Record<string, unknown>) {
+  const res = await fetch(`${NOVA}/__faults`, {
+    method: "POST",
+    headers: { "content-type": "application/json" },
+    body: JSON.stringify(f),
+  });
+  expect(res.ok).toBe(true);
+}
+
+const reasoning = (d: Routed) => d.rationale.filter((r) => r.factor === "reasoning");
+
+afterEach(async () => {
+  await faults({ throttleRate: 0, errorRate: 0, addedLatencyMs: 0, toolInputOverride: null });
+});
+
+describe("Nova Pro on /v1/route", () => {
+  it("accepts a valid choice among the feasible targets and caches it", async () => {
+    const before = await proCalls();
+    const { d } = await route(14);
+    expect(d.reasoner).toBe("nova-pro");
+    expect(d.target.kind).toBe("cloud");
+    expect(["eu-central-1", "eu-west-3"]).toContain(d.target.region);
+    expect(d.plan.primary.target).toEqual(d.target);
+    expect(reasoning(d)[0]?.detail).toMatch(/^Nova Pro chose cloud:eu-/);
+    expect(reasoning(d)[0]?.detail.length).toBeLessThan(260);
+    expect(await proCalls()).toBe(before + 1);
+
+    const again = await route(14);
+    expect(again.d.reasoner).toBe("nova-pro");
+    expect(again.d.target).toEqual(d.target);
+    expect(reasoning(again.d)[0]?.detail).toMatch(/cached/);
+    expect(await proCalls()).toBe(before + 1);
+  });
+
+  it("on auto (the default), asks only when the rules are unsure and the slack allows", async () => {
+    const before = await proCalls();
+    // 8 s SLA: the rules are sure enough (confidence ≥ 0.5) and Nova is not asked.
+    const sure = await route(13, { reasoning: undefined });
+    expect(sure.d.reasoner).toBe("rules");
+    expect(await proCalls()).toBe(before);
+    // 2 s SLA: confidence < 0.5 and ~1 s of slack, more than the 900 ms budget.
+    const unsure = await route(11, { reasoning: undefined });
+    expect(unsure.d.reasoner).toBe("nova-pro");
+    expect(await proCalls()).toBe(before + 1);
+  });
+
+  it("discards a choice of a rejected target", async () => {
+    await faults({
+      toolInputOverride: {
+        primary: "cloud:us-east-1",
+        backups: [],
+        confidence: 0.9,
+        rationale: "x",
+      },
+    });
+    const { d } = await route(15);
+    expect(d.reasoner).toBe("rules");
+    expect(d.rejected.some((r) => r.target === "cloud:us-east-1")).toBe(true);
+    expect(reasoning(d)[0]?.detail).toMatch(/rejected; discarded/);
+  });
+
+  it("discards a choice of an unknown target", async () => {
+    await faults({
+      toolInputOverride: { primary: "site:nowhere", backups: [], confidence: 1, rationale: "x" },
+    });
+    const { d } = await route(16);
+    expect(d.reasoner).toBe("rules");
+    expect(reasoning(d)[0]?.detail).toMatch(/unknown target site:nowhere/);
+  });
+
+  it("discards answers that violate the schema or are not JSON objects", async () => {
+    for (const [i, bad] of [{ primary: 42 }, "not json {", [1, 2]].entries()) {
+      await faults({ toolInputOverride: bad });
+      const { d } = await route(17, { task: { modality: "text", inputTokens: 100 + i } });
+      expect(d.reasoner).toBe("rules");
+      expect(reasoning(d)[0]?.detail).toMatch(/invalid \(answer violates the schema\)/);
+    }
+  });
+
+  it("keeps the rules' decision on 429", async () => {
+    await faults({ throttleRate: 1 });
+    const { d } = await route(18);
+    expect(d.reasoner).toBe("rules");
+    expect(reasoning(d)[0]?.detail).toMatch(/throttled/);
+  });
+
+  it("keeps the rules' decision when Nova Pro times out (1500 ms)", async () => {
+    await faults({ addedLatencyMs: 4_000 });
+    const { d, ms } = await route(19);
+    expect(d.reasoner).toBe("rules");
+    expect(reasoning(d)[0]?.detail).toMatch(/timeout/);
+    expect(ms).toBeLessThan(3_000);
+  });
+
+  it("never waits for Nova when the SLA slack is below its budget", async () => {
+    await faults({ addedLatencyMs: 4_000 });
+    const before = await proCalls();
+    // A 1024 ms SLA: the cloud's predicted ~1005 ms leaves less than 900 ms.
+    const { d, ms } = await route(10);
+    expect(d.reasoner).toBe("rules");
+    expect(reasoning(d)[0]?.detail).toMatch(/SLA slack .* < Nova Pro budget/);
+    expect(ms).toBeLessThan(1_000);
+    expect(await proCalls()).toBe(before);
+  });
+
+  it("does not call Nova when the request says off", async () => {
+    const before = await proCalls();
+    const off = await route(13, { reasoning: "off" });
+    expect(off.d.reasoner).toBe("rules");
+    expect(reasoning(off.d)).toEqual([]);
+    expect(await proCalls()).toBe(before);
+  });
+
+  // Last: the breaker stays open for the rest of the file.
+  it("keeps the rules' decision without a call while the nova:pro breaker is open", async () => {
+    const breaker = env.SERVICE_BREAKER.getByName("nova:pro");
+    for (let i = 0; i < 12; i++) await breaker.record("nova:pro", { ok: false, durationMs: 10 });
+    expect((await breaker.status()).breaker).toBe("open");
+    const before = await proCalls();
+    const { d } = await route(12, { constraints: { latencySlaMs: 9_000, dataResidency: ["EU"] } });
+    expect(d.reasoner).toBe("rules");
+    expect(reasoning(d)[0]?.detail).toMatch(/breaker nova:pro open/);
+    expect(await proCalls()).toBe(before);
+  });
+});

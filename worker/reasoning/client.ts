@@ -1,0 +1,154 @@
+// Nova on Bedrock: one Converse call per role with the role's tool forced, the tool input
+// validated with zod. Model ids and region from wrangler vars (cross-region profile ids such as
+// `eu.amazon.nova-lite-v1:0` allowed); `NOVA_ENDPOINT`, else `BEDROCK_ENDPOINT`, points the SDK
+// at a stand-in. Never throws: every failure is a typed outcome the caller turns into rules.
+
+import { BedrockRuntimeClient, ConverseCommand } from "@aws-sdk/client-bedrock-runtime";
+import {
+  type CandidateView,
+  type ClassifyAnswer,
+  classifyAnswerSchema,
+  converseInput,
+  type DecideAnswer,
+  decideAnswerSchema,
+  type RequestFeatures,
+  type Role,
+  type ScoreAnswer,
+  scoreAnswerSchema,
+} from "./request.ts";
+
+export const DEFAULT_MODELS: Record<Role, string> = {
+  micro: "amazon.nova-micro-v1:0",
+  lite: "amazon.nova-lite-v1:0",
+  pro: "amazon.nova-pro-v1:0",
+};
+export const DEFAULT_NOVA_REGION = "eu-central-1";
+
+const MODEL_ID = /^(?:(?:us|eu|apac|global)\.)?amazon\.nova-[a-z0-9-]+-v\d+:\d+$/;
+
+export function novaModel(env: Env, role: Role): string {
+  const raw = (
+    role === "micro"
+      ? env.NOVA_MICRO_MODEL
+      : role === "lite"
+        ? env.NOVA_LITE_MODEL
+        : env.NOVA_PRO_MODEL
+  )?.trim();
+  return raw && MODEL_ID.test(raw) ? raw : DEFAULT_MODELS[role];
+}
+
+export type Failure = "timeout" | "throttled" | "error" | "invalid";
+
+export type NovaResult<T> =
+  | { ok: true; answer: T; inputTokens: number; outputTokens: number; ms: number }
+  | { ok: false; failure: Failure; detail: string; ms: number };
+
+const clients = new Map<string, BedrockRuntimeClient>();
+
+function clientFor(env: Env): BedrockRuntimeClient | undefined {
+  if (!env.AWS_ACCESS_KEY_ID || !env.AWS_SECRET_ACCESS_KEY) return undefined;
+  const region = env.NOVA_REGION?.trim() || DEFAULT_NOVA_REGION;
+  const endpoint = env.NOVA_ENDPOINT?.trim() || env.BEDROCK_ENDPOINT;
+  const key = `${region}|${endpoint}|${env.AWS_ACCESS_KEY_ID}`;
+  let client = clients.get(key);
+  if (!client) {
+    client = new BedrockRuntimeClient({
+      region,
+      ...(endpoint ? { endpoint } : {}),
+      credentials: {
+        accessKeyId: env.AWS_ACCESS_KEY_ID,
+        secretAccessKey: env.AWS_SECRET_ACCESS_KEY,
+        ...(env.AWS_SESSION_TOKEN ? { sessionToken: env.AWS_SESSION_TOKEN } : {}),
+      },
+      // A reasoning call is optional: no retries, the rules answer instead.
+      maxAttempts: 1,
+    });
+    clients.set(key, client);
+  }
+  return client;
+}
+
+interface Parser<T> {
+  safeParse(v: unknown): { success: true; data: T } | { success: false };
+}
+
+async function call<T>(
+  env: Env,
+  role: Role,
+  schema: Parser<T>,
+  features: RequestFeatures,
+  candidates: CandidateView[],
+  timeoutMs: number,
+): Promise<NovaResult<T>> {
+  const started = Date.now();
+  const ms = () => Date.now() - started;
+  const client = clientFor(env);
+  if (!client) return { ok: false, failure: "error", detail: "no AWS credentials", ms: 0 };
+  // Raced against a timer as well as aborted: the answer is never awaited past the timeout.
+  const abort = new AbortController();
+  const signal = abort.signal;
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  const expired = new Promise<"timeout">((resolve) => {
+    timer = setTimeout(() => {
+      abort.abort();
+      resolve("timeout");
+    }, timeoutMs);
+  });
+  try {
+    const input = converseInput(role, novaModel(env, role), features, candidates);
+    const sent = client.send(new ConverseCommand(input), { abortSignal: signal });
+    sent.catch(() => {});
+    const out = await Promise.race([sent, expired]);
+    if (out === "timeout") {
+      return { ok: false, failure: "timeout", detail: `${timeoutMs} ms`, ms: ms() };
+    }
+    const block = out.output?.message?.content?.find((b) => b.toolUse !== undefined);
+    if (!block?.toolUse) return { ok: false, failure: "invalid", detail: "no tool use", ms: ms() };
+    const parsed = schema.safeParse(block.toolUse.input);
+    if (!parsed.success) {
+      return { ok: false, failure: "invalid", detail: "answer violates the schema", ms: ms() };
+    }
+    return {
+      ok: true,
+      answer: parsed.data,
+      inputTokens: out.usage?.inputTokens ?? 0,
+      outputTokens: out.usage?.outputTokens ?? 0,
+      ms: ms(),
+    };
+  } catch (err) {
+    const name = err instanceof Error ? err.name : "Error";
+    const status = (err as { $metadata?: { httpStatusCode?: number } } | null)?.$metadata
+      ?.httpStatusCode;
+    if (signal.aborted)
+      return { ok: false, failure: "timeout", detail: `${timeoutMs} ms`, ms: ms() };
+    if (status === 429 || name === "ThrottlingException") {
+      return { ok: false, failure: "throttled", detail: "HTTP 429", ms: ms() };
+    }
+    if (name === "SyntaxError" || name === "SerializationException") {
+      return { ok: false, failure: "invalid", detail: "malformed JSON", ms: ms() };
+    }
+    return { ok: false, failure: "error", detail: status ? `HTTP ${status}` : name, ms: ms() };
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
+/** Nova Micro: simple | complex | critical, with a reason. */
+export function classify(env: Env, f: RequestFeatures, timeoutMs: number) {
+  return call<ClassifyAnswer>(env, "micro", classifyAnswerSchema, f, [], timeoutMs);
+}
+
+/** Nova Lite: complexity 0–1 and resource needs. */
+export function score(env: Env, f: RequestFeatures, timeoutMs: number) {
+  return call<ScoreAnswer>(env, "lite", scoreAnswerSchema, f, [], timeoutMs);
+}
+
+/** Nova Pro: a primary and backups among `candidates`, a confidence and a rationale. */
+export function decideWithNova(
+  env: Env,
+  f: RequestFeatures,
+  candidates: CandidateView[],
+  timeoutMs: number,
+) {
+  return call<DecideAnswer>(env, "pro", decideAnswerSchema, f, candidates, timeoutMs);
+}
