@@ -8,13 +8,33 @@
 // requests (validated and normalized up front), so the timed code is `decide()` alone. Sizes are
 // interleaved within each run so that background noise spreads over all of them; the reported
 // figure is the median over runs of each run's statistic.
+//
+// A second latency pass per size times the cached-Nova path: `decide()` followed by what a
+// decision-cache hit adds on the request path in `maybeReason` (worker/reasoning/reason.ts),
+// with the real pure functions of worker/reasoning/policy.ts and request.ts: the gate, the
+// feasible candidates, the cache key, the Map lookup and `applyChoice`. The cache is filled up
+// front so that every ok decision with two or more feasible targets hits, and the cached choice
+// is the rules' first backup (the re-ordering branch of `applyChoice`). The two passes alternate
+// in order from run to run.
 
 import { parseArgs } from "node:util";
 import { type DecideResult, decide } from "../shared/decide.ts";
 import { type PreparedFleet, prepareFleet } from "../shared/fleet.ts";
 import { nearest } from "../shared/geo.ts";
 import { DEFAULT_POLICY } from "../shared/policy.ts";
-import type { RouteRequest, Tier } from "../shared/types.ts";
+import type { Decision, RouteRequest, Tier } from "../shared/types.ts";
+import {
+  applyChoice,
+  CACHE_MAX_ENTRIES,
+  CACHE_TTL_MS,
+  type CachedChoice,
+  cacheGet,
+  cacheKey,
+  DEFAULT_TIMEOUT_MS,
+  gate,
+  latencyBudget,
+} from "../worker/reasoning/policy.ts";
+import { candidatesOf } from "../worker/reasoning/request.ts";
 import { pinToOneCore } from "./pin.ts";
 import { headerLines, median, round, runContext, writeResults } from "./report.ts";
 import { syntheticFleet } from "./synthetic-fleet.ts";
@@ -63,6 +83,10 @@ interface Workload {
   located: RouteRequest[];
   latencySamples: number;
   throughputIterations: number;
+  /** The decision cache, filled so that every request that can take the hit path hits. */
+  cache: Map<string, CachedChoice>;
+  /** Requests whose decision takes the cache-hit path (ok, two or more feasible targets). */
+  hitPathRequests: number;
 }
 
 interface RunStats {
@@ -81,6 +105,14 @@ interface RunStats {
   maxUs: number;
   nearestP50Us: number;
   nearestP99Us: number;
+  /** decide() + the cache-hit path of maybeReason, individually timed (same requests, same count). */
+  cachedMeanUs: number;
+  cachedP50Us: number;
+  cachedP90Us: number;
+  cachedP99Us: number;
+  cachedPreemptions: number;
+  /** Which latency pass ran first in this run. */
+  firstPass: "rules" | "cached";
 }
 
 /** Keeps every result observable so that no call can be optimised away. */
@@ -88,6 +120,50 @@ let sink = 0;
 const consume = (r: DecideResult): void => {
   sink += r.ok ? r.decision.plan.backups.length + 1 : r.rejected.length;
 };
+
+const consumeDecision = (d: Decision): void => {
+  sink += d.plan.backups.length + d.rationale.length;
+};
+
+/** A Nova Pro rationale of typical length (applyChoice clips it to 200 characters). */
+const CACHED_RATIONALE =
+  "The MEC site has the lowest predicted latency with headroom and keeps the data in region; " +
+  "the cloud region is cheaper but close to the SLA.";
+
+/**
+ * What a decision-cache hit adds after `decide()` on the request path, as in `maybeReason`
+ * (operator "auto", request "force", so the gate never short-circuits on confidence): the gate,
+ * the feasible candidates, the key, the lookup and applying the cached choice. Not a copy of
+ * `maybeReason`: the gate's verdict is computed but not obeyed (a hit is what is timed), and
+ * the cache is a local Map. Returns the rules' decision when the hit path does not apply.
+ */
+function afterCacheHit(
+  req: RouteRequest,
+  r: DecideResult,
+  cache: Map<string, CachedChoice>,
+): Decision | undefined {
+  if (!r.ok) return undefined;
+  const decision = r.decision;
+  const g = gate(
+    "auto",
+    "force",
+    decision,
+    req.constraints.latencySlaMs,
+    latencyBudget("pro", undefined),
+    DEFAULT_TIMEOUT_MS.pro,
+  );
+  sink += g.call ? 1 : 0;
+  const candidates = candidatesOf(decision);
+  if (candidates.length < 2) return decision;
+  const key = cacheKey(
+    req,
+    decision,
+    candidates.map((c) => c.key),
+  );
+  const hit = cacheGet(cache, key, NOW);
+  if (!hit) return decision;
+  return applyChoice(decision, hit.primary, hit.rationale, true);
+}
 
 function percentile(sorted: Float64Array, q: number): number {
   const i = Math.min(sorted.length - 1, Math.max(0, Math.ceil(q * sorted.length) - 1));
@@ -109,6 +185,30 @@ function timerOverheadNs(): number {
 function prepare(sites: number): Workload {
   const fleet = prepareFleet(syntheticFleet(sites, FLEET_SEED + sites, NOW));
   const requests = syntheticRequests(fleet.data, POOL, REQUEST_SEED + sites);
+  // Nova's cached choice per key: the rules' first backup, as if Nova had re-ordered the plan.
+  // Not capped at CACHE_MAX_ENTRIES, so that every lookup hits; the key count is reported.
+  const cache = new Map<string, CachedChoice>();
+  let hitPathRequests = 0;
+  for (const req of requests) {
+    const r = decide(req, fleet, policy, NOW);
+    if (!r.ok) continue;
+    const candidates = candidatesOf(r.decision);
+    const backup = candidates[1];
+    if (!backup) continue;
+    hitPathRequests++;
+    const key = cacheKey(
+      req,
+      r.decision,
+      candidates.map((c) => c.key),
+    );
+    if (!cache.has(key)) {
+      cache.set(key, {
+        primary: backup.key,
+        rationale: CACHED_RATIONALE,
+        expiresAt: NOW + CACHE_TTL_MS,
+      });
+    }
+  }
   return {
     sites,
     fleet,
@@ -116,6 +216,8 @@ function prepare(sites: number): Workload {
     located: requests.filter((r) => r.location).slice(0, NEAREST_SAMPLES),
     latencySamples: MIN_SAMPLES,
     throughputIterations: 0,
+    cache,
+    hitPathRequests,
   };
 }
 
@@ -124,7 +226,11 @@ function warmUp(w: Workload): void {
   const start = performance.now();
   let n = 0;
   while (performance.now() - start < WARMUP_MS || n < 2_000) {
-    consume(decide(w.requests[n % POOL] as RouteRequest, w.fleet, policy, NOW));
+    const req = w.requests[n % POOL] as RouteRequest;
+    const r = decide(req, w.fleet, policy, NOW);
+    consume(r);
+    const d = afterCacheHit(req, r, w.cache);
+    if (d) consumeDecision(d);
     n++;
   }
   const perDecisionMs = (performance.now() - start) / n;
@@ -136,7 +242,8 @@ function warmUp(w: Workload): void {
   w.throughputIterations = Math.max(1_000, decisionsIn(THROUGHPUT_MS));
 }
 
-function measure(w: Workload, run: number): RunStats {
+/** The rule path alone: `decide()`, individually timed. */
+function rulePass(w: Workload): { ns: Float64Array; preemptions: number } {
   const { fleet, requests } = w;
   gc();
   const samples = w.latencySamples;
@@ -151,9 +258,51 @@ function measure(w: Workload, run: number): RunStats {
     consume(r);
   }
   const preemptions = process.resourceUsage().involuntaryContextSwitches - switchesBefore;
+  return { ns, preemptions };
+}
+
+/** The cached-Nova path: `decide()` + what a cache hit adds, individually timed. */
+function cachedPass(w: Workload): { ns: Float64Array; preemptions: number } {
+  const { fleet, requests, cache } = w;
+  gc();
+  const samples = w.latencySamples;
+  const ns = new Float64Array(samples);
+  const switchesBefore = process.resourceUsage().involuntaryContextSwitches;
+  for (let i = 0; i < samples; i++) {
+    const req = requests[i % POOL] as RouteRequest;
+    const t0 = process.hrtime.bigint();
+    const r = decide(req, fleet, policy, NOW);
+    const d = afterCacheHit(req, r, cache);
+    const t1 = process.hrtime.bigint();
+    ns[i] = Number(t1 - t0);
+    consume(r);
+    if (d) consumeDecision(d);
+  }
+  const preemptions = process.resourceUsage().involuntaryContextSwitches - switchesBefore;
+  return { ns, preemptions };
+}
+
+function measure(w: Workload, run: number): RunStats {
+  const { fleet, requests } = w;
+  const samples = w.latencySamples;
+  const firstPass = run % 2 === 1 ? "rules" : "cached";
+  let cached: { ns: Float64Array; preemptions: number };
+  let rules: { ns: Float64Array; preemptions: number };
+  if (firstPass === "rules") {
+    rules = rulePass(w);
+    cached = cachedPass(w);
+  } else {
+    cached = cachedPass(w);
+    rules = rulePass(w);
+  }
+  const { ns, preemptions } = rules;
   let sum = 0;
   for (const x of ns) sum += x;
   ns.sort();
+  const cns = cached.ns;
+  let csum = 0;
+  for (const x of cns) csum += x;
+  cns.sort();
 
   // The spatial pre-filter alone, to show how much of a decision it takes.
   gc();
@@ -192,6 +341,12 @@ function measure(w: Workload, run: number): RunStats {
     maxUs: round(percentile(ns, 1) / 1e3),
     nearestP50Us: round(percentile(nn, 0.5) / 1e3),
     nearestP99Us: round(percentile(nn, 0.99) / 1e3),
+    cachedMeanUs: round(csum / samples / 1e3),
+    cachedP50Us: round(percentile(cns, 0.5) / 1e3),
+    cachedP90Us: round(percentile(cns, 0.9) / 1e3),
+    cachedP99Us: round(percentile(cns, 0.99) / 1e3),
+    cachedPreemptions: cached.preemptions,
+    firstPass,
   };
 }
 
@@ -238,6 +393,10 @@ function medians(runs: RunStats[]) {
     maxUs: m((r) => r.maxUs),
     nearestP50Us: m((r) => r.nearestP50Us),
     nearestP99Us: m((r) => r.nearestP99Us),
+    cachedMeanUs: m((r) => r.cachedMeanUs),
+    cachedP50Us: m((r) => r.cachedP50Us),
+    cachedP90Us: m((r) => r.cachedP90Us),
+    cachedP99Us: m((r) => r.cachedP99Us),
   };
 }
 
@@ -270,6 +429,23 @@ function main(): void {
       targetP99Us: target ?? null,
       targetMet: target === undefined ? null : med.p99Us <= target,
       outcome: outcomes(w),
+      cachedNova: {
+        /** Share of requests whose decision takes the cache-hit path (the rest: rules only). */
+        hitPathPct: round((100 * w.hitPathRequests) / w.requests.length, 1),
+        distinctCacheKeys: w.cache.size,
+        cacheMaxEntries: CACHE_MAX_ENTRIES,
+        rulesP50Us: med.p50Us,
+        rulesP99Us: med.p99Us,
+        cachedP50Us: med.cachedP50Us,
+        cachedP99Us: med.cachedP99Us,
+        /** Difference of the medians over runs. */
+        overheadP50Us: round(med.cachedP50Us - med.p50Us),
+        overheadP99Us: round(med.cachedP99Us - med.p99Us),
+        cachedP99RangeUs: [
+          Math.min(...all.map((r) => r.cachedP99Us)),
+          Math.max(...all.map((r) => r.cachedP99Us)),
+        ],
+      },
       runs: all,
     };
   });
@@ -309,6 +485,24 @@ function main(): void {
         `${Math.min(...r.runs.map((x) => x.preemptions))}–${Math.max(...r.runs.map((x) => x.preemptions))} |`,
     );
   }
+  lines.push(
+    "",
+    "Rule path unchanged vs. cached-Nova path: decide() alone, and decide() + a decision-cache hit " +
+      "(gate, candidatesOf, cacheKey, Map lookup, applyChoice from worker/reasoning/); same " +
+      "requests, same count, passes alternating in order; overhead = difference of medians",
+    "",
+    "| sites | rules p50 µs | rules p99 µs | + cache hit p50 µs | + cache hit p99 µs | overhead p50 µs | overhead p99 µs | on hit path | cache keys |",
+    "|------:|-------------:|-------------:|-------------------:|-------------------:|----------------:|----------------:|------------:|-----------:|",
+  );
+  for (const r of results) {
+    const c = r.cachedNova;
+    const signed = (x: number) => `${x >= 0 ? "+" : "−"}${fmt(Math.abs(x), 2)}`;
+    lines.push(
+      `| ${fmt(r.sites, 0)} | ${fmt(c.rulesP50Us)} | ${fmt(c.rulesP99Us)} | ` +
+        `${fmt(c.cachedP50Us)} | ${fmt(c.cachedP99Us)} | ${signed(c.overheadP50Us)} | ` +
+        `${signed(c.overheadP99Us)} | ${c.hitPathPct}% | ${fmt(c.distinctCacheKeys, 0)} |`,
+    );
+  }
   const totalS = round((performance.now() - started) / 1000, 1);
   lines.push("", `total ${totalS} s`);
   console.log(lines.join("\n"));
@@ -328,6 +522,12 @@ function main(): void {
       policy: "DEFAULT_POLICY",
       maxSiteCandidates: policy.maxSiteCandidates,
       timerOverheadNs: timerNs,
+      cachedNova: {
+        path: "decide() + gate + candidatesOf + cacheKey + cacheGet + applyChoice (worker/reasoning/)",
+        cachedChoice: "the rules' first backup",
+        cacheCapped: false,
+        passOrder: "rules first in odd runs, cached first in even runs",
+      },
     },
     sizes: results,
     totalSeconds: totalS,
