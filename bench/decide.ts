@@ -365,7 +365,8 @@ function outcomes(w: Workload) {
       rejections += r.decision.rejected.length;
     } else {
       if (r.code === "infeasible") infeasible++;
-      else overloaded++;
+      else overloaded++; // 503s: sheddable work shed, or every fitting target unavailable now
+
       rejections += r.rejected.length;
     }
   }
@@ -457,7 +458,7 @@ function main(): void {
       `${fmt(POOL, 0)} requests, then a ~${THROUGHPUT_MS} ms untimed-per-call loop for decisions/s; ` +
       `hrtime overhead ~${timerNs} ns per sample (included)`,
     "",
-    "| sites | decisions/s | p50 µs | p99 µs | p99 min–max of runs | p99 target | met | ok | infeasible | overloaded | nearest() p50 / p99 µs |",
+    "| sites | decisions/s | p50 µs | p99 µs | p99 min–max of runs | p99 target | met | ok | infeasible (422) | overloaded or unavailable (503) | nearest() p50 / p99 µs |",
     "|------:|------------:|-------:|-------:|--------------------:|-----------:|:---:|---:|-----------:|-----------:|-----------------------:|",
   ];
   for (const r of results) {
