@@ -9,6 +9,7 @@ import { catalogApp } from "./routes/catalog.ts";
 import { chatApp } from "./routes/chat.ts";
 import { inferApp } from "./routes/infer.ts";
 import { outcomesApp } from "./routes/outcomes.ts";
+import { proposalsApp } from "./routes/proposals.ts";
 import { routeApp } from "./routes/route.ts";
 import { sitesApp } from "./routes/sites.ts";
 import type { AppEnv } from "./types.ts";
@@ -24,6 +25,7 @@ app.route("/v1/sites", sitesApp);
 app.route("/v1/outcomes", outcomesApp);
 app.route("/v1/anomalies", anomaliesApp);
 app.route("/v1/analytics", analyticsApp);
+app.route("/v1/policy/proposals", proposalsApp);
 
 app.notFound((c) =>
   c.json(errorBody("not_found", `no route for ${c.req.method} ${c.req.path}`), 404),

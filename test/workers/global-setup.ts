@@ -26,6 +26,9 @@ declare module "vitest" {
     /** A second Converse stand-in for Nova reasoning (NOVA_ENDPOINT): its faults and call counts
      * stay apart from the cloud tier's. */
     novaUrl: string;
+    /** A third, for the offline policy review (review.test.ts): its faults stay apart from the
+     * hot path's. */
+    reviewNovaUrl: string;
     /** kinesalite with the metrics stream (2 shards); the worker's KINESIS_ENDPOINT in tests. */
     kinesisUrl: string;
     /** GET /streams/{name}: the stream read back with @aws-sdk/client-kinesis from Node. */
@@ -82,6 +85,8 @@ export default async function setup(project: TestProject): Promise<() => Promise
   project.provide("bedrockUrl", bedrock.url);
   const nova = await startBedrockStandin({ timeScale: 0.02, seed: 7 });
   project.provide("novaUrl", nova.url);
+  const reviewNova = await startBedrockStandin({ timeScale: 0.02, seed: 11 });
+  project.provide("reviewNovaUrl", reviewNova.url);
   const kinesis = await startKinesalite({ streams: [{ name: "mec-router-metrics", shards: 2 }] });
   const reader = await startStreamReader({ endpoint: kinesis.url });
   const flaky = await startKinesisFlaky({ streams: ["mec-router-metrics"] });
@@ -94,6 +99,7 @@ export default async function setup(project: TestProject): Promise<() => Promise
       vision.close(),
       bedrock.close(),
       nova.close(),
+      reviewNova.close(),
       ...exec.map((e) => e.close()),
     ]);
     await Promise.all([reader.close(), kinesis.close(), flaky.close()]);

@@ -1,6 +1,7 @@
 // The `scheduled` handler: every run drains the Kinesis outbox (the backstop for rows the
 // consumer could not publish, e.g. while Kinesis was down and no events came since); the daily
-// run also prunes raw history (retention.ts).
+// run also prunes raw history (retention.ts) and, with `REASONING` = "auto", asks Nova Pro for a
+// policy weight proposal (review.ts).
 //
 // wrangler.toml's crons: `OUTBOX_CRON` (every 5 minutes) drains, records resource metrics and
 // prewarms; any other trigger — the daily one, or one fired by hand — drains and prunes.
@@ -24,6 +25,7 @@ import { readDemandProfiles } from "./insights.ts";
 import { publishMetrics } from "./kinesis.ts";
 import { drainOutboxPages, outboxBacklog } from "./outbox.ts";
 import { runRetention } from "./retention.ts";
+import { runReview } from "./review.ts";
 
 /** Must match the frequent cron in wrangler.toml. */
 export const OUTBOX_CRON = "*/5 * * * *";
@@ -74,6 +76,18 @@ export async function handleScheduled(
       await runRetention(controller, env, ctx);
     } catch (err) {
       failures.push(err);
+    }
+    // Offline review (review.ts): a proposal for operators, never applied here.
+    if (env.REASONING === "auto") {
+      try {
+        const at = Number.isFinite(controller.scheduledTime)
+          ? controller.scheduledTime
+          : Date.now();
+        await runReview(env, at);
+      } catch (err) {
+        failures.push(err);
+        console.error(JSON.stringify({ event: "policy_review_failed", message: String(err) }));
+      }
     }
   }
   // Both parts ran; the invocation still shows as failed.

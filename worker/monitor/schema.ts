@@ -275,3 +275,31 @@ export const kinesisOutboxDead = sqliteTable("kinesis_outbox_dead", {
   reason: text("reason").notNull(),
   deadAt: integer("dead_at").notNull(),
 });
+
+/**
+ * Policy weight changes proposed by the offline review (worker/monitor/review.ts, Nova Pro), from
+ * aggregates only. A proposal never changes a policy by itself: an operator approves or rejects
+ * it, and an approved one is tried through `POLICY_VARIANTS` (A/B).
+ */
+export const policyProposals = sqliteTable(
+  "policy_proposals",
+  {
+    id: text("id").primaryKey(),
+    createdAt: integer("created_at").notNull(),
+    /** The Bedrock model id that answered. */
+    model: text("model").notNull(),
+    promptVersion: text("prompt_version").notNull(),
+    /** The aggregate summary Nova was shown (JSON; no request content). */
+    summary: text("summary", { mode: "json" }).notNull(),
+    /** `{ latency, cost, privacy, reliability }`, each 0–1 (JSON). */
+    weights: text("weights", { mode: "json" }).notNull(),
+    rationale: text("rationale").notNull(),
+    confidence: real("confidence").notNull(),
+    status: text("status", { enum: ["proposed", "approved", "rejected"] })
+      .notNull()
+      .default("proposed"),
+    decidedAt: integer("decided_at"),
+    decidedBy: text("decided_by"),
+  },
+  (t) => [index("policy_proposals_created").on(t.createdAt)],
+);

@@ -3,7 +3,11 @@
 // `eu.amazon.nova-lite-v1:0` allowed); `NOVA_ENDPOINT`, else `BEDROCK_ENDPOINT`, points the SDK
 // at a stand-in. Never throws: every failure is a typed outcome the caller turns into rules.
 
-import { BedrockRuntimeClient, ConverseCommand } from "@aws-sdk/client-bedrock-runtime";
+import {
+  BedrockRuntimeClient,
+  ConverseCommand,
+  type ConverseCommandInput,
+} from "@aws-sdk/client-bedrock-runtime";
 import {
   type CandidateView,
   type ClassifyAnswer,
@@ -16,6 +20,13 @@ import {
   type ScoreAnswer,
   scoreAnswerSchema,
 } from "./request.ts";
+import {
+  REVIEW_ROLE_MODEL,
+  type ReviewAnswer,
+  type ReviewSummary,
+  reviewAnswerSchema,
+  reviewConverseInput,
+} from "./review.ts";
 
 export const DEFAULT_MODELS: Record<Role, string> = {
   micro: "amazon.nova-micro-v1:0",
@@ -72,12 +83,26 @@ interface Parser<T> {
   safeParse(v: unknown): { success: true; data: T } | { success: false };
 }
 
-async function call<T>(
+function call<T>(
   env: Env,
   role: Role,
   schema: Parser<T>,
   features: RequestFeatures,
   candidates: CandidateView[],
+  timeoutMs: number,
+): Promise<NovaResult<T>> {
+  return converse(
+    env,
+    schema,
+    () => converseInput(role, novaModel(env, role), features, candidates),
+    timeoutMs,
+  );
+}
+
+async function converse<T>(
+  env: Env,
+  schema: Parser<T>,
+  build: () => ConverseCommandInput,
   timeoutMs: number,
 ): Promise<NovaResult<T>> {
   const started = Date.now();
@@ -95,7 +120,7 @@ async function call<T>(
     }, timeoutMs);
   });
   try {
-    const input = converseInput(role, novaModel(env, role), features, candidates);
+    const input = build();
     const sent = client.send(new ConverseCommand(input), { abortSignal: signal });
     sent.catch(() => {});
     const out = await Promise.race([sent, expired]);
@@ -151,4 +176,18 @@ export function decideWithNova(
   timeoutMs: number,
 ) {
   return call<DecideAnswer>(env, "pro", decideAnswerSchema, f, candidates, timeoutMs);
+}
+
+/**
+ * The `review` role (Nova Pro, offline): proposed score weights from an aggregate summary of
+ * the last hours (worker/monitor/review.ts), never request content.
+ */
+export function reviewWithNova(env: Env, summary: ReviewSummary, timeoutMs: number) {
+  const model = novaModel(env, REVIEW_ROLE_MODEL);
+  return converse<ReviewAnswer>(
+    env,
+    reviewAnswerSchema,
+    () => reviewConverseInput(model, summary),
+    timeoutMs,
+  );
 }
