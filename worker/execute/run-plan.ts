@@ -5,6 +5,7 @@
 // client. A stream that breaks after it started continues on the next step, which is asked to
 // continue the partial answer, so the client sees one stream and one final `[DONE]`.
 
+import { targetKey } from "../../shared/events.ts";
 import type { ChatCompletion, ChatCompletionChunk } from "../../shared/openai.ts";
 import { continuationRequest, sseChunkText } from "../../shared/openai-converse.ts";
 import {
@@ -55,13 +56,9 @@ interface Admission {
   probe: boolean;
 }
 
+/** How attempts, headers and events name a step's target (`site:<id>`, `cloud:<region>`). */
 export function targetName(step: PlanStep): string {
-  const t = step.target;
-  return t.kind === "site"
-    ? `site:${t.siteId}`
-    : t.kind === "cloud"
-      ? `cloud:${t.region}`
-      : "device";
+  return targetKey(step.target);
 }
 
 /** Every target of the plan failed or refused; says which tier and how. */
