@@ -11,6 +11,14 @@ export type Role = (typeof ROLES)[number];
 interface KeyEntry {
   role: Role;
   hash: Uint8Array;
+  /** The first 12 hex digits of the hash: names the key in logs and sessions, reveals nothing. */
+  id: string;
+}
+
+/** Who is calling: the key's role and its id (never the key itself). */
+export interface Principal {
+  role: Role;
+  keyId: string;
 }
 
 let parsed: { source: string; keys: KeyEntry[] } | undefined;
@@ -28,7 +36,7 @@ export function parseApiKeys(source: string | undefined): KeyEntry[] {
       console.warn(JSON.stringify({ event: "config", problem: "API_KEYS entry ignored", role }));
       continue;
     }
-    keys.push({ role: role as Role, hash: hexToBytes(hex) });
+    keys.push({ role: role as Role, hash: hexToBytes(hex), id: hex.slice(0, 12).toLowerCase() });
   }
   if (keys.length === 0) {
     console.warn(JSON.stringify({ event: "config", problem: "API_KEYS has no usable key" }));
@@ -43,16 +51,25 @@ function hexToBytes(hex: string): Uint8Array {
   return out;
 }
 
-/** The role of a presented key, or undefined. Checks every entry, so timing says nothing. */
-export async function roleOfKey(key: string, keys: KeyEntry[]): Promise<Role | undefined> {
+/** The entry of a presented key, or undefined. Checks every entry, so timing says nothing. */
+export async function matchKey(key: string, keys: KeyEntry[]): Promise<KeyEntry | undefined> {
   const digest = new Uint8Array(
     await crypto.subtle.digest("SHA-256", new TextEncoder().encode(key)),
   );
-  let role: Role | undefined;
+  let found: KeyEntry | undefined;
   for (const entry of keys) {
-    if (crypto.subtle.timingSafeEqual(digest, entry.hash)) role ??= entry.role;
+    if (crypto.subtle.timingSafeEqual(digest, entry.hash)) found ??= entry;
   }
-  return role;
+  return found;
+}
+
+/**
+ * The one place a presented key becomes a principal: every route (bearer header) and every
+ * other way in (sessions, MCP) goes through here.
+ */
+export async function authenticate(env: Env, key: string): Promise<Principal | undefined> {
+  const entry = await matchKey(key, parseApiKeys(env.API_KEYS));
+  return entry ? { role: entry.role, keyId: entry.id } : undefined;
 }
 
 /** Requires `Authorization: Bearer <key>` with one of `roles`. */
@@ -61,12 +78,14 @@ export function requireRole(...roles: Role[]) {
     const header = c.req.header("authorization") ?? "";
     const match = /^Bearer\s+(\S{1,512})$/i.exec(header);
     if (!match?.[1]) throw new Unauthorized();
-    const role = await roleOfKey(match[1], parseApiKeys(c.env.API_KEYS));
-    if (!role) throw new Unauthorized();
+    const principal = await authenticate(c.env, match[1]);
+    if (!principal) throw new Unauthorized();
+    const { role } = principal;
     if (!roles.includes(role)) {
       throw new Forbidden(`a ${role} key cannot call this endpoint (needs ${roles.join(" or ")})`);
     }
     c.set("role", role);
+    c.set("principal", principal);
     await next();
   });
 }

@@ -1,7 +1,7 @@
-import type { Role } from "./auth.ts";
+import type { Principal, Role } from "./auth.ts";
 
 /** Hono environment of the worker: generated bindings and per-request variables. */
 export interface AppEnv {
   Bindings: Env;
-  Variables: { role: Role };
+  Variables: { role: Role; principal: Principal };
 }
