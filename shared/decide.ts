@@ -2,7 +2,12 @@
 // Pure and deterministic: the same request, fleet, policy and `now` give the same decision.
 
 import { CATALOG, type CatalogModel, catalogModel } from "./catalog.ts";
-import { analyzeRequest, contextRationale, type RequestContext } from "./context.ts";
+import {
+  analyzeRequest,
+  type ContextHint,
+  contextRationale,
+  type RequestContext,
+} from "./context.ts";
 import type { PreparedFleet } from "./fleet.ts";
 import { distanceKm, nearest } from "./geo.ts";
 import type { Policy } from "./policy.ts";
@@ -68,14 +73,16 @@ const PRIVACY_EXPOSURE = { device: 0, trustedSite: 0.25, site: 0.5, cloud: 1 } a
  * @param fleet the current fleet snapshot, indexed by `prepareFleet`
  * @param policy weights and thresholds
  * @param now epoch ms; the only clock the engine sees
+ * @param hint a learned second opinion on the request's class and complexity (context.ts)
  */
 export function decide(
   req: RouteRequest,
   fleet: PreparedFleet,
   policy: Policy,
   now: number,
+  hint?: ContextHint,
 ): DecideResult {
-  const ctx = analyzeRequest(req, policy);
+  const ctx = analyzeRequest(req, policy, hint);
   const run: Run = { req, ctx, policy, now, rejected: [], saturated: 0 };
   const candidates: Candidate[] = [];
 

@@ -12,6 +12,8 @@ import { policyForDecision } from "./config.ts";
 import { InvalidRequest, refusal } from "./errors.ts";
 import { fleetSource } from "./fleet/live-fleet-source.ts";
 import { sendEvents } from "./monitor/producer.ts";
+import { cachedHint, consultHints } from "./reasoning/hints.ts";
+import { keepRules } from "./reasoning/policy.ts";
 import { maybeReason } from "./reasoning/reason.ts";
 import type { AppEnv } from "./types.ts";
 
@@ -43,20 +45,28 @@ export async function decideRequest(
   // The id comes first: it picks the policy variant of an A/B experiment (stable per id).
   const decisionId = crypto.randomUUID();
   const { policy, variant } = policyForDecision(c.env, decisionId);
-  const result = decide(req, fleet, policy, now);
+  const mode = input.reasoning ?? "auto";
+  // A borderline class may have a learned second opinion (Nova Micro + Lite); using it is a
+  // lookup. Without one, `force` may ask now (slack permitting), `auto` learns after the answer.
+  const hint = cachedHint(c.env, req, policy, mode, now);
+  let result = decide(req, fleet, policy, now, hint);
+  // Nova's view of the class may leave nothing feasible; then the rules' own view stands.
+  if (!result.ok && hint) result = decide(req, fleet, policy, now);
   if (!result.ok) {
     const details = { rejected: result.rejected, rationale: result.rationale };
     throw refusal(result.code, result.message, details);
   }
+  let ruled = result.decision;
+  if (!hint) {
+    const consulted = await consultHints(c.env, req, policy, ruled, mode, waitUntil);
+    const again = consulted.hint && decide(req, fleet, policy, now, consulted.hint);
+    if (again?.ok) ruled = again.decision;
+    else if (again) ruled = keepRules(ruled, "Nova's class left nothing feasible; rules classify");
+    else if (consulted.note) ruled = keepRules(ruled, consulted.note);
+  }
   // Nova Pro may re-order the plan when the rules are unsure and the SLA leaves room; otherwise
   // this returns at once with the rules' decision.
-  const decision = await maybeReason(
-    c.env,
-    req,
-    result.decision,
-    input.reasoning ?? "auto",
-    waitUntil,
-  );
+  const decision = await maybeReason(c.env, req, ruled, mode, waitUntil);
   // History leaves through the queue after the response: no D1 while the request waits.
   sendEvents(c.env, c.executionCtx, [
     decisionEvent({ id: decisionId, time: now, request: req, decision, policyVariant: variant }),
