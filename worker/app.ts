@@ -11,6 +11,7 @@ import { inferApp } from "./routes/infer.ts";
 import { outcomesApp } from "./routes/outcomes.ts";
 import { proposalsApp } from "./routes/proposals.ts";
 import { routeApp } from "./routes/route.ts";
+import { sessionApp } from "./routes/session.ts";
 import { sitesApp } from "./routes/sites.ts";
 import type { AppEnv } from "./types.ts";
 
@@ -26,6 +27,7 @@ app.route("/v1/outcomes", outcomesApp);
 app.route("/v1/anomalies", anomaliesApp);
 app.route("/v1/analytics", analyticsApp);
 app.route("/v1/policy/proposals", proposalsApp);
+app.route("/v1/session", sessionApp);
 
 app.notFound((c) =>
   c.json(errorBody("not_found", `no route for ${c.req.method} ${c.req.path}`), 404),

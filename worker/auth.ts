@@ -72,6 +72,16 @@ export async function authenticate(env: Env, key: string): Promise<Principal | u
   return entry ? { role: entry.role, keyId: entry.id } : undefined;
 }
 
+/**
+ * The principal of a key that is still configured, by its id: how a session (worker/session.ts),
+ * which holds the key id and never the key, re-checks its key on every request, so that a revoked
+ * key's sessions stop working at once.
+ */
+export async function principalById(env: Env, keyId: string): Promise<Principal | undefined> {
+  const entry = parseApiKeys(env.API_KEYS).find((k) => k.id === keyId);
+  return entry ? { role: entry.role, keyId: entry.id } : undefined;
+}
+
 /** Requires `Authorization: Bearer <key>` with one of `roles`. */
 export function requireRole(...roles: Role[]) {
   return createMiddleware<AppEnv>(async (c, next) => {

@@ -11,6 +11,7 @@ import * as z from "zod/mini";
 import { requireRole } from "../auth.ts";
 import type { PolicyVariantConfig } from "../config.ts";
 import { AppError, InvalidRequest, NotFound } from "../errors.ts";
+import { requireRoleOrSession } from "../session.ts";
 import type { AppEnv } from "../types.ts";
 import { toFieldIssues } from "../validate.ts";
 
@@ -90,7 +91,7 @@ export function proposalVariants(
   ];
 }
 
-proposalsApp.get("/", requireRole("operator"), async (c) => {
+proposalsApp.get("/", requireRoleOrSession("operator"), async (c) => {
   const parsed = listQuerySchema.safeParse(c.req.query());
   if (!parsed.success) {
     throw new InvalidRequest("invalid query", toFieldIssues(parsed.error.issues));
