@@ -8,8 +8,6 @@ import type { QuantileSketch } from "./sketch.ts";
 import type { Tier } from "./types.ts";
 
 export const TIER_LIST: readonly Tier[] = ["device", "mec", "cloud"];
-/** The quantiles every latency answer gives. */
-export const QUANTILES = [0.5, 0.95, 0.99] as const;
 
 /** Rollup sums, with the latency sum the mean is taken from. */
 export interface Sums extends Counters {

@@ -433,7 +433,8 @@ export interface NovaAnswer {
   totals: NovaRoleTotals[];
 }
 
-export { NOVA_OUTCOMES, NOVA_ROLES };
+/** The enums the answers are keyed by, for clients that list them. */
+export { NOVA_OUTCOMES, NOVA_ROLES, TIERS };
 
 export interface PolicyVariantStats {
   variant: string;
