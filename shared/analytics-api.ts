@@ -7,8 +7,7 @@
 // chart takes them as they are; a latency of an empty bucket is null.
 
 import * as z from "zod/mini";
-import type { AnalyticsWindow } from "./analytics-window.ts";
-import { windowFields } from "./analytics-window.ts";
+import { type AnalyticsWindow, windowFields } from "./analytics-window.ts";
 import type { Breaker } from "./breaker.ts";
 import { NOVA_OUTCOMES, NOVA_ROLES, type NovaOutcome, type NovaRole, TIERS } from "./events.ts";
 import type { CacheState } from "./model-cache.ts";

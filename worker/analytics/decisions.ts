@@ -11,7 +11,6 @@ import type {
   DecisionSummary,
   DecisionsAnswer,
   OutcomeSummary,
-  PlanStepView,
 } from "../../shared/analytics-api.ts";
 import type { AnalyticsWindow } from "../../shared/analytics-window.ts";
 import type { DecisionExplanation } from "../../shared/events.ts";
@@ -225,7 +224,7 @@ export async function explainDecision(
       rationale: explain?.rationale ?? factors.map((factor) => ({ factor })),
       rejected: explain?.rejected ?? [],
       rejectedTotal: explain?.rejectedTotal ?? null,
-      plan: (explain?.plan as PlanStepView[] | undefined) ?? null,
+      plan: explain?.plan ?? null,
     },
     outcomes: outcomes.map((o) => ({
       ...(outcomeOf(o) as OutcomeSummary),

@@ -12,12 +12,10 @@ import {
   isTier,
   percentilesOf,
   type Sums,
-  TIER_LIST,
   totalsOf,
   zeroSums,
 } from "../../shared/analytics-aggregate.ts";
 import type {
-  Columns,
   TargetStats,
   TargetsAnswer,
   TimeseriesAnswer,
@@ -81,14 +79,17 @@ export async function timeseries(
     sql`SELECT ${t} AS t, tier, ${SUMS} FROM performance_rollups WHERE ${scope(w, f)}
       GROUP BY 1, 2`,
   );
-  const tiers = {} as Record<Tier, Columns>;
-  for (const tier of TIER_LIST) {
-    tiers[tier] = columnsOf(
+  const of = (tier: Tier) =>
+    columnsOf(
       w,
       found.filter((r) => r.tier === tier),
     );
-  }
-  return { window: w, t: bucketStarts(w), total: columnsOf(w, found), tiers };
+  return {
+    window: w,
+    t: bucketStarts(w),
+    total: columnsOf(w, found),
+    tiers: { device: of("device"), mec: of("mec"), cloud: of("cloud") },
+  };
 }
 
 /** Per tier and target over the window, busiest (decisions + outcomes) first, with percentiles. */
@@ -104,14 +105,16 @@ export async function targets(
       ORDER BY sum(decisions) + sum(outcomes) DESC, tier, target
       LIMIT ${f.limit + 1}`,
   );
-  const kept = found.slice(0, f.limit).filter((r) => isTier(r.tier));
+  const kept = found
+    .slice(0, f.limit)
+    .filter((r): r is typeof r & { tier: Tier } => isTier(r.tier));
   const sketches = await latencyByTarget(
     d1,
     w,
     kept.map((r) => r.target),
   );
   const stats: TargetStats[] = kept.map((r) => ({
-    tier: r.tier as Tier,
+    tier: r.tier,
     target: r.target,
     ...totalsOf(r),
     latency: percentilesOf(sketches.get(`${r.tier}|${r.target}`) ?? emptySketch()),

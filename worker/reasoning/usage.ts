@@ -3,8 +3,7 @@
 // out (`reportSkip`). The events travel the monitor's queue like decisions and outcomes and end in
 // `nova_usage_rollups` (worker/monitor/consumer.ts): per minute, role, model and outcome.
 
-import type { NovaUsageEvent } from "../../shared/events.ts";
-import { type NovaRole, novaUsageEvent } from "../../shared/events.ts";
+import { type NovaRole, type NovaUsageEvent, novaUsageEvent } from "../../shared/events.ts";
 import { sendEvents } from "../monitor/producer.ts";
 
 export type NovaUsageSink = (event: NovaUsageEvent) => void;
