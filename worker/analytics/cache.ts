@@ -4,8 +4,9 @@
 // the principal it was stored for (a session and the bearer key it came from are the same
 // principal). Only 200 answers are stored.
 //
-// Clients get `Cache-Control: private, max-age=<ttl>` (a browser may keep its own copy, no shared
-// cache may) and `x-mec-cache: hit | miss`.
+// Clients get `Cache-Control: no-store` and `x-mec-cache: hit | miss`: a browser keeps no copy of
+// its own, which would outlive a logout (the dashboard shows what the edge answers, at most a few
+// seconds old).
 
 import type { Context } from "hono";
 import type { AppEnv } from "../types.ts";
@@ -25,10 +26,10 @@ export function cacheKey(c: Context<AppEnv>): string {
   return `${url.origin}${KEY_PREFIX}/${encodeURIComponent(principal.keyId)}${url.pathname}?${query}`;
 }
 
-function answer(body: BodyInit | null, from: Response | undefined, ttl: number, hit: boolean) {
+function answer(body: BodyInit | null, from: Response | undefined, hit: boolean) {
   const headers = new Headers(from?.headers);
   headers.set("content-type", "application/json");
-  headers.set("cache-control", `private, max-age=${ttl}`);
+  headers.set("cache-control", "no-store");
   headers.set("x-mec-cache", hit ? "hit" : "miss");
   return new Response(body, { status: 200, headers });
 }
@@ -42,7 +43,7 @@ export async function cachedJson(
   const key = cacheKey(c);
   const cache = await caches.open(CACHE_NAME);
   const hit = await cache.match(key);
-  if (hit) return answer(hit.body, hit, ttl, true);
+  if (hit) return answer(hit.body, hit, true);
   const body = JSON.stringify(await compute());
   const stored = new Response(body, {
     headers: { "content-type": "application/json", "cache-control": `max-age=${ttl}` },
@@ -52,5 +53,5 @@ export async function cachedJson(
   } catch {
     // Without a cache the answer is only slower next time.
   }
-  return answer(body, undefined, ttl, false);
+  return answer(body, undefined, false);
 }
