@@ -339,7 +339,6 @@ describe("Nova Micro and Lite on borderline requests", () => {
     }
     const [micro, lite] = [await calls(MICRO), await calls(LITE)];
     const { d } = await borderline(13);
-    console.log("DEBUG", JSON.stringify(d.rationale));
     expect(d.classification).toBe("simple");
     expect(reasoning(d).map((r) => r.detail)).toContain(
       "breaker nova:micro open; breaker nova:lite open; rules classify",
