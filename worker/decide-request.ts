@@ -1,6 +1,6 @@
-// What every deciding route does the same way: check the model asked for, fall back to the
-// edge's idea of the caller's location, decide against the isolate's fleet snapshot, and turn a
-// refusal into its HTTP error.
+// What every deciding route (and the MCP dry run) does the same way: check the model asked for,
+// fall back to the edge's idea of the caller's location, decide against the isolate's fleet
+// snapshot, and turn a refusal into its HTTP error.
 
 import type { Context } from "hono";
 import { catalogModel } from "../shared/catalog.ts";
@@ -27,10 +27,19 @@ export interface Decided {
   waitUntil: (p: Promise<unknown>) => void;
 }
 
+export interface DecideOptions {
+  /**
+   * Send the decision event to the monitor (default). A dry run does not: it would count in the
+   * history and analytics as a decision that never ran.
+   */
+  record?: boolean;
+}
+
 /** Decides a validated `/v1/route`-shaped input; throws the HTTP error when nothing can take it. */
 export async function decideRequest(
   c: Context<AppEnv>,
   input: RouteRequestInput,
+  { record = true }: DecideOptions = {},
 ): Promise<Decided> {
   const model = input.task.model;
   if (model !== undefined && model !== "auto" && !catalogModel(model)) {
@@ -68,10 +77,21 @@ export async function decideRequest(
   // this returns at once with the rules' decision.
   const decision = await maybeReason(c.env, req, ruled, mode, waitUntil);
   // History leaves through the queue after the response: no D1 while the request waits.
-  sendEvents(c.env, c.executionCtx, [
-    decisionEvent({ id: decisionId, time: now, request: req, decision, policyVariant: variant }),
-  ]);
+  if (record) {
+    sendEvents(c.env, c.executionCtx, [
+      decisionEvent({ id: decisionId, time: now, request: req, decision, policyVariant: variant }),
+    ]);
+  }
   return { req, decision, decisionId, policyVariant: variant, now, waitUntil };
+}
+
+/** The `/v1/route` answer body for a decision: ids first, then the decision. */
+export function routeAnswer(
+  decided: Pick<Decided, "req" | "decisionId" | "policyVariant">,
+  decision: Decision,
+) {
+  const { req, decisionId, policyVariant } = decided;
+  return { requestId: req.requestId ?? decisionId, decisionId, policyVariant, ...decision };
 }
 
 /** Where Cloudflare's edge places the caller, when the body does not say. */

@@ -1,5 +1,6 @@
 // Policy weight proposals of the offline review (worker/monitor/review.ts), for operators:
 //   GET  /v1/policy/proposals              newest first (`limit` 1–200, default 50)
+//   POST /v1/policy/proposals              an operator's own proposal, stored like Nova's
 //   POST /v1/policy/proposals/:id/approve  idempotent; 404 unknown, 409 if already rejected
 //   POST /v1/policy/proposals/:id/reject   idempotent; 404 unknown, 409 if already approved
 // Approval changes no policy: it answers the `POLICY_VARIANTS` snippet that A/B-tests the
@@ -8,12 +9,13 @@
 
 import { Hono } from "hono";
 import * as z from "zod/mini";
-import { requireRole } from "../auth.ts";
+import { type Principal, requireRole } from "../auth.ts";
 import type { PolicyVariantConfig } from "../config.ts";
 import { AppError, InvalidRequest, NotFound } from "../errors.ts";
+import { readReviewSummary } from "../monitor/review.ts";
 import { requireRoleOrSession } from "../session.ts";
 import type { AppEnv } from "../types.ts";
-import { toFieldIssues } from "../validate.ts";
+import { limitBody, readJson, toFieldIssues } from "../validate.ts";
 
 export const proposalsApp = new Hono<AppEnv>();
 
@@ -31,6 +33,20 @@ const listQuerySchema = z.object({
       ),
   ),
 });
+
+const unit = z.number().check(z.gte(0), z.lte(1));
+
+/** An operator's proposal: the four score weights (as Nova's review proposes them) and why. */
+export const proposalBodySchema = z.strictObject({
+  weights: z.strictObject({ latency: unit, cost: unit, privacy: unit, reliability: unit }),
+  rationale: z.string().check(z.minLength(1), z.maxLength(500)),
+  /** How sure the proposer is, 0–1 (default 1). */
+  confidence: z.optional(unit),
+});
+export type ProposalBody = z.infer<typeof proposalBodySchema>;
+
+/** What stands in the `model` and `prompt_version` columns of a proposal made by an operator. */
+export const OPERATOR_PROPOSAL = { model: "operator", promptVersion: "manual" } as const;
 
 const ID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
 
@@ -103,6 +119,44 @@ proposalsApp.get("/", requireRoleOrSession("operator"), async (c) => {
     .bind(limit)
     .all<ProposalRow>();
   return c.json({ proposals: results.map(view) });
+});
+
+/**
+ * Stores an operator's proposal as 'proposed', with the same aggregate summary of the last hours
+ * that Nova's review is shown, so an approver sees what the proposer saw. Nothing is applied.
+ */
+export async function createProposal(db: D1Database, body: ProposalBody, by: Principal) {
+  const now = Date.now();
+  const id = crypto.randomUUID();
+  const summary = await readReviewSummary(db, now);
+  await db
+    .prepare(
+      `INSERT INTO policy_proposals (id, created_at, model, prompt_version, summary, weights,
+         rationale, confidence, status)
+       VALUES (?, ?, ?, ?, ?, ?, ?, ?, 'proposed')`,
+    )
+    .bind(
+      id,
+      now,
+      `${OPERATOR_PROPOSAL.model}:${by.keyId}`,
+      OPERATOR_PROPOSAL.promptVersion,
+      JSON.stringify(summary),
+      JSON.stringify(body.weights),
+      body.rationale,
+      body.confidence ?? 1,
+    )
+    .run();
+  const row = await db
+    .prepare(`SELECT ${COLUMNS} FROM policy_proposals WHERE id = ?`)
+    .bind(id)
+    .first<ProposalRow>();
+  if (!row) throw new Error("a stored proposal could not be read back");
+  return { proposal: view(row) };
+}
+
+proposalsApp.post("/", limitBody(), requireRole("operator"), async (c) => {
+  const body = await readJson(c, proposalBodySchema);
+  return c.json(await createProposal(c.env.DB, body, c.get("principal")), 201);
 });
 
 async function decide(

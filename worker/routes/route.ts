@@ -5,7 +5,7 @@ import { Hono } from "hono";
 import { routeRequestSchema } from "../../shared/route-request.ts";
 import type { Decision, PlanStep } from "../../shared/types.ts";
 import { requireRole } from "../auth.ts";
-import { decideRequest } from "../decide-request.ts";
+import { decideRequest, routeAnswer } from "../decide-request.ts";
 import { Overloaded } from "../errors.ts";
 import { siteStub } from "../fleet/site-stub.ts";
 import type { AppEnv } from "../types.ts";
@@ -21,14 +21,9 @@ export interface Lease {
 
 routeApp.post("/", limitBody(), requireRole("device", "operator"), async (c) => {
   const input = await readJson(c, routeRequestSchema);
-  const {
-    req,
-    decision: decided,
-    decisionId,
-    policyVariant,
-    waitUntil,
-  } = await decideRequest(c, input);
-  let decision = decided;
+  const decided = await decideRequest(c, input);
+  const { decisionId, waitUntil } = decided;
+  let decision = decided.decision;
   let lease: Lease | undefined;
   if (input.reserve) {
     ({ decision, lease } = await reserve(c.env, decision));
@@ -52,7 +47,7 @@ routeApp.post("/", limitBody(), requireRole("device", "operator"), async (c) => 
     }),
   );
   c.header("x-mec-decision-id", decisionId);
-  const body = { requestId: req.requestId ?? decisionId, decisionId, policyVariant, ...decision };
+  const body = routeAnswer(decided, decision);
   return c.json(lease ? { ...body, lease } : body);
 });
 
