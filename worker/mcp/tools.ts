@@ -1,0 +1,153 @@
+// The MCP tools operators' assistants call. Each takes the same zod schema as its HTTP route and
+// runs the same function; a tool is a name, a description, that schema and a few lines.
+
+import type { Context } from "hono";
+import * as z from "zod/mini";
+import { siteIdParam } from "../../shared/analytics-api.ts";
+import { routeRequestSchema } from "../../shared/route-request.ts";
+import { fleetStatus, siteStatus } from "../analytics/fleet.ts";
+import type { Principal } from "../auth.ts";
+import { decideRequest, routeAnswer } from "../decide-request.ts";
+import { InvalidRequest, NotFound } from "../errors.ts";
+import { anomaliesQuerySchema, recentAnomalies } from "../routes/anomalies.ts";
+import { createProposal, proposalBodySchema } from "../routes/proposals.ts";
+import { setDraining, siteParamsSchema } from "../routes/sites.ts";
+import type { AppEnv } from "../types.ts";
+import { toFieldIssues } from "../validate.ts";
+
+/** What a tool runs with: the HTTP request that carried the call, and who made it. */
+export interface ToolContext {
+  c: Context<AppEnv>;
+  principal: Principal;
+}
+
+/** MCP's behaviour hints for clients (they ask before running a tool that changes things). */
+export interface ToolAnnotations {
+  readOnlyHint?: boolean;
+  destructiveHint?: boolean;
+  idempotentHint?: boolean;
+  openWorldHint?: boolean;
+}
+
+export interface Tool {
+  name: string;
+  title: string;
+  description: string;
+  input: z.ZodMiniType;
+  annotations: ToolAnnotations;
+  /** Validates the arguments with `input` (400 `invalid_request` with field paths) and runs. */
+  call(ctx: ToolContext, args: unknown): Promise<object>;
+}
+
+export function defineTool<S extends z.ZodMiniType>(def: {
+  name: string;
+  title: string;
+  description: string;
+  input: S;
+  annotations: ToolAnnotations;
+  run: (ctx: ToolContext, input: z.output<S>) => Promise<object>;
+}): Tool {
+  const { run, ...rest } = def;
+  return {
+    ...rest,
+    async call(ctx, args) {
+      const parsed = z.safeParse(def.input, args ?? {});
+      if (!parsed.success) {
+        throw new InvalidRequest(
+          "tool input failed validation",
+          toFieldIssues(parsed.error.issues),
+        );
+      }
+      return run(ctx, parsed.data);
+    },
+  };
+}
+
+const READ = { readOnlyHint: true, openWorldHint: false } as const;
+const noInput = z.strictObject({});
+
+/** `/v1/route`'s body without `reserve`: a dry run never takes a slot. */
+export const dryRunSchema = z.omit(routeRequestSchema, { reserve: true });
+
+export const TOOLS: readonly Tool[] = [
+  defineTool({
+    name: "route_dry_run",
+    title: "Route dry run",
+    description:
+      "Decide where a request would run (device, MEC site or cloud) without running it: the " +
+      "POST /v1/route body without `reserve`. Answers the full decision: tier, target, model, " +
+      "predictions, plan, rationale and every rejected candidate with its reason. Takes no " +
+      "slot, tells no site to expect it, and is not recorded in the history.",
+    input: dryRunSchema,
+    annotations: READ,
+    run: async ({ c }, input) => {
+      const decided = await decideRequest(c, input, { record: false });
+      return routeAnswer(decided, decided.decision);
+    },
+  }),
+  defineTool({
+    name: "fleet_status",
+    title: "Fleet status",
+    description:
+      "Every MEC site (health, breaker, load and utilisation, resident models, location) with " +
+      "counts, and the cloud service breakers, as GET /v1/analytics/fleet.",
+    input: noInput,
+    annotations: READ,
+    run: ({ c }) => fleetStatus(c.env, Date.now()),
+  }),
+  defineTool({
+    name: "site_status",
+    title: "Site status",
+    description:
+      "One MEC site in depth, as GET /v1/analytics/fleet/{siteId}: its live view, its agent " +
+      "(leases, last probe, breaker, model residency and demand) and its last 15 minutes " +
+      "(requests, errors, SLA, latency percentiles).",
+    input: z.strictObject({ siteId: siteIdParam }),
+    annotations: READ,
+    run: async ({ c }, { siteId }) => {
+      const status = await siteStatus(c.env, siteId, Date.now());
+      if (!status) throw new NotFound(`no site "${siteId}" is registered`);
+      return status;
+    },
+  }),
+  defineTool({
+    name: "drain_site",
+    title: "Drain a site",
+    description:
+      "Stop sending new work to a MEC site (in-flight work finishes), as POST " +
+      "/v1/sites/{id}/drain. Undo with undrain_site.",
+    input: siteParamsSchema,
+    annotations: { destructiveHint: false, idempotentHint: true, openWorldHint: false },
+    run: ({ c }, { id }) => setDraining(c.env, id, true),
+  }),
+  defineTool({
+    name: "undrain_site",
+    title: "Undrain a site",
+    description: "Send new work to a drained MEC site again, as POST /v1/sites/{id}/resume.",
+    input: siteParamsSchema,
+    annotations: { destructiveHint: false, idempotentHint: true, openWorldHint: false },
+    run: ({ c }, { id }) => setDraining(c.env, id, false),
+  }),
+  defineTool({
+    name: "list_anomalies",
+    title: "List anomalies",
+    description:
+      "Latency and error-rate anomalies the monitor found, newest first, as GET /v1/anomalies: " +
+      "`from` / `to` are epoch milliseconds as strings (default the last 24 h), `target` is " +
+      "site:<id>, cloud:<region> or device, `limit` 1–500 (default 100).",
+    input: anomaliesQuerySchema,
+    annotations: READ,
+    run: ({ c }, query) => recentAnomalies(c.env.DB, query),
+  }),
+  defineTool({
+    name: "propose_policy_change",
+    title: "Propose a policy change",
+    description:
+      "Propose score weights (latency, cost, privacy, reliability, each 0–1) with a rationale, " +
+      "as POST /v1/policy/proposals. The proposal is stored for an operator to approve or " +
+      "reject; nothing is applied, and an approved one runs only as a 10 % A/B experiment.",
+    input: proposalBodySchema,
+    annotations: { destructiveHint: false, idempotentHint: false, openWorldHint: false },
+    run: ({ c, principal }, body) => createProposal(c.env.DB, body, principal),
+  }),
+];
