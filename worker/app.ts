@@ -8,6 +8,7 @@ import { catalogApp } from "./routes/catalog.ts";
 import { chatApp } from "./routes/chat.ts";
 import { inferApp } from "./routes/infer.ts";
 import { mcpApp } from "./routes/mcp.ts";
+import { openApiApp } from "./routes/openapi.ts";
 import { outcomesApp } from "./routes/outcomes.ts";
 import { proposalsApp } from "./routes/proposals.ts";
 import { routeApp } from "./routes/route.ts";
@@ -29,6 +30,7 @@ app.route("/v1/analytics", analyticsApp);
 app.route("/v1/policy/proposals", proposalsApp);
 app.route("/v1/session", sessionApp);
 app.route("/mcp", mcpApp);
+app.route("/", openApiApp);
 
 app.notFound((c) =>
   c.json(errorBody("not_found", `no route for ${c.req.method} ${c.req.path}`), 404),

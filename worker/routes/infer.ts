@@ -32,7 +32,7 @@ const mediaSchema = z.strictObject({
   format: z.optional(z.string().check(z.regex(/^[a-z0-9]{2,8}$/))),
 });
 
-const inferSchema = z.extend(routeRequestSchema, {
+export const inferSchema = z.extend(routeRequestSchema, {
   input: z.strictObject({
     prompt: z.optional(z.string().check(z.maxLength(1_000_000))),
     messages: z.optional(z.array(chatMessageSchema).check(z.maxLength(4096))),

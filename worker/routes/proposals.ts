@@ -21,7 +21,7 @@ export const proposalsApp = new Hono<AppEnv>();
 
 export const MAX_PROPOSALS = 200;
 
-const listQuerySchema = z.object({
+export const listQuerySchema = z.object({
   limit: z.optional(
     z
       .string()
