@@ -83,6 +83,9 @@ let client: Client;
 beforeAll(async () => {
   await register(site("mcp-munich", "DE", MUNICH), site("mcp-vienna", "AT", VIENNA));
   client = await connect(OPERATOR_KEY);
+  // Listing first makes the client check every structured answer against its tool's
+  // outputSchema (the HTTP route's documented answer schema).
+  await client.listTools();
 });
 
 afterAll(async () => {
@@ -96,6 +99,7 @@ describe("MCP: tools", () => {
     for (const t of tools) {
       expect(t.description?.length).toBeGreaterThan(20);
       expect(t.inputSchema.type).toBe("object");
+      expect(t.outputSchema?.type).toBe("object");
     }
     const dryRun = tools.find((t) => t.name === "route_dry_run");
     expect(Object.keys(dryRun?.inputSchema.properties ?? {})).toEqual(

@@ -90,6 +90,24 @@ describe("every documented operation, called with its example", () => {
     expect(await res.json()).toEqual(JSON.parse(JSON.stringify(doc)));
   });
 
+  it("renders the reference page self-contained: every operation, no script, nothing fetched", async () => {
+    const res = await exports.default.fetch("http://router.test/docs");
+    expect(res.status).toBe(200);
+    expect(res.headers.get("content-type")).toMatch(/^text\/html/);
+    expect(res.headers.get("content-security-policy")).toContain("default-src 'none'");
+    const html = await res.text();
+    for (const op of OPERATIONS) expect(html).toContain(`id="op-${op.operationId}"`);
+    for (const name of Object.keys(doc.components.schemas))
+      expect(html).toContain(`id="schema-${name}"`);
+    expect(html).not.toMatch(/<script|<link|<img|@import|url\(/i);
+    // Links stay on the page or on /openapi.json.
+    for (const [, href] of html.matchAll(/href="([^"]*)"/g))
+      expect(href).toMatch(/^(#|\/openapi\.json$)/);
+    // Prose from the document is escaped, code spans aside.
+    expect(html).toContain("<code>reserve: true</code>");
+    expect(html).not.toContain("<key>");
+  });
+
   it("checks bodies against the documented schemas, references resolved", () => {
     const answer = { $ref: "#/components/schemas/RouteAnswer" };
     const example = OPERATIONS.find((op) => op.operationId === "route")?.responses[200]?.example;

@@ -18,7 +18,7 @@ import {
 } from "@modelcontextprotocol/sdk/types.js";
 import * as z from "zod/mini";
 import { errorAnswer } from "../errors.ts";
-import { TOOLS, type Tool, type ToolContext } from "./tools.ts";
+import { TOOLS, type ToolContext } from "./tools.ts";
 
 export const SERVER_INFO = { name: "mec-router", version: "0.1.0" };
 
@@ -31,21 +31,15 @@ const INSTRUCTIONS =
   "review and are never applied directly. Errors come back as tool errors whose text is the " +
   'HTTP API\'s error body: {"error":{"code","message","details"}}.';
 
-/** A tool's input schema as MCP lists it: JSON Schema of what the caller may send. */
-export function inputJsonSchema(tool: Tool): ToolListing["inputSchema"] {
+/** A zod schema as MCP lists a tool's input or output: a JSON Schema object. */
+export function toolJsonSchema(schema: z.ZodMiniType, io: "input" | "output") {
   // The dialect is MCP's default (2020-12); naming it trips clients whose validator lacks it.
-  const {
-    $schema: _dialect,
-    properties = {},
-    ...schema
-  } = z.toJSONSchema(tool.input, {
-    io: "input",
-  });
+  const { $schema: _dialect, properties = {}, ...rest } = z.toJSONSchema(schema, { io });
   const props: Record<string, object> = {};
   for (const [key, value] of Object.entries(properties)) {
-    props[key] = typeof value === "object" ? value : {};
+    props[key] = value === true ? {} : value === false ? { not: {} } : value;
   }
-  return { ...schema, type: "object", properties: props };
+  return { ...rest, type: "object" as const, properties: props };
 }
 
 let listing: ToolListing[] | undefined;
@@ -55,7 +49,8 @@ function toolListing(): ToolListing[] {
     name: tool.name,
     title: tool.title,
     description: tool.description,
-    inputSchema: inputJsonSchema(tool),
+    inputSchema: toolJsonSchema(tool.input, "input"),
+    outputSchema: toolJsonSchema(tool.output, "output"),
     annotations: { title: tool.title, ...tool.annotations },
   }));
   return listing;

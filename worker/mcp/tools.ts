@@ -9,6 +9,14 @@ import { fleetStatus, siteStatus } from "../analytics/fleet.ts";
 import type { Principal } from "../auth.ts";
 import { decideRequest, routeAnswer } from "../decide-request.ts";
 import { InvalidRequest, NotFound } from "../errors.ts";
+import {
+  anomaliesAnswerSchema,
+  fleetSchema,
+  proposalAnswerSchema,
+  routeAnswerSchema,
+  siteAnswerSchema,
+  siteDetailSchema,
+} from "../openapi/responses.ts";
 import { anomaliesQuerySchema, recentAnomalies } from "../routes/anomalies.ts";
 import { createProposal, proposalBodySchema } from "../routes/proposals.ts";
 import { setDraining, siteParamsSchema } from "../routes/sites.ts";
@@ -34,6 +42,8 @@ export interface Tool {
   title: string;
   description: string;
   input: z.ZodMiniType;
+  /** The answer: the HTTP route's documented answer schema (worker/openapi/responses.ts). */
+  output: z.ZodMiniType;
   annotations: ToolAnnotations;
   /** Validates the arguments with `input` (400 `invalid_request` with field paths) and runs. */
   call(ctx: ToolContext, args: unknown): Promise<object>;
@@ -44,6 +54,7 @@ export function defineTool<S extends z.ZodMiniType>(def: {
   title: string;
   description: string;
   input: S;
+  output: z.ZodMiniType;
   annotations: ToolAnnotations;
   run: (ctx: ToolContext, input: z.output<S>) => Promise<object>;
 }): Tool {
@@ -79,6 +90,7 @@ export const TOOLS: readonly Tool[] = [
       "predictions, plan, rationale and every rejected candidate with its reason. Takes no " +
       "slot, tells no site to expect it, and is not recorded in the history.",
     input: dryRunSchema,
+    output: routeAnswerSchema,
     annotations: READ,
     run: async ({ c }, input) => {
       const decided = await decideRequest(c, input, { record: false });
@@ -92,6 +104,7 @@ export const TOOLS: readonly Tool[] = [
       "Every MEC site (health, breaker, load and utilisation, resident models, location) with " +
       "counts, and the cloud service breakers, as GET /v1/analytics/fleet.",
     input: noInput,
+    output: fleetSchema,
     annotations: READ,
     run: ({ c }) => fleetStatus(c.env, Date.now()),
   }),
@@ -103,6 +116,7 @@ export const TOOLS: readonly Tool[] = [
       "(leases, last probe, breaker, model residency and demand) and its last 15 minutes " +
       "(requests, errors, SLA, latency percentiles).",
     input: z.strictObject({ siteId: siteIdParam }),
+    output: siteDetailSchema,
     annotations: READ,
     run: async ({ c }, { siteId }) => {
       const status = await siteStatus(c.env, siteId, Date.now());
@@ -117,6 +131,7 @@ export const TOOLS: readonly Tool[] = [
       "Stop sending new work to a MEC site (in-flight work finishes), as POST " +
       "/v1/sites/{id}/drain. Undo with undrain_site.",
     input: siteParamsSchema,
+    output: siteAnswerSchema,
     annotations: { destructiveHint: false, idempotentHint: true, openWorldHint: false },
     run: ({ c }, { id }) => setDraining(c.env, id, true),
   }),
@@ -125,6 +140,7 @@ export const TOOLS: readonly Tool[] = [
     title: "Undrain a site",
     description: "Send new work to a drained MEC site again, as POST /v1/sites/{id}/resume.",
     input: siteParamsSchema,
+    output: siteAnswerSchema,
     annotations: { destructiveHint: false, idempotentHint: true, openWorldHint: false },
     run: ({ c }, { id }) => setDraining(c.env, id, false),
   }),
@@ -136,6 +152,7 @@ export const TOOLS: readonly Tool[] = [
       "`from` / `to` are epoch milliseconds as strings (default the last 24 h), `target` is " +
       "site:<id>, cloud:<region> or device, `limit` 1–500 (default 100).",
     input: anomaliesQuerySchema,
+    output: anomaliesAnswerSchema,
     annotations: READ,
     run: ({ c }, query) => recentAnomalies(c.env.DB, query),
   }),
@@ -147,6 +164,7 @@ export const TOOLS: readonly Tool[] = [
       "as POST /v1/policy/proposals. The proposal is stored for an operator to approve or " +
       "reject; nothing is applied, and an approved one runs only as a 10 % A/B experiment.",
     input: proposalBodySchema,
+    output: proposalAnswerSchema,
     annotations: { destructiveHint: false, idempotentHint: false, openWorldHint: false },
     run: ({ c, principal }, body) => createProposal(c.env.DB, body, principal),
   }),
