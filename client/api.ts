@@ -1,0 +1,1131 @@
+// Generated from the OpenAPI document (worker/openapi/) by `npm run client:gen`. Do not edit.
+
+export interface components {
+  schemas: {
+    RouteRequest: {
+      requestId?: string;
+      task: {
+        modality: "text" | "image" | "audio" | "video" | "multimodal";
+        model?: string;
+        inputTokens?: number;
+        maxOutputTokens?: number;
+        payloadBytes?: number;
+        criticality?: "critical" | "standard" | "sheddable";
+      };
+      constraints: {
+        latencySlaMs: number;
+        latencyTarget?: "complete" | "first_token";
+        maxCostUsd?: number;
+        privacy?: "public" | "sensitive" | "strict";
+        dataResidency?: string[];
+        compliance?: string[];
+      };
+      device?: {
+        models?: string[];
+        batteryPct?: number;
+        charging?: boolean;
+        thermal?: "nominal" | "fair" | "serious" | "critical";
+        memoryFreeMb?: number;
+        class?: "low" | "mid" | "high";
+      };
+      network?: {
+        type?: "5g" | "4g" | "wifi" | "offline" | "unknown";
+        rttMs?: number;
+        uplinkMbps?: number;
+        downlinkMbps?: number;
+      };
+      location?: {
+        lat: number;
+        lon: number;
+      };
+      reserve?: boolean;
+      reasoning?: "off" | "auto" | "force";
+    };
+    ChatCompletionsRequest: {
+      model: string;
+      messages: ({
+        role: "system";
+        content: string | ({
+          type: "text";
+          text: string;
+        })[];
+        name?: string;
+      } | {
+        role: "developer";
+        content: string | ({
+          type: "text";
+          text: string;
+        })[];
+        name?: string;
+      } | {
+        role: "user";
+        content: string | ({
+          type: "text";
+          text: string;
+        } | {
+          type: "image_url";
+          image_url: {
+            url: string;
+            detail?: "auto" | "low" | "high";
+          };
+        } | {
+          type: "input_audio";
+          input_audio: {
+            data: string;
+            format: "wav" | "mp3";
+          };
+        } | {
+          type: "video_url";
+          video_url: {
+            url: string;
+          };
+        })[];
+        name?: string;
+      } | {
+        role: "assistant";
+        content?: string | ({
+          type: "text";
+          text: string;
+        } | {
+          type: "refusal";
+          refusal: string;
+        })[] | null;
+        refusal?: string | null;
+        tool_calls?: ({
+          id: string;
+          type: "function";
+          function: {
+            name: string;
+            arguments: string;
+          };
+        })[];
+        name?: string;
+      } | {
+        role: "tool";
+        content: string | ({
+          type: "text";
+          text: string;
+        })[];
+        tool_call_id: string;
+      })[];
+      stream?: boolean | null;
+      stream_options?: {
+        include_usage?: boolean;
+        [key: string]: unknown;
+      } | null;
+      max_tokens?: number | null;
+      max_completion_tokens?: number | null;
+      temperature?: number | null;
+      top_p?: number | null;
+      stop?: string | string[] | null;
+      n?: 1 | null;
+      user?: string;
+      tools?: ({
+        type: "function";
+        function: {
+          name: string;
+          description?: string;
+          parameters?: {
+            [key: string]: unknown;
+          };
+          strict?: boolean | null;
+        };
+      })[];
+      tool_choice?: "none" | "auto" | "required" | {
+        type: "function";
+        function: {
+          name: string;
+        };
+      };
+      mec?: {
+        [key: string]: unknown;
+      };
+      frequency_penalty?: number | null;
+      presence_penalty?: number | null;
+      seed?: number | null;
+      logprobs?: boolean | null;
+      top_logprobs?: number | null;
+      response_format?: {
+        type: string;
+        [key: string]: unknown;
+      };
+      parallel_tool_calls?: boolean | null;
+      metadata?: {
+        [key: string]: unknown;
+      } | null;
+      service_tier?: string | null;
+      store?: boolean | null;
+    };
+    InferRequest: {
+      requestId?: string;
+      task: {
+        modality: "text" | "image" | "audio" | "video" | "multimodal";
+        model?: string;
+        inputTokens?: number;
+        maxOutputTokens?: number;
+        payloadBytes?: number;
+        criticality?: "critical" | "standard" | "sheddable";
+      };
+      constraints: {
+        latencySlaMs: number;
+        latencyTarget?: "complete" | "first_token";
+        maxCostUsd?: number;
+        privacy?: "public" | "sensitive" | "strict";
+        dataResidency?: string[];
+        compliance?: string[];
+      };
+      device?: {
+        models?: string[];
+        batteryPct?: number;
+        charging?: boolean;
+        thermal?: "nominal" | "fair" | "serious" | "critical";
+        memoryFreeMb?: number;
+        class?: "low" | "mid" | "high";
+      };
+      network?: {
+        type?: "5g" | "4g" | "wifi" | "offline" | "unknown";
+        rttMs?: number;
+        uplinkMbps?: number;
+        downlinkMbps?: number;
+      };
+      location?: {
+        lat: number;
+        lon: number;
+      };
+      reserve?: boolean;
+      reasoning?: "off" | "auto" | "force";
+      input: {
+        prompt?: string;
+        messages?: ({
+          role: "system";
+          content: string | ({
+            type: "text";
+            text: string;
+          })[];
+          name?: string;
+        } | {
+          role: "developer";
+          content: string | ({
+            type: "text";
+            text: string;
+          })[];
+          name?: string;
+        } | {
+          role: "user";
+          content: string | ({
+            type: "text";
+            text: string;
+          } | {
+            type: "image_url";
+            image_url: {
+              url: string;
+              detail?: "auto" | "low" | "high";
+            };
+          } | {
+            type: "input_audio";
+            input_audio: {
+              data: string;
+              format: "wav" | "mp3";
+            };
+          } | {
+            type: "video_url";
+            video_url: {
+              url: string;
+            };
+          })[];
+          name?: string;
+        } | {
+          role: "assistant";
+          content?: string | ({
+            type: "text";
+            text: string;
+          } | {
+            type: "refusal";
+            refusal: string;
+          })[] | null;
+          refusal?: string | null;
+          tool_calls?: ({
+            id: string;
+            type: "function";
+            function: {
+              name: string;
+              arguments: string;
+            };
+          })[];
+          name?: string;
+        } | {
+          role: "tool";
+          content: string | ({
+            type: "text";
+            text: string;
+          })[];
+          tool_call_id: string;
+        })[];
+        media?: ({
+          type: "image" | "audio" | "video";
+          data?: string;
+          url?: string;
+          format?: string;
+        })[];
+      };
+    };
+    ReportOutcomeRequest: {
+      decisionId?: string;
+      leaseId?: string;
+      siteId?: string;
+      model?: string;
+      ok: boolean;
+      latencyMs?: number;
+      ttftMs?: number;
+      errorClass?: "timeout" | "connect" | "http_4xx" | "http_5xx" | "stream" | "other";
+    };
+    PutSiteRequest: {
+      id?: string;
+      name: string;
+      location: {
+        lat: number;
+        lon: number;
+      };
+      country: string;
+      trusted: boolean;
+      certifications: string[];
+      endpoint: string;
+      controlEndpoint?: string;
+      faultDomain?: string;
+      capacity: {
+        maxConcurrent: number;
+        maxQueue: number;
+        gpus: number;
+        gpuMemoryGb: number;
+      };
+      cost: {
+        gpuHourUsd: number;
+      };
+      models: ({
+        model: string;
+        tokensPerSec?: number;
+        loadTimeMs?: number;
+      })[];
+      residentModels?: string[];
+    };
+    SiteHeartbeatRequest: {
+      metrics: {
+        "vllm:num_requests_waiting": number;
+        "vllm:num_requests_running": number;
+        "vllm:kv_cache_usage_perc"?: number;
+      };
+      gpuUtilization?: number;
+      freeGpuMemoryGb?: number;
+      residentModels?: ({
+        model: string;
+        sizeGb?: number;
+        lastUsedAt?: number;
+      })[];
+      tokensPerSec?: {
+        [key: string]: number;
+      };
+    };
+    LoadSiteModelRequest: {
+      model: string;
+    };
+    CreateProposalRequest: {
+      weights: {
+        latency: number;
+        cost: number;
+        privacy: number;
+        reliability: number;
+      };
+      rationale: string;
+      confidence?: number;
+    };
+    McpRequest: {
+      jsonrpc: "2.0";
+      id?: string | number;
+      method: string;
+      params?: {
+        [key: string]: unknown;
+      };
+      [key: string]: unknown;
+    };
+    Error: {
+      error: {
+        code: string;
+        message: string;
+        details?: unknown;
+      };
+    };
+    Target: {
+      kind: "device";
+    } | {
+      kind: "site";
+      siteId: string;
+      endpoint: string;
+    } | {
+      kind: "cloud";
+      region: string;
+      modelId: string;
+    };
+    Decision: {
+      tier: "device" | "mec" | "cloud";
+      target: components["schemas"]["Target"];
+      model: string;
+      classification: "simple" | "complex" | "critical";
+      complexity: number;
+      confidence: number;
+      confidenceLevel: "high" | "medium" | "low";
+      predicted: {
+        latencyMs: number;
+        firstTokenMs: number;
+        costUsd: number;
+      };
+      resources: {
+        memoryGb: number;
+        cpuCores: number;
+        gpuUnits: number;
+        bandwidthMbps: number;
+      };
+      plan: {
+        primary: {
+          tier: "device" | "mec" | "cloud";
+          target: components["schemas"]["Target"];
+          model: string;
+          predictedLatencyMs: number;
+          predictedCostUsd: number;
+          timeoutMs: number;
+        };
+        backups: ({
+          tier: "device" | "mec" | "cloud";
+          target: components["schemas"]["Target"];
+          model: string;
+          predictedLatencyMs: number;
+          predictedCostUsd: number;
+          timeoutMs: number;
+        })[];
+        timeoutMs: number;
+        retry: {
+          maxAttempts: number;
+          baseDelayMs: number;
+          maxDelayMs: number;
+        };
+      };
+      rationale: ({
+        factor: string;
+        detail: string;
+      })[];
+      rejected: ({
+        target: string;
+        reason: "privacy" | "residency" | "compliance" | "modality" | "breaker" | "capacity" | "device" | "network" | "sla" | "budget";
+        detail: string;
+      })[];
+      reasoner: "rules" | "nova-pro";
+    };
+    RouteAnswer: {
+      tier: "device" | "mec" | "cloud";
+      target: components["schemas"]["Target"];
+      model: string;
+      classification: "simple" | "complex" | "critical";
+      complexity: number;
+      confidence: number;
+      confidenceLevel: "high" | "medium" | "low";
+      predicted: {
+        latencyMs: number;
+        firstTokenMs: number;
+        costUsd: number;
+      };
+      resources: {
+        memoryGb: number;
+        cpuCores: number;
+        gpuUnits: number;
+        bandwidthMbps: number;
+      };
+      plan: {
+        primary: {
+          tier: "device" | "mec" | "cloud";
+          target: components["schemas"]["Target"];
+          model: string;
+          predictedLatencyMs: number;
+          predictedCostUsd: number;
+          timeoutMs: number;
+        };
+        backups: ({
+          tier: "device" | "mec" | "cloud";
+          target: components["schemas"]["Target"];
+          model: string;
+          predictedLatencyMs: number;
+          predictedCostUsd: number;
+          timeoutMs: number;
+        })[];
+        timeoutMs: number;
+        retry: {
+          maxAttempts: number;
+          baseDelayMs: number;
+          maxDelayMs: number;
+        };
+      };
+      rationale: ({
+        factor: string;
+        detail: string;
+      })[];
+      rejected: ({
+        target: string;
+        reason: "privacy" | "residency" | "compliance" | "modality" | "breaker" | "capacity" | "device" | "network" | "sla" | "budget";
+        detail: string;
+      })[];
+      reasoner: "rules" | "nova-pro";
+      requestId: string;
+      decisionId: string;
+      policyVariant: string;
+      lease?: {
+        id: string;
+        siteId: string;
+        expiresAt: number;
+      };
+    };
+    ChatCompletion: {
+      id: string;
+      object: "chat.completion";
+      created: number;
+      model: string;
+      choices: ({
+        index: number;
+        message: {
+          role: "assistant";
+          content: string | null;
+          [key: string]: unknown;
+        };
+        finish_reason: string | null;
+        [key: string]: unknown;
+      })[];
+      usage?: {
+        prompt_tokens: number;
+        completion_tokens: number;
+        total_tokens: number;
+        [key: string]: unknown;
+      };
+      [key: string]: unknown;
+    };
+    InferAnswer: {
+      executed: false;
+      decision: components["schemas"]["RouteAnswer"];
+    } | {
+      executed: true;
+      decision: components["schemas"]["RouteAnswer"];
+      output: components["schemas"]["ChatCompletion"];
+    };
+    OutcomeAnswer: {
+      accepted: true;
+      released: boolean;
+    };
+    Catalog: {
+      models: ({
+        id: string;
+        name: string;
+        modalities: ("text" | "image" | "audio" | "video" | "multimodal")[];
+        quality: 1 | 2 | 3 | 4;
+        paramsB: number;
+        contextTokens: number;
+        device?: {
+          variant: string;
+          ramMb: number;
+          prefillTokensPerSec: number;
+          tokensPerSec: {
+            [key: string]: number;
+          };
+        };
+        mec?: {
+          gpuMemoryGb: number;
+          prefillTokensPerSec: number;
+          tokensPerSec: number;
+          loadTimeMs: number;
+          kvBytesPerToken: number;
+        };
+        cloud?: {
+          modelId: string;
+          inputPer1kUsd: number;
+          outputPer1kUsd: number;
+          tokensPerSec: number;
+          ttftMs: number;
+        };
+      })[];
+    };
+    SiteView: {
+      id: string;
+      name: string;
+      location: {
+        lat: number;
+        lon: number;
+      };
+      country: string;
+      trusted: boolean;
+      certifications: string[];
+      endpoint: string;
+      faultDomain: string;
+      capacity: {
+        maxConcurrent: number;
+        maxQueue: number;
+        gpus: number;
+        gpuMemoryGb: number;
+      };
+      cost: {
+        gpuHourUsd: number;
+      };
+      models: ({
+        model: string;
+        tokensPerSec?: number;
+        loadTimeMs?: number;
+      })[];
+      load: {
+        waiting: number;
+        running: number;
+        kvCacheUsage: number;
+        gpuUtilization: number;
+        freeGpuMemoryGb: number;
+        residentModels: string[];
+        updatedAt: number;
+      };
+      breaker: "closed" | "open" | "half_open";
+      trafficShare: number;
+      errorRate: number;
+      draining: boolean;
+      healthy: boolean;
+    };
+    Fleet: {
+      version: number;
+      sites: components["schemas"]["SiteView"][];
+      services: ({
+        service: string;
+        breaker: "closed" | "open" | "half_open";
+        errorRate: number;
+        updatedAt: number;
+      })[];
+    };
+    SiteAnswer: {
+      site: components["schemas"]["SiteView"];
+    };
+    SiteDetail: {
+      registration: {
+        id: string;
+        name: string;
+        location: {
+          lat: number;
+          lon: number;
+        };
+        country: string;
+        trusted: boolean;
+        certifications: string[];
+        endpoint: string;
+        controlEndpoint?: string;
+        faultDomain?: string;
+        capacity: {
+          maxConcurrent: number;
+          maxQueue: number;
+          gpus: number;
+          gpuMemoryGb: number;
+        };
+        cost: {
+          gpuHourUsd: number;
+        };
+        models: ({
+          model: string;
+          tokensPerSec?: number;
+          loadTimeMs?: number;
+        })[];
+        residentModels: string[];
+      };
+      view: components["schemas"]["SiteView"];
+      breaker: {
+        v: 1;
+        phase: "closed" | "open" | "half_open";
+        window: string;
+        consecutiveFailures: number;
+        ejections: number;
+        openUntil: number;
+        probes: number[];
+        probeOk: number;
+        closedAt: number | null;
+      };
+      cache: {
+        resident: ({
+          model: string;
+          sizeGb: number;
+          loadTimeMs: number;
+          loadedAt: number;
+          lastUsedAt: number;
+          pinned?: boolean;
+        })[];
+        demand: {
+          [key: string]: {
+            count: number;
+            at: number;
+          };
+        };
+      };
+      leases: number;
+      lastProbeAt: number;
+      lastProbeOk: boolean;
+    };
+    HeartbeatAnswer: {
+      ok: true;
+      healthy: boolean;
+      breaker: "closed" | "open" | "half_open";
+    };
+    ModelLoadAnswer: {
+      ok: true;
+      resident: true;
+      loaded: boolean;
+      evicted: string[];
+    };
+    Anomalies: {
+      from: number;
+      to: number;
+      anomalies: ({
+        id: string;
+        detectedAt: number;
+        minute: number;
+        kind: string;
+        tier: string | null;
+        target: string | null;
+        model: string | null;
+        metric: string;
+        observed: number;
+        expected: number | null;
+        score: number | null;
+        severity: string;
+        detail: unknown;
+        resolvedAt: number | null;
+      })[];
+    };
+    PolicyAnalytics: {
+      from: number;
+      to: number;
+      variants: ({
+        variant: string;
+        decisions: number;
+        outcomes: number;
+        errors: number;
+        slaMet: number;
+        slaKnown: number;
+        slaAttainment: number | null;
+        costUsd: number;
+        meanCostUsd: number | null;
+      })[];
+    };
+    Proposal: {
+      id: string;
+      createdAt: number;
+      model: string;
+      promptVersion: string;
+      summary: unknown;
+      weights: {
+        latency: number;
+        cost: number;
+        privacy: number;
+        reliability: number;
+      } | null;
+      rationale: string;
+      confidence: number;
+      status: "proposed" | "approved" | "rejected";
+      decidedAt: number | null;
+      decidedBy: string | null;
+    };
+    Proposals: {
+      proposals: components["schemas"]["Proposal"][];
+    };
+    ProposalAnswer: {
+      proposal: components["schemas"]["Proposal"];
+    };
+    ApprovedProposal: {
+      proposal: components["schemas"]["Proposal"];
+      policyVariants: ({
+        name: string;
+        weight: number;
+        weights?: {
+          latency?: number;
+          cost?: number;
+          privacy?: number;
+          reliability?: number;
+        };
+      })[];
+      policyVariantsJson: string;
+    };
+    Health: {
+      ok: true;
+    };
+    JsonRpcResponse: {
+      jsonrpc: "2.0";
+      id: string | number | null;
+      result?: {
+        [key: string]: unknown;
+      };
+      error?: {
+        code: number;
+        message: string;
+        [key: string]: unknown;
+      };
+      [key: string]: unknown;
+    };
+    OpenApiDocument200: {
+      [key: string]: unknown;
+    };
+    DocsPage200: string;
+  };
+}
+
+export interface operations {
+  /** Decide where a request should run */
+  route: {
+    body: components["schemas"]["RouteRequest"];
+    responses: {
+      200: components["schemas"]["RouteAnswer"];
+      400: components["schemas"]["Error"];
+      401: components["schemas"]["Error"];
+      403: components["schemas"]["Error"];
+      413: components["schemas"]["Error"];
+      415: components["schemas"]["Error"];
+      422: components["schemas"]["Error"];
+      500: components["schemas"]["Error"];
+      503: components["schemas"]["Error"];
+    };
+  };
+  /** Decide and run a chat completion (OpenAI-compatible) */
+  chatCompletions: {
+    body: components["schemas"]["ChatCompletionsRequest"];
+    responses: {
+      200: components["schemas"]["ChatCompletion"] | null;
+      400: components["schemas"]["Error"];
+      401: components["schemas"]["Error"];
+      403: components["schemas"]["Error"];
+      413: components["schemas"]["Error"];
+      415: components["schemas"]["Error"];
+      422: components["schemas"]["Error"];
+      500: components["schemas"]["Error"];
+      502: components["schemas"]["Error"];
+      503: components["schemas"]["Error"];
+      504: components["schemas"]["Error"];
+    };
+  };
+  /** Decide and run any modality */
+  infer: {
+    body: components["schemas"]["InferRequest"];
+    responses: {
+      200: components["schemas"]["InferAnswer"];
+      400: components["schemas"]["Error"];
+      401: components["schemas"]["Error"];
+      403: components["schemas"]["Error"];
+      413: components["schemas"]["Error"];
+      415: components["schemas"]["Error"];
+      422: components["schemas"]["Error"];
+      500: components["schemas"]["Error"];
+      502: components["schemas"]["Error"];
+      503: components["schemas"]["Error"];
+      504: components["schemas"]["Error"];
+    };
+  };
+  /** Report how a request went */
+  reportOutcome: {
+    body: components["schemas"]["ReportOutcomeRequest"];
+    responses: {
+      202: components["schemas"]["OutcomeAnswer"];
+      400: components["schemas"]["Error"];
+      401: components["schemas"]["Error"];
+      403: components["schemas"]["Error"];
+      404: components["schemas"]["Error"];
+      413: components["schemas"]["Error"];
+      415: components["schemas"]["Error"];
+      500: components["schemas"]["Error"];
+    };
+  };
+  /** The model catalog */
+  catalog: {
+    responses: {
+      200: components["schemas"]["Catalog"];
+      401: components["schemas"]["Error"];
+      403: components["schemas"]["Error"];
+      500: components["schemas"]["Error"];
+    };
+  };
+  /** Register or update a MEC site */
+  putSite: {
+    params: {
+      id: string;
+    };
+    body: components["schemas"]["PutSiteRequest"];
+    responses: {
+      200: components["schemas"]["SiteAnswer"];
+      400: components["schemas"]["Error"];
+      401: components["schemas"]["Error"];
+      403: components["schemas"]["Error"];
+      413: components["schemas"]["Error"];
+      415: components["schemas"]["Error"];
+      500: components["schemas"]["Error"];
+    };
+  };
+  /** One site in detail */
+  getSite: {
+    params: {
+      id: string;
+    };
+    responses: {
+      200: components["schemas"]["SiteDetail"];
+      400: components["schemas"]["Error"];
+      401: components["schemas"]["Error"];
+      403: components["schemas"]["Error"];
+      404: components["schemas"]["Error"];
+      500: components["schemas"]["Error"];
+    };
+  };
+  /** Forget a site */
+  deleteSite: {
+    params: {
+      id: string;
+    };
+    responses: {
+      204: null;
+      400: components["schemas"]["Error"];
+      401: components["schemas"]["Error"];
+      403: components["schemas"]["Error"];
+      404: components["schemas"]["Error"];
+      500: components["schemas"]["Error"];
+    };
+  };
+  /** The fleet */
+  listSites: {
+    responses: {
+      200: components["schemas"]["Fleet"];
+      401: components["schemas"]["Error"];
+      403: components["schemas"]["Error"];
+      500: components["schemas"]["Error"];
+    };
+  };
+  /** A site's live load */
+  siteHeartbeat: {
+    params: {
+      id: string;
+    };
+    body: components["schemas"]["SiteHeartbeatRequest"];
+    responses: {
+      200: components["schemas"]["HeartbeatAnswer"];
+      400: components["schemas"]["Error"];
+      401: components["schemas"]["Error"];
+      403: components["schemas"]["Error"];
+      404: components["schemas"]["Error"];
+      413: components["schemas"]["Error"];
+      415: components["schemas"]["Error"];
+      500: components["schemas"]["Error"];
+    };
+  };
+  /** Drain a site */
+  drainSite: {
+    params: {
+      id: string;
+    };
+    responses: {
+      200: components["schemas"]["SiteAnswer"];
+      400: components["schemas"]["Error"];
+      401: components["schemas"]["Error"];
+      403: components["schemas"]["Error"];
+      404: components["schemas"]["Error"];
+      500: components["schemas"]["Error"];
+    };
+  };
+  /** Resume a drained site */
+  resumeSite: {
+    params: {
+      id: string;
+    };
+    responses: {
+      200: components["schemas"]["SiteAnswer"];
+      400: components["schemas"]["Error"];
+      401: components["schemas"]["Error"];
+      403: components["schemas"]["Error"];
+      404: components["schemas"]["Error"];
+      500: components["schemas"]["Error"];
+    };
+  };
+  /** Make a model resident at a site */
+  loadSiteModel: {
+    params: {
+      id: string;
+    };
+    body: components["schemas"]["LoadSiteModelRequest"];
+    responses: {
+      200: components["schemas"]["ModelLoadAnswer"];
+      400: components["schemas"]["Error"];
+      401: components["schemas"]["Error"];
+      403: components["schemas"]["Error"];
+      404: components["schemas"]["Error"];
+      409: components["schemas"]["Error"];
+      413: components["schemas"]["Error"];
+      415: components["schemas"]["Error"];
+      500: components["schemas"]["Error"];
+    };
+  };
+  /** Anomalies the monitor found */
+  listAnomalies: {
+    query?: {
+      from?: string;
+      to?: string;
+      target?: string;
+      limit?: string;
+    };
+    responses: {
+      200: components["schemas"]["Anomalies"];
+      400: components["schemas"]["Error"];
+      401: components["schemas"]["Error"];
+      403: components["schemas"]["Error"];
+      500: components["schemas"]["Error"];
+    };
+  };
+  /** Policy A/B comparison */
+  policyAnalytics: {
+    query?: {
+      from?: string;
+      to?: string;
+    };
+    responses: {
+      200: components["schemas"]["PolicyAnalytics"];
+      400: components["schemas"]["Error"];
+      401: components["schemas"]["Error"];
+      403: components["schemas"]["Error"];
+      500: components["schemas"]["Error"];
+    };
+  };
+  /** Policy proposals */
+  listProposals: {
+    query?: {
+      limit?: string;
+    };
+    responses: {
+      200: components["schemas"]["Proposals"];
+      400: components["schemas"]["Error"];
+      401: components["schemas"]["Error"];
+      403: components["schemas"]["Error"];
+      500: components["schemas"]["Error"];
+    };
+  };
+  /** Propose score weights */
+  createProposal: {
+    body: components["schemas"]["CreateProposalRequest"];
+    responses: {
+      201: components["schemas"]["ProposalAnswer"];
+      400: components["schemas"]["Error"];
+      401: components["schemas"]["Error"];
+      403: components["schemas"]["Error"];
+      413: components["schemas"]["Error"];
+      415: components["schemas"]["Error"];
+      500: components["schemas"]["Error"];
+    };
+  };
+  /** Approve a proposal */
+  approveProposal: {
+    params: {
+      id: string;
+    };
+    responses: {
+      200: components["schemas"]["ApprovedProposal"];
+      400: components["schemas"]["Error"];
+      401: components["schemas"]["Error"];
+      403: components["schemas"]["Error"];
+      404: components["schemas"]["Error"];
+      409: components["schemas"]["Error"];
+      500: components["schemas"]["Error"];
+    };
+  };
+  /** Reject a proposal */
+  rejectProposal: {
+    params: {
+      id: string;
+    };
+    responses: {
+      200: components["schemas"]["ProposalAnswer"];
+      400: components["schemas"]["Error"];
+      401: components["schemas"]["Error"];
+      403: components["schemas"]["Error"];
+      404: components["schemas"]["Error"];
+      409: components["schemas"]["Error"];
+      500: components["schemas"]["Error"];
+    };
+  };
+  /** Liveness */
+  health: {
+    responses: {
+      200: components["schemas"]["Health"];
+      500: components["schemas"]["Error"];
+    };
+  };
+  /** This OpenAPI document */
+  openApiDocument: {
+    responses: {
+      200: components["schemas"]["OpenApiDocument200"];
+      500: components["schemas"]["Error"];
+    };
+  };
+  /** The API reference, rendered from this document */
+  docsPage: {
+    responses: {
+      200: components["schemas"]["DocsPage200"];
+      500: components["schemas"]["Error"];
+    };
+  };
+  /** MCP (Model Context Protocol) for operators' assistants */
+  mcp: {
+    body: components["schemas"]["McpRequest"];
+    responses: {
+      200: components["schemas"]["JsonRpcResponse"];
+      202: null;
+      400: components["schemas"]["JsonRpcResponse"];
+      401: components["schemas"]["Error"];
+      403: components["schemas"]["Error"];
+      406: components["schemas"]["JsonRpcResponse"];
+      413: components["schemas"]["Error"];
+      415: components["schemas"]["Error"];
+      500: components["schemas"]["Error"];
+    };
+  };
+  /** MCP server-to-client stream (not offered) */
+  mcpStream: {
+    responses: {
+      401: components["schemas"]["Error"];
+      403: components["schemas"]["Error"];
+      405: components["schemas"]["Error"];
+      500: components["schemas"]["Error"];
+    };
+  };
+  /** MCP session end (no sessions) */
+  mcpEndSession: {
+    responses: {
+      401: components["schemas"]["Error"];
+      403: components["schemas"]["Error"];
+      405: components["schemas"]["Error"];
+      500: components["schemas"]["Error"];
+    };
+  };
+}
+
+export const OPERATIONS = {
+  route: { method: "POST", path: "/v1/route" },
+  chatCompletions: { method: "POST", path: "/v1/chat/completions" },
+  infer: { method: "POST", path: "/v1/infer" },
+  reportOutcome: { method: "POST", path: "/v1/outcomes" },
+  catalog: { method: "GET", path: "/v1/catalog" },
+  putSite: { method: "PUT", path: "/v1/sites/{id}" },
+  getSite: { method: "GET", path: "/v1/sites/{id}" },
+  deleteSite: { method: "DELETE", path: "/v1/sites/{id}" },
+  listSites: { method: "GET", path: "/v1/sites" },
+  siteHeartbeat: { method: "POST", path: "/v1/sites/{id}/heartbeat" },
+  drainSite: { method: "POST", path: "/v1/sites/{id}/drain" },
+  resumeSite: { method: "POST", path: "/v1/sites/{id}/resume" },
+  loadSiteModel: { method: "POST", path: "/v1/sites/{id}/models" },
+  listAnomalies: { method: "GET", path: "/v1/anomalies" },
+  policyAnalytics: { method: "GET", path: "/v1/analytics/policies" },
+  listProposals: { method: "GET", path: "/v1/policy/proposals" },
+  createProposal: { method: "POST", path: "/v1/policy/proposals" },
+  approveProposal: { method: "POST", path: "/v1/policy/proposals/{id}/approve" },
+  rejectProposal: { method: "POST", path: "/v1/policy/proposals/{id}/reject" },
+  health: { method: "GET", path: "/healthz" },
+  openApiDocument: { method: "GET", path: "/openapi.json" },
+  docsPage: { method: "GET", path: "/docs" },
+  mcp: { method: "POST", path: "/mcp" },
+  mcpStream: { method: "GET", path: "/mcp" },
+  mcpEndSession: { method: "DELETE", path: "/mcp" },
+} as const;
