@@ -2,6 +2,71 @@
 
 export interface components {
   schemas: {
+    ChatMessage: {
+      role: "system";
+      content: string | ({
+        type: "text";
+        text: string;
+      })[];
+      name?: string;
+    } | {
+      role: "developer";
+      content: string | ({
+        type: "text";
+        text: string;
+      })[];
+      name?: string;
+    } | {
+      role: "user";
+      content: string | ({
+        type: "text";
+        text: string;
+      } | {
+        type: "image_url";
+        image_url: {
+          url: string;
+          detail?: "auto" | "low" | "high";
+        };
+      } | {
+        type: "input_audio";
+        input_audio: {
+          data: string;
+          format: "wav" | "mp3";
+        };
+      } | {
+        type: "video_url";
+        video_url: {
+          url: string;
+        };
+      })[];
+      name?: string;
+    } | {
+      role: "assistant";
+      content?: string | ({
+        type: "text";
+        text: string;
+      } | {
+        type: "refusal";
+        refusal: string;
+      })[] | null;
+      refusal?: string | null;
+      tool_calls?: ({
+        id: string;
+        type: "function";
+        function: {
+          name: string;
+          arguments: string;
+        };
+      })[];
+      name?: string;
+    } | {
+      role: "tool";
+      content: string | ({
+        type: "text";
+        text: string;
+      })[];
+      tool_call_id: string;
+    };
     RouteRequest: {
       requestId?: string;
       task: {
@@ -43,71 +108,7 @@ export interface components {
     };
     ChatCompletionsRequest: {
       model: string;
-      messages: ({
-        role: "system";
-        content: string | ({
-          type: "text";
-          text: string;
-        })[];
-        name?: string;
-      } | {
-        role: "developer";
-        content: string | ({
-          type: "text";
-          text: string;
-        })[];
-        name?: string;
-      } | {
-        role: "user";
-        content: string | ({
-          type: "text";
-          text: string;
-        } | {
-          type: "image_url";
-          image_url: {
-            url: string;
-            detail?: "auto" | "low" | "high";
-          };
-        } | {
-          type: "input_audio";
-          input_audio: {
-            data: string;
-            format: "wav" | "mp3";
-          };
-        } | {
-          type: "video_url";
-          video_url: {
-            url: string;
-          };
-        })[];
-        name?: string;
-      } | {
-        role: "assistant";
-        content?: string | ({
-          type: "text";
-          text: string;
-        } | {
-          type: "refusal";
-          refusal: string;
-        })[] | null;
-        refusal?: string | null;
-        tool_calls?: ({
-          id: string;
-          type: "function";
-          function: {
-            name: string;
-            arguments: string;
-          };
-        })[];
-        name?: string;
-      } | {
-        role: "tool";
-        content: string | ({
-          type: "text";
-          text: string;
-        })[];
-        tool_call_id: string;
-      })[];
+      messages: components["schemas"]["ChatMessage"][];
       stream?: boolean | null;
       stream_options?: {
         include_usage?: boolean;
@@ -196,71 +197,7 @@ export interface components {
       reasoning?: "off" | "auto" | "force";
       input: {
         prompt?: string;
-        messages?: ({
-          role: "system";
-          content: string | ({
-            type: "text";
-            text: string;
-          })[];
-          name?: string;
-        } | {
-          role: "developer";
-          content: string | ({
-            type: "text";
-            text: string;
-          })[];
-          name?: string;
-        } | {
-          role: "user";
-          content: string | ({
-            type: "text";
-            text: string;
-          } | {
-            type: "image_url";
-            image_url: {
-              url: string;
-              detail?: "auto" | "low" | "high";
-            };
-          } | {
-            type: "input_audio";
-            input_audio: {
-              data: string;
-              format: "wav" | "mp3";
-            };
-          } | {
-            type: "video_url";
-            video_url: {
-              url: string;
-            };
-          })[];
-          name?: string;
-        } | {
-          role: "assistant";
-          content?: string | ({
-            type: "text";
-            text: string;
-          } | {
-            type: "refusal";
-            refusal: string;
-          })[] | null;
-          refusal?: string | null;
-          tool_calls?: ({
-            id: string;
-            type: "function";
-            function: {
-              name: string;
-              arguments: string;
-            };
-          })[];
-          name?: string;
-        } | {
-          role: "tool";
-          content: string | ({
-            type: "text";
-            text: string;
-          })[];
-          tool_call_id: string;
-        })[];
+        messages?: components["schemas"]["ChatMessage"][];
         media?: ({
           type: "image" | "audio" | "video";
           data?: string;

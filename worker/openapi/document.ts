@@ -4,6 +4,7 @@
 
 import * as z from "zod/mini";
 import { siteViewSchema } from "../../shared/fleet-schema.ts";
+import { chatMessageSchema } from "../../shared/openai.ts";
 import type { Role } from "../auth.ts";
 import type { OperationDoc, ResponseDoc } from "./operation.ts";
 import { DECIDE_OPERATIONS } from "./paths/decide.ts";
@@ -140,6 +141,8 @@ function security(roles: readonly Role[]) {
 
 function buildDocument() {
   const requests = z.registry<{ id: string }>();
+  // Chat messages appear in two request bodies: one definition, referenced.
+  requests.add(chatMessageSchema, { id: "ChatMessage" });
   const answers = z.registry<{ id: string }>();
   for (const [schema, id] of NAMED_RESPONSES) answers.add(schema, { id });
   const name = (registry: typeof answers, schema: z.ZodMiniType, fallback: string) => {

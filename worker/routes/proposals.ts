@@ -12,7 +12,7 @@ import * as z from "zod/mini";
 import { type Principal, requireRole } from "../auth.ts";
 import type { PolicyVariantConfig } from "../config.ts";
 import { AppError, InvalidRequest, NotFound } from "../errors.ts";
-import { readReviewSummary } from "../monitor/review.ts";
+import { readReviewSummary, storeProposal } from "../monitor/review.ts";
 import { requireRoleOrSession } from "../session.ts";
 import type { AppEnv } from "../types.ts";
 import { limitBody, readJson, toFieldIssues } from "../validate.ts";
@@ -121,6 +121,13 @@ proposalsApp.get("/", requireRoleOrSession("operator"), async (c) => {
   return c.json({ proposals: results.map(view) });
 });
 
+function readProposal(db: D1Database, id: string): Promise<ProposalRow | null> {
+  return db
+    .prepare(`SELECT ${COLUMNS} FROM policy_proposals WHERE id = ?`)
+    .bind(id)
+    .first<ProposalRow>();
+}
+
 /**
  * Stores an operator's proposal as 'proposed', with the same aggregate summary of the last hours
  * that Nova's review is shown, so an approver sees what the proposer saw. Nothing is applied.
@@ -128,28 +135,17 @@ proposalsApp.get("/", requireRoleOrSession("operator"), async (c) => {
 export async function createProposal(db: D1Database, body: ProposalBody, by: Principal) {
   const now = Date.now();
   const id = crypto.randomUUID();
-  const summary = await readReviewSummary(db, now);
-  await db
-    .prepare(
-      `INSERT INTO policy_proposals (id, created_at, model, prompt_version, summary, weights,
-         rationale, confidence, status)
-       VALUES (?, ?, ?, ?, ?, ?, ?, ?, 'proposed')`,
-    )
-    .bind(
-      id,
-      now,
-      `${OPERATOR_PROPOSAL.model}:${by.keyId}`,
-      OPERATOR_PROPOSAL.promptVersion,
-      JSON.stringify(summary),
-      JSON.stringify(body.weights),
-      body.rationale,
-      body.confidence ?? 1,
-    )
-    .run();
-  const row = await db
-    .prepare(`SELECT ${COLUMNS} FROM policy_proposals WHERE id = ?`)
-    .bind(id)
-    .first<ProposalRow>();
+  await storeProposal(db, {
+    id,
+    createdAt: now,
+    model: `${OPERATOR_PROPOSAL.model}:${by.keyId}`,
+    promptVersion: OPERATOR_PROPOSAL.promptVersion,
+    summary: await readReviewSummary(db, now),
+    weights: body.weights,
+    rationale: body.rationale,
+    confidence: body.confidence ?? 1,
+  });
+  const row = await readProposal(db, id);
   if (!row) throw new Error("a stored proposal could not be read back");
   return { proposal: view(row) };
 }
@@ -174,10 +170,7 @@ async function decide(
     )
     .bind(to, Date.now(), by, id)
     .run();
-  const row = await db
-    .prepare(`SELECT ${COLUMNS} FROM policy_proposals WHERE id = ?`)
-    .bind(id)
-    .first<ProposalRow>();
+  const row = await readProposal(db, id);
   if (!row) throw new NotFound(`no proposal ${id}`);
   if (row.status !== to) {
     throw new AppError(409, "conflict", `proposal ${id} is already ${row.status}`, {
