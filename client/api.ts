@@ -302,60 +302,6 @@ export interface components {
       region: string;
       modelId: string;
     };
-    Decision: {
-      tier: "device" | "mec" | "cloud";
-      target: components["schemas"]["Target"];
-      model: string;
-      classification: "simple" | "complex" | "critical";
-      complexity: number;
-      confidence: number;
-      confidenceLevel: "high" | "medium" | "low";
-      predicted: {
-        latencyMs: number;
-        firstTokenMs: number;
-        costUsd: number;
-      };
-      resources: {
-        memoryGb: number;
-        cpuCores: number;
-        gpuUnits: number;
-        bandwidthMbps: number;
-      };
-      plan: {
-        primary: {
-          tier: "device" | "mec" | "cloud";
-          target: components["schemas"]["Target"];
-          model: string;
-          predictedLatencyMs: number;
-          predictedCostUsd: number;
-          timeoutMs: number;
-        };
-        backups: ({
-          tier: "device" | "mec" | "cloud";
-          target: components["schemas"]["Target"];
-          model: string;
-          predictedLatencyMs: number;
-          predictedCostUsd: number;
-          timeoutMs: number;
-        })[];
-        timeoutMs: number;
-        retry: {
-          maxAttempts: number;
-          baseDelayMs: number;
-          maxDelayMs: number;
-        };
-      };
-      rationale: ({
-        factor: string;
-        detail: string;
-      })[];
-      rejected: ({
-        target: string;
-        reason: "privacy" | "residency" | "compliance" | "modality" | "breaker" | "capacity" | "device" | "network" | "sla" | "budget";
-        detail: string;
-      })[];
-      reasoner: "rules" | "nova-pro";
-    };
     RouteAnswer: {
       tier: "device" | "mec" | "cloud";
       target: components["schemas"]["Target"];

@@ -36,7 +36,6 @@ const TAGS = [
 const NAMED_RESPONSES: [z.ZodMiniType, string][] = [
   [R.errorBodySchema, "Error"],
   [R.targetSchema, "Target"],
-  [R.decisionSchema, "Decision"],
   [R.routeAnswerSchema, "RouteAnswer"],
   [R.chatCompletionSchema, "ChatCompletion"],
   [R.inferAnswerSchema, "InferAnswer"],
