@@ -68,42 +68,64 @@ export interface components {
       tool_call_id: string;
     };
     RouteRequest: {
+      /** Echoed back; default the decision id. */
       requestId?: string;
       task: {
         modality: "text" | "image" | "audio" | "video" | "multimodal";
+        /** A catalog id (GET /v1/catalog), or `auto` (default): the smallest adequate model. */
         model?: string;
+        /** Prompt size incl. media tokens; default by modality. */
         inputTokens?: number;
+        /** Default 256. */
         maxOutputTokens?: number;
+        /** Upload size; default by modality (an image 200 KB, …). */
         payloadBytes?: number;
+        /** Default `standard`; `sheddable` is refused (503) rather than queued. */
         criticality?: "critical" | "standard" | "sheddable";
       };
       constraints: {
+        /** The latency the answer must meet, in ms. */
         latencySlaMs: number;
+        /** What the SLA bounds: the `complete` answer (default) or the `first_token`. */
         latencyTarget?: "complete" | "first_token";
+        /** Per-request budget in USD. */
         maxCostUsd?: number;
+        /** `strict`: device or trusted MEC sites only, never the cloud; `sensitive`: the cloud only inside `dataResidency`; default `public`. */
         privacy?: "public" | "sensitive" | "strict";
+        /** Countries (`DE`) or zones (`EU`, `EEA`) every non-device target must be in. */
         dataResidency?: string[];
+        /** Certifications every target must hold (`gdpr`, `hipaa`, …). */
         compliance?: string[];
       };
       device?: {
+        /** On-device model variants installed (`llama-3.2-1b-q4`, …). */
         models?: string[];
+        /** Default 100; < 20 and not charging counts against the device. */
         batteryPct?: number;
         charging?: boolean;
+        /** `serious` throttles and counts against the device; `critical` rules it out. */
         thermal?: "nominal" | "fair" | "serious" | "critical";
+        /** Default 2048; the model must fit. */
         memoryFreeMb?: number;
+        /** On-device speed class; default `mid`. */
         class?: "low" | "mid" | "high";
       };
       network?: {
+        /** `offline` leaves the device tier only; default `unknown`. */
         type?: "5g" | "4g" | "wifi" | "offline" | "unknown";
+        /** Round trip to the access edge; default by type. */
         rttMs?: number;
         uplinkMbps?: number;
         downlinkMbps?: number;
       };
+      /** Where the device is: picks the nearest sites; default from the Cloudflare edge. */
       location?: {
         lat: number;
         lon: number;
       };
+      /** Take a slot at the chosen MEC site now and answer with a `lease`. */
       reserve?: boolean;
+      /** Nova reasoning: `auto` (default) when the rules are unsure, `force`, or `off`. */
       reasoning?: "off" | "auto" | "force";
     };
     ChatCompletionsRequest: {
@@ -158,42 +180,64 @@ export interface components {
       store?: boolean | null;
     };
     InferRequest: {
+      /** Echoed back; default the decision id. */
       requestId?: string;
       task: {
         modality: "text" | "image" | "audio" | "video" | "multimodal";
+        /** A catalog id (GET /v1/catalog), or `auto` (default): the smallest adequate model. */
         model?: string;
+        /** Prompt size incl. media tokens; default by modality. */
         inputTokens?: number;
+        /** Default 256. */
         maxOutputTokens?: number;
+        /** Upload size; default by modality (an image 200 KB, …). */
         payloadBytes?: number;
+        /** Default `standard`; `sheddable` is refused (503) rather than queued. */
         criticality?: "critical" | "standard" | "sheddable";
       };
       constraints: {
+        /** The latency the answer must meet, in ms. */
         latencySlaMs: number;
+        /** What the SLA bounds: the `complete` answer (default) or the `first_token`. */
         latencyTarget?: "complete" | "first_token";
+        /** Per-request budget in USD. */
         maxCostUsd?: number;
+        /** `strict`: device or trusted MEC sites only, never the cloud; `sensitive`: the cloud only inside `dataResidency`; default `public`. */
         privacy?: "public" | "sensitive" | "strict";
+        /** Countries (`DE`) or zones (`EU`, `EEA`) every non-device target must be in. */
         dataResidency?: string[];
+        /** Certifications every target must hold (`gdpr`, `hipaa`, …). */
         compliance?: string[];
       };
       device?: {
+        /** On-device model variants installed (`llama-3.2-1b-q4`, …). */
         models?: string[];
+        /** Default 100; < 20 and not charging counts against the device. */
         batteryPct?: number;
         charging?: boolean;
+        /** `serious` throttles and counts against the device; `critical` rules it out. */
         thermal?: "nominal" | "fair" | "serious" | "critical";
+        /** Default 2048; the model must fit. */
         memoryFreeMb?: number;
+        /** On-device speed class; default `mid`. */
         class?: "low" | "mid" | "high";
       };
       network?: {
+        /** `offline` leaves the device tier only; default `unknown`. */
         type?: "5g" | "4g" | "wifi" | "offline" | "unknown";
+        /** Round trip to the access edge; default by type. */
         rttMs?: number;
         uplinkMbps?: number;
         downlinkMbps?: number;
       };
+      /** Where the device is: picks the nearest sites; default from the Cloudflare edge. */
       location?: {
         lat: number;
         lon: number;
       };
+      /** Take a slot at the chosen MEC site now and answer with a `lease`. */
       reserve?: boolean;
+      /** Nova reasoning: `auto` (default) when the rules are unsure, `force`, or `off`. */
       reasoning?: "off" | "auto" | "force";
       input: {
         prompt?: string;
@@ -266,13 +310,16 @@ export interface components {
       model: string;
     };
     CreateProposalRequest: {
+      /** Score weights, each 0–1; the base policy has 0.45, 0.25, 0.1, 0.2. */
       weights: {
         latency: number;
         cost: number;
         privacy: number;
         reliability: number;
       };
+      /** Why, for the approver. */
       rationale: string;
+      /** How sure the proposer is, 0–1 (default 1). */
       confidence?: number;
     };
     McpRequest: {

@@ -108,6 +108,12 @@ describe("MCP: tools", () => {
     expect(dryRun?.inputSchema.properties).not.toHaveProperty("reserve");
     expect(dryRun?.inputSchema.required).toEqual(["task", "constraints"]);
     expect(dryRun?.annotations?.readOnlyHint).toBe(true);
+    // The fields' descriptions travel with the schema, for the assistant to read.
+    const constraints = dryRun?.inputSchema.properties?.constraints as {
+      properties: Record<string, { description?: string }>;
+    };
+    expect(constraints.properties.latencySlaMs?.description).toMatch(/latency/);
+    expect(constraints.properties.privacy?.description).toMatch(/never the cloud/);
     const site = tools.find((t) => t.name === "site_status");
     expect(site?.inputSchema.properties?.id).toMatchObject({ type: "string" });
   });

@@ -38,10 +38,13 @@ const unit = z.number().check(z.gte(0), z.lte(1));
 
 /** An operator's proposal: the four score weights (as Nova's review proposes them) and why. */
 export const proposalBodySchema = z.strictObject({
-  weights: z.strictObject({ latency: unit, cost: unit, privacy: unit, reliability: unit }),
-  rationale: z.string().check(z.minLength(1), z.maxLength(500)),
-  /** How sure the proposer is, 0–1 (default 1). */
-  confidence: z.optional(unit),
+  weights: z
+    .strictObject({ latency: unit, cost: unit, privacy: unit, reliability: unit })
+    .check(z.describe("Score weights, each 0–1; the base policy has 0.45, 0.25, 0.1, 0.2.")),
+  rationale: z
+    .string()
+    .check(z.minLength(1), z.maxLength(500), z.describe("Why, for the approver.")),
+  confidence: z.optional(unit.check(z.describe("How sure the proposer is, 0–1 (default 1)."))),
 });
 export type ProposalBody = z.infer<typeof proposalBodySchema>;
 
