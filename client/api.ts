@@ -322,6 +322,9 @@ export interface components {
       /** How sure the proposer is, 0–1 (default 1). */
       confidence?: number;
     };
+    LoginRequest: {
+      key: string;
+    };
     McpRequest: {
       jsonrpc: "2.0";
       id?: string | number;
@@ -625,6 +628,565 @@ export interface components {
         resolvedAt: number | null;
       })[];
     };
+    AnalyticsWindow: {
+      from: number;
+      to: number;
+      stepMs: number;
+      points: number;
+    };
+    AnalyticsSummary: {
+      window: components["schemas"]["AnalyticsWindow"];
+      totals: {
+        decisions: number;
+        outcomes: number;
+        errors: number;
+        slaMet: number;
+        slaKnown: number;
+        costUsd: number;
+        failovers: number;
+        attempts: number;
+        errorRate: number | null;
+        slaAttainment: number | null;
+        meanLatencyMs: number | null;
+      };
+      tiers: {
+        device: {
+          decisions: number;
+          outcomes: number;
+          errors: number;
+          slaMet: number;
+          slaKnown: number;
+          costUsd: number;
+          failovers: number;
+          attempts: number;
+          errorRate: number | null;
+          slaAttainment: number | null;
+          meanLatencyMs: number | null;
+        };
+        mec: {
+          decisions: number;
+          outcomes: number;
+          errors: number;
+          slaMet: number;
+          slaKnown: number;
+          costUsd: number;
+          failovers: number;
+          attempts: number;
+          errorRate: number | null;
+          slaAttainment: number | null;
+          meanLatencyMs: number | null;
+        };
+        cloud: {
+          decisions: number;
+          outcomes: number;
+          errors: number;
+          slaMet: number;
+          slaKnown: number;
+          costUsd: number;
+          failovers: number;
+          attempts: number;
+          errorRate: number | null;
+          slaAttainment: number | null;
+          meanLatencyMs: number | null;
+        };
+      };
+      latency: {
+        count: number;
+        p50: number | null;
+        p95: number | null;
+        p99: number | null;
+      };
+      ttft: {
+        count: number;
+        p50: number | null;
+        p95: number | null;
+        p99: number | null;
+      };
+      nova: {
+        calls: number;
+        costUsd: number;
+        fallbacks: number;
+      };
+      anomalies: {
+        open: number;
+        total: number;
+      };
+    };
+    AnalyticsTimeseries: {
+      window: components["schemas"]["AnalyticsWindow"];
+      t: number[];
+      total: {
+        decisions: number[];
+        outcomes: number[];
+        errors: number[];
+        slaMet: number[];
+        slaKnown: number[];
+        costUsd: number[];
+        failovers: number[];
+        attempts: number[];
+        errorRate: (number | null)[];
+        slaAttainment: (number | null)[];
+        meanLatencyMs: (number | null)[];
+      };
+      tiers: {
+        device: {
+          decisions: number[];
+          outcomes: number[];
+          errors: number[];
+          slaMet: number[];
+          slaKnown: number[];
+          costUsd: number[];
+          failovers: number[];
+          attempts: number[];
+          errorRate: (number | null)[];
+          slaAttainment: (number | null)[];
+          meanLatencyMs: (number | null)[];
+        };
+        mec: {
+          decisions: number[];
+          outcomes: number[];
+          errors: number[];
+          slaMet: number[];
+          slaKnown: number[];
+          costUsd: number[];
+          failovers: number[];
+          attempts: number[];
+          errorRate: (number | null)[];
+          slaAttainment: (number | null)[];
+          meanLatencyMs: (number | null)[];
+        };
+        cloud: {
+          decisions: number[];
+          outcomes: number[];
+          errors: number[];
+          slaMet: number[];
+          slaKnown: number[];
+          costUsd: number[];
+          failovers: number[];
+          attempts: number[];
+          errorRate: (number | null)[];
+          slaAttainment: (number | null)[];
+          meanLatencyMs: (number | null)[];
+        };
+      };
+    };
+    AnalyticsLatency: {
+      window: components["schemas"]["AnalyticsWindow"];
+      metric: "latency" | "ttft";
+      t: number[];
+      total: {
+        count: number[];
+        p50: (number | null)[];
+        p95: (number | null)[];
+        p99: (number | null)[];
+      };
+      tiers: {
+        device: {
+          count: number[];
+          p50: (number | null)[];
+          p95: (number | null)[];
+          p99: (number | null)[];
+        };
+        mec: {
+          count: number[];
+          p50: (number | null)[];
+          p95: (number | null)[];
+          p99: (number | null)[];
+        };
+        cloud: {
+          count: number[];
+          p50: (number | null)[];
+          p95: (number | null)[];
+          p99: (number | null)[];
+        };
+      };
+      overall: {
+        count: number;
+        p50: number | null;
+        p95: number | null;
+        p99: number | null;
+        tiers: {
+          device: {
+            count: number;
+            p50: number | null;
+            p95: number | null;
+            p99: number | null;
+          };
+          mec: {
+            count: number;
+            p50: number | null;
+            p95: number | null;
+            p99: number | null;
+          };
+          cloud: {
+            count: number;
+            p50: number | null;
+            p95: number | null;
+            p99: number | null;
+          };
+        };
+      };
+    };
+    AnalyticsTargets: {
+      window: components["schemas"]["AnalyticsWindow"];
+      targets: ({
+        decisions: number;
+        outcomes: number;
+        errors: number;
+        slaMet: number;
+        slaKnown: number;
+        costUsd: number;
+        failovers: number;
+        attempts: number;
+        errorRate: number | null;
+        slaAttainment: number | null;
+        meanLatencyMs: number | null;
+        tier: "device" | "mec" | "cloud";
+        target: string;
+        latency: {
+          count: number;
+          p50: number | null;
+          p95: number | null;
+          p99: number | null;
+        };
+      })[];
+      truncated: boolean;
+    };
+    AnalyticsNova: {
+      window: components["schemas"]["AnalyticsWindow"];
+      t: number[];
+      roles: {
+        micro: {
+          calls: number[];
+          fallbacks: number[];
+          inputTokens: number[];
+          outputTokens: number[];
+          costUsd: number[];
+        };
+        lite: {
+          calls: number[];
+          fallbacks: number[];
+          inputTokens: number[];
+          outputTokens: number[];
+          costUsd: number[];
+        };
+        pro: {
+          calls: number[];
+          fallbacks: number[];
+          inputTokens: number[];
+          outputTokens: number[];
+          costUsd: number[];
+        };
+        review: {
+          calls: number[];
+          fallbacks: number[];
+          inputTokens: number[];
+          outputTokens: number[];
+          costUsd: number[];
+        };
+      };
+      totals: ({
+        role: "micro" | "lite" | "pro" | "review";
+        calls: number;
+        fallbacks: number;
+        byOutcome: {
+          [key: string]: number;
+        };
+        inputTokens: number;
+        outputTokens: number;
+        costUsd: number;
+        meanLatencyMs: number | null;
+        models: string[];
+      })[];
+    };
+    AnalyticsAnomalies: {
+      window: components["schemas"]["AnalyticsWindow"];
+      anomalies: ({
+        id: string;
+        detectedAt: number;
+        minute: number;
+        kind: string;
+        tier: string | null;
+        target: string | null;
+        model: string | null;
+        metric: string;
+        observed: number;
+        expected: number | null;
+        score: number | null;
+        severity: string;
+        detail: unknown;
+        resolvedAt: number | null;
+      })[];
+    };
+    AnalyticsDecisions: {
+      window: components["schemas"]["AnalyticsWindow"];
+      decisions: ({
+        id: string;
+        time: number;
+        tier: "device" | "mec" | "cloud";
+        target: string;
+        model: string;
+        classification: string;
+        confidence: number;
+        reasoner: string;
+        policyVariant: string;
+        modality: string;
+        privacy: string;
+        predicted: {
+          latencyMs: number;
+          costUsd: number;
+        };
+        outcome: {
+          id: string;
+          time: number;
+          ok: boolean;
+          finalTier: "device" | "mec" | "cloud";
+          finalTarget: string;
+          finalModel: string;
+          errorClass: string | null;
+          latencyMs: number;
+          ttftMs: number | null;
+          attempts: number;
+          failover: boolean;
+          slaMet: boolean | null;
+          costUsd: number;
+        } | null;
+      })[];
+      next: string | null;
+    };
+    DecisionDetail: {
+      decision: {
+        id: string;
+        time: number;
+        tier: "device" | "mec" | "cloud";
+        target: string;
+        model: string;
+        classification: string;
+        confidence: number;
+        reasoner: string;
+        policyVariant: string;
+        modality: string;
+        privacy: string;
+        predicted: {
+          latencyMs: number;
+          firstTokenMs: number;
+          costUsd: number;
+        };
+        outcome: {
+          id: string;
+          time: number;
+          ok: boolean;
+          finalTier: "device" | "mec" | "cloud";
+          finalTarget: string;
+          finalModel: string;
+          errorClass: string | null;
+          latencyMs: number;
+          ttftMs: number | null;
+          attempts: number;
+          failover: boolean;
+          slaMet: boolean | null;
+          costUsd: number;
+        } | null;
+        request: {
+          modality: string;
+          modelAsked: string;
+          inputTokens: number;
+          maxOutputTokens: number;
+          payloadBytes: number;
+          criticality: string;
+          privacy: string;
+          residencyCount: number;
+          complianceCount: number;
+          latencySlaMs: number;
+          latencyTarget: string;
+          networkType: string;
+          deviceClass: string;
+          hasLocation: boolean;
+        };
+        complexity: number;
+        backups: number;
+        rationale: ({
+          factor: string;
+          detail?: string;
+        })[];
+        rejected: ({
+          target: string;
+          reason: "privacy" | "residency" | "compliance" | "modality" | "breaker" | "capacity" | "device" | "network" | "sla" | "budget";
+          detail?: string;
+        })[];
+        rejectedTotal: number | null;
+        plan: ({
+          tier: "device" | "mec" | "cloud";
+          target: string;
+          model: string;
+          predictedLatencyMs: number;
+          predictedCostUsd: number;
+          timeoutMs: number;
+        })[] | null;
+      };
+      outcomes: ({
+        id: string;
+        time: number;
+        ok: boolean;
+        finalTier: "device" | "mec" | "cloud";
+        finalTarget: string;
+        finalModel: string;
+        errorClass: string | null;
+        latencyMs: number;
+        ttftMs: number | null;
+        attempts: number;
+        failover: boolean;
+        slaMet: boolean | null;
+        costUsd: number;
+        attemptLog: ({
+          target: string;
+          tier: "device" | "mec" | "cloud";
+          ok: boolean;
+          errorClass?: string;
+          latencyMs: number;
+        })[] | null;
+      })[];
+    };
+    AnalyticsFleet: {
+      generatedAt: number;
+      version: number;
+      sites: ({
+        id: string;
+        name: string;
+        location: {
+          lat: number;
+          lon: number;
+        };
+        country: string;
+        trusted: boolean;
+        healthy: boolean;
+        draining: boolean;
+        breaker: "closed" | "open" | "half_open";
+        trafficShare: number;
+        errorRate: number;
+        load: {
+          waiting: number;
+          running: number;
+          kvCacheUsage: number;
+          gpuUtilization: number;
+          freeGpuMemoryGb: number;
+          updatedAt: number;
+          utilization: number;
+        };
+        capacity: {
+          maxConcurrent: number;
+          maxQueue: number;
+          gpus: number;
+          gpuMemoryGb: number;
+        };
+        models: string[];
+        residentModels: string[];
+      })[];
+      services: ({
+        service: string;
+        breaker: "closed" | "open" | "half_open";
+        errorRate: number;
+        updatedAt: number;
+      })[];
+      counts: {
+        sites: number;
+        healthy: number;
+        draining: number;
+        breakers: {
+          closed: number;
+          open: number;
+          half_open: number;
+        };
+      };
+    };
+    AnalyticsSite: {
+      site: {
+        id: string;
+        name: string;
+        location: {
+          lat: number;
+          lon: number;
+        };
+        country: string;
+        trusted: boolean;
+        healthy: boolean;
+        draining: boolean;
+        breaker: "closed" | "open" | "half_open";
+        trafficShare: number;
+        errorRate: number;
+        load: {
+          waiting: number;
+          running: number;
+          kvCacheUsage: number;
+          gpuUtilization: number;
+          freeGpuMemoryGb: number;
+          updatedAt: number;
+          utilization: number;
+        };
+        capacity: {
+          maxConcurrent: number;
+          maxQueue: number;
+          gpus: number;
+          gpuMemoryGb: number;
+        };
+        models: string[];
+        residentModels: string[];
+      };
+      agent: {
+        leases: number;
+        lastProbeAt: number;
+        lastProbeOk: boolean;
+        breaker: {
+          v: 1;
+          phase: "closed" | "open" | "half_open";
+          window: string;
+          consecutiveFailures: number;
+          ejections: number;
+          openUntil: number;
+          probes: number[];
+          probeOk: number;
+          closedAt: number | null;
+        };
+        cache: {
+          resident: ({
+            model: string;
+            sizeGb: number;
+            loadTimeMs: number;
+            loadedAt: number;
+            lastUsedAt: number;
+            pinned?: boolean;
+          })[];
+          demand: {
+            [key: string]: {
+              count: number;
+              at: number;
+            };
+          };
+        };
+      };
+      recent: {
+        window: components["schemas"]["AnalyticsWindow"];
+        totals: {
+          decisions: number;
+          outcomes: number;
+          errors: number;
+          slaMet: number;
+          slaKnown: number;
+          costUsd: number;
+          failovers: number;
+          attempts: number;
+          errorRate: number | null;
+          slaAttainment: number | null;
+          meanLatencyMs: number | null;
+        };
+        latency: {
+          count: number;
+          p50: number | null;
+          p95: number | null;
+          p99: number | null;
+        };
+      };
+    };
     PolicyAnalytics: {
       from: number;
       to: number;
@@ -639,6 +1201,13 @@ export interface components {
         costUsd: number;
         meanCostUsd: number | null;
       })[];
+    };
+    SessionAnswer: {
+      session: {
+        keyId: string;
+        role: "device" | "operator" | "site";
+        expiresAt: number;
+      };
     };
     Proposal: {
       id: string;
@@ -906,20 +1475,6 @@ export interface operations {
       500: components["schemas"]["Error"];
     };
   };
-  /** Policy A/B comparison */
-  policyAnalytics: {
-    query?: {
-      from?: string;
-      to?: string;
-    };
-    responses: {
-      200: components["schemas"]["PolicyAnalytics"];
-      400: components["schemas"]["Error"];
-      401: components["schemas"]["Error"];
-      403: components["schemas"]["Error"];
-      500: components["schemas"]["Error"];
-    };
-  };
   /** Policy proposals */
   listProposals: {
     query?: {
@@ -973,6 +1528,214 @@ export interface operations {
       403: components["schemas"]["Error"];
       404: components["schemas"]["Error"];
       409: components["schemas"]["Error"];
+      500: components["schemas"]["Error"];
+    };
+  };
+  /** Totals over a window */
+  analyticsSummary: {
+    query?: {
+      range?: "15m" | "1h" | "6h" | "24h" | "7d";
+      from?: number;
+      to?: number;
+      step?: "1m" | "2m" | "5m" | "10m" | "15m" | "30m" | "1h" | "2h" | "3h" | "6h" | "12h" | "1d";
+    };
+    responses: {
+      200: components["schemas"]["AnalyticsSummary"];
+      400: components["schemas"]["Error"];
+      401: components["schemas"]["Error"];
+      403: components["schemas"]["Error"];
+      500: components["schemas"]["Error"];
+    };
+  };
+  /** Requests, tier split, SLA, cost, errors and failovers over time */
+  analyticsTimeseries: {
+    query?: {
+      range?: "15m" | "1h" | "6h" | "24h" | "7d";
+      from?: number;
+      to?: number;
+      step?: "1m" | "2m" | "5m" | "10m" | "15m" | "30m" | "1h" | "2h" | "3h" | "6h" | "12h" | "1d";
+      tier?: "device" | "mec" | "cloud";
+      target?: string;
+    };
+    responses: {
+      200: components["schemas"]["AnalyticsTimeseries"];
+      400: components["schemas"]["Error"];
+      401: components["schemas"]["Error"];
+      403: components["schemas"]["Error"];
+      500: components["schemas"]["Error"];
+    };
+  };
+  /** Latency percentiles per tier over time */
+  analyticsLatency: {
+    query?: {
+      range?: "15m" | "1h" | "6h" | "24h" | "7d";
+      from?: number;
+      to?: number;
+      step?: "1m" | "2m" | "5m" | "10m" | "15m" | "30m" | "1h" | "2h" | "3h" | "6h" | "12h" | "1d";
+      metric?: "latency" | "ttft";
+      target?: string;
+    };
+    responses: {
+      200: components["schemas"]["AnalyticsLatency"];
+      400: components["schemas"]["Error"];
+      401: components["schemas"]["Error"];
+      403: components["schemas"]["Error"];
+      500: components["schemas"]["Error"];
+    };
+  };
+  /** Per site, region and device, busiest first */
+  analyticsTargets: {
+    query?: {
+      range?: "15m" | "1h" | "6h" | "24h" | "7d";
+      from?: number;
+      to?: number;
+      step?: "1m" | "2m" | "5m" | "10m" | "15m" | "30m" | "1h" | "2h" | "3h" | "6h" | "12h" | "1d";
+      tier?: "device" | "mec" | "cloud";
+      limit?: number;
+    };
+    responses: {
+      200: components["schemas"]["AnalyticsTargets"];
+      400: components["schemas"]["Error"];
+      401: components["schemas"]["Error"];
+      403: components["schemas"]["Error"];
+      500: components["schemas"]["Error"];
+    };
+  };
+  /** Nova usage and cost per role */
+  analyticsNova: {
+    query?: {
+      range?: "15m" | "1h" | "6h" | "24h" | "7d";
+      from?: number;
+      to?: number;
+      step?: "1m" | "2m" | "5m" | "10m" | "15m" | "30m" | "1h" | "2h" | "3h" | "6h" | "12h" | "1d";
+    };
+    responses: {
+      200: components["schemas"]["AnalyticsNova"];
+      400: components["schemas"]["Error"];
+      401: components["schemas"]["Error"];
+      403: components["schemas"]["Error"];
+      500: components["schemas"]["Error"];
+    };
+  };
+  /** Anomalies with their evidence */
+  analyticsAnomalies: {
+    query?: {
+      range?: "15m" | "1h" | "6h" | "24h" | "7d";
+      from?: number;
+      to?: number;
+      step?: "1m" | "2m" | "5m" | "10m" | "15m" | "30m" | "1h" | "2h" | "3h" | "6h" | "12h" | "1d";
+      target?: string;
+      open?: "true" | "false";
+      limit?: number;
+    };
+    responses: {
+      200: components["schemas"]["AnalyticsAnomalies"];
+      400: components["schemas"]["Error"];
+      401: components["schemas"]["Error"];
+      403: components["schemas"]["Error"];
+      500: components["schemas"]["Error"];
+    };
+  };
+  /** The decision explorer */
+  analyticsDecisions: {
+    query?: {
+      range?: "15m" | "1h" | "6h" | "24h" | "7d";
+      from?: number;
+      to?: number;
+      step?: "1m" | "2m" | "5m" | "10m" | "15m" | "30m" | "1h" | "2h" | "3h" | "6h" | "12h" | "1d";
+      tier?: "device" | "mec" | "cloud";
+      target?: string;
+      model?: string;
+      outcome?: "ok" | "error" | "failover" | "none";
+      limit?: number;
+      before?: string;
+    };
+    responses: {
+      200: components["schemas"]["AnalyticsDecisions"];
+      400: components["schemas"]["Error"];
+      401: components["schemas"]["Error"];
+      403: components["schemas"]["Error"];
+      500: components["schemas"]["Error"];
+    };
+  };
+  /** One decision explained */
+  explainDecision: {
+    params: {
+      id: string;
+    };
+    responses: {
+      200: components["schemas"]["DecisionDetail"];
+      400: components["schemas"]["Error"];
+      401: components["schemas"]["Error"];
+      403: components["schemas"]["Error"];
+      404: components["schemas"]["Error"];
+      500: components["schemas"]["Error"];
+    };
+  };
+  /** The live fleet */
+  analyticsFleet: {
+    responses: {
+      200: components["schemas"]["AnalyticsFleet"];
+      401: components["schemas"]["Error"];
+      403: components["schemas"]["Error"];
+      500: components["schemas"]["Error"];
+    };
+  };
+  /** One site live, with its last 15 minutes */
+  analyticsSite: {
+    params: {
+      siteId: string;
+    };
+    responses: {
+      200: components["schemas"]["AnalyticsSite"];
+      400: components["schemas"]["Error"];
+      401: components["schemas"]["Error"];
+      403: components["schemas"]["Error"];
+      404: components["schemas"]["Error"];
+      500: components["schemas"]["Error"];
+    };
+  };
+  /** Policy A/B comparison */
+  policyAnalytics: {
+    query?: {
+      from?: string;
+      to?: string;
+    };
+    responses: {
+      200: components["schemas"]["PolicyAnalytics"];
+      400: components["schemas"]["Error"];
+      401: components["schemas"]["Error"];
+      403: components["schemas"]["Error"];
+      500: components["schemas"]["Error"];
+    };
+  };
+  /** Log in with an operator key */
+  login: {
+    body: components["schemas"]["LoginRequest"];
+    responses: {
+      200: components["schemas"]["SessionAnswer"];
+      400: components["schemas"]["Error"];
+      401: components["schemas"]["Error"];
+      403: components["schemas"]["Error"];
+      413: components["schemas"]["Error"];
+      415: components["schemas"]["Error"];
+      500: components["schemas"]["Error"];
+    };
+  };
+  /** The current session */
+  getSession: {
+    responses: {
+      200: components["schemas"]["SessionAnswer"];
+      401: components["schemas"]["Error"];
+      500: components["schemas"]["Error"];
+    };
+  };
+  /** Log out */
+  logout: {
+    responses: {
+      204: null;
+      401: components["schemas"]["Error"];
+      403: components["schemas"]["Error"];
       500: components["schemas"]["Error"];
     };
   };
@@ -1047,11 +1810,24 @@ export const OPERATIONS = {
   resumeSite: { method: "POST", path: "/v1/sites/{id}/resume" },
   loadSiteModel: { method: "POST", path: "/v1/sites/{id}/models" },
   listAnomalies: { method: "GET", path: "/v1/anomalies" },
-  policyAnalytics: { method: "GET", path: "/v1/analytics/policies" },
   listProposals: { method: "GET", path: "/v1/policy/proposals" },
   createProposal: { method: "POST", path: "/v1/policy/proposals" },
   approveProposal: { method: "POST", path: "/v1/policy/proposals/{id}/approve" },
   rejectProposal: { method: "POST", path: "/v1/policy/proposals/{id}/reject" },
+  analyticsSummary: { method: "GET", path: "/v1/analytics/summary" },
+  analyticsTimeseries: { method: "GET", path: "/v1/analytics/timeseries" },
+  analyticsLatency: { method: "GET", path: "/v1/analytics/latency" },
+  analyticsTargets: { method: "GET", path: "/v1/analytics/targets" },
+  analyticsNova: { method: "GET", path: "/v1/analytics/nova" },
+  analyticsAnomalies: { method: "GET", path: "/v1/analytics/anomalies" },
+  analyticsDecisions: { method: "GET", path: "/v1/analytics/decisions" },
+  explainDecision: { method: "GET", path: "/v1/analytics/decisions/{id}" },
+  analyticsFleet: { method: "GET", path: "/v1/analytics/fleet" },
+  analyticsSite: { method: "GET", path: "/v1/analytics/fleet/{siteId}" },
+  policyAnalytics: { method: "GET", path: "/v1/analytics/policies" },
+  login: { method: "POST", path: "/v1/session" },
+  getSession: { method: "GET", path: "/v1/session" },
+  logout: { method: "DELETE", path: "/v1/session" },
   health: { method: "GET", path: "/healthz" },
   openApiDocument: { method: "GET", path: "/openapi.json" },
   docsPage: { method: "GET", path: "/docs" },

@@ -53,7 +53,7 @@ export type Client = { [K in OperationId]: Method<K> } & {
 
 interface Loose {
   params?: Record<string, string>;
-  query?: Record<string, string | undefined>;
+  query?: Record<string, string | number | boolean | undefined>;
   body?: unknown;
   headers?: Record<string, string>;
   signal?: AbortSignal;
@@ -66,8 +66,8 @@ function urlOf(baseUrl: string, template: string, input: Loose): string {
     return encodeURIComponent(value);
   });
   const query = Object.entries(input.query ?? {})
-    .filter((e): e is [string, string] => e[1] !== undefined)
-    .map(([k, v]) => `${encodeURIComponent(k)}=${encodeURIComponent(v)}`)
+    .filter((e): e is [string, string | number | boolean] => e[1] !== undefined)
+    .map(([k, v]) => `${encodeURIComponent(k)}=${encodeURIComponent(String(v))}`)
     .join("&");
   return `${baseUrl.replace(/\/+$/, "")}${path}${query ? `?${query}` : ""}`;
 }

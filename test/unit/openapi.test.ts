@@ -56,9 +56,11 @@ describe("OpenAPI document", () => {
       }
       // Every route can fail with a bug; every keyed route refuses a missing key.
       expect(responses).toHaveProperty("500");
-      if (op.roles.length > 0) expect(responses).toHaveProperty("401");
+      if (op.roles.length > 0 || op.session) expect(responses).toHaveProperty("401");
       const security = doc?.security as Record<string, string[]>[];
-      expect(security).toEqual(op.roles.length > 0 ? [{ bearerKey: [...op.roles] }] : []);
+      const bearer = op.roles.length > 0 ? [{ bearerKey: [...op.roles] }] : [];
+      const cookie = op.session ? [{ sessionCookie: [...op.roles] }] : [];
+      expect(security).toEqual([...bearer, ...cookie]);
     }
   });
 

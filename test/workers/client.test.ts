@@ -73,6 +73,8 @@ describe("typed client", () => {
     expect(badQuery.ok ? [] : badQuery.error.details).toEqual([
       { path: "limit", message: expect.any(String) },
     ]);
+    const summary = await operator.analyticsSummary({ query: { from: Date.now() - 3_600_000 } });
+    expect(summary.ok && summary.data.window.points).toBeGreaterThan(0);
     const health = await createClient({ baseUrl: BASE, fetch }).health();
     expect(health).toMatchObject({ ok: true, data: { ok: true } });
     const removed = await operator.deleteSite({ params: { id: "client-fra" } });

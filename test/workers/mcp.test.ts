@@ -21,7 +21,9 @@ import {
 const MUNICH = { lat: 48.14, lon: 11.58 };
 const VIENNA = { lat: 48.21, lon: 16.37 };
 const TOOL_NAMES = [
+  "analytics_summary",
   "drain_site",
+  "explain_decision",
   "fleet_status",
   "list_anomalies",
   "propose_policy_change",
@@ -79,6 +81,8 @@ async function toolError(name: string, args: Record<string, unknown>, code: stri
 }
 
 let client: Client;
+/** A decision made through POST /v1/route and stored by the monitor. */
+let realDecisionId = "";
 
 beforeAll(async () => {
   await register(site("mcp-munich", "DE", MUNICH), site("mcp-vienna", "AT", VIENNA));
@@ -115,19 +119,20 @@ describe("MCP: tools", () => {
     expect(constraints.properties.latencySlaMs?.description).toMatch(/latency/);
     expect(constraints.properties.privacy?.description).toMatch(/never the cloud/);
     const site = tools.find((t) => t.name === "site_status");
-    expect(site?.inputSchema.properties?.id).toMatchObject({ type: "string" });
+    expect(site?.inputSchema.properties?.siteId).toMatchObject({ type: "string" });
   });
 
-  it("fleet_status and site_status answer what GET /v1/sites and /v1/sites/{id} answer", async () => {
-    const fleet = await ok<{ sites: { id: string }[]; services: unknown[] }>("fleet_status");
+  it("fleet_status and site_status answer what the analytics fleet routes answer", async () => {
+    const fleet = await ok<{ sites: { id: string }[]; counts: { sites: number } }>("fleet_status");
     expect(fleet.sites.map((s) => s.id)).toEqual(
       expect.arrayContaining(["mcp-munich", "mcp-vienna"]),
     );
-    const detail = await ok<{ registration: { id: string }; leases: number }>("site_status", {
-      id: "mcp-munich",
+    expect(fleet.counts.sites).toBe(fleet.sites.length);
+    const status = await ok<{ site: { id: string }; agent: { leases: number } }>("site_status", {
+      siteId: "mcp-munich",
     });
-    expect(detail.registration.id).toBe("mcp-munich");
-    expect(detail).toEqual(JSON.parse(JSON.stringify(await describeSite("mcp-munich"))));
+    expect(status.site.id).toBe("mcp-munich");
+    expect(status.agent.leases).toBe((await describeSite("mcp-munich")).leases);
   });
 
   it("route_dry_run decides like /v1/route but takes no lease and records nothing", async () => {
@@ -146,6 +151,21 @@ describe("MCP: tools", () => {
       .bind(d.decisionId)
       .first();
     expect(dry).toBeNull();
+    realDecisionId = real.decisionId;
+  });
+
+  it("explain_decision explains a recorded decision; analytics_summary counts it", async () => {
+    const explained = await ok<{
+      decision: { id: string; target: string; rationale: unknown[]; rejected: unknown[] };
+    }>("explain_decision", { id: realDecisionId });
+    expect(explained.decision).toMatchObject({ id: realDecisionId, target: "site:mcp-vienna" });
+    expect(explained.decision.rationale.length).toBeGreaterThan(0);
+    const summary = await ok<{ window: { points: number }; totals: { decisions: number } }>(
+      "analytics_summary",
+      { range: "1h" },
+    );
+    expect(summary.window.points).toBeGreaterThan(0);
+    expect(summary.totals.decisions).toBeGreaterThanOrEqual(1);
   });
 
   it("drain_site and undrain_site take a site out of rotation and back", async () => {
@@ -204,8 +224,10 @@ describe("MCP: tools", () => {
 
 describe("MCP: errors", () => {
   it("refuses bad input with the HTTP API's error body and field paths", async () => {
-    const bad = await toolError("site_status", { id: "Not A Slug" }, "invalid_request");
-    expect(bad.details).toEqual([{ path: "id", message: expect.any(String) }]);
+    const bad = await toolError("site_status", { siteId: "Not A Slug" }, "invalid_request");
+    expect(bad.details).toEqual([{ path: "siteId", message: expect.any(String) }]);
+    const window = await toolError("analytics_summary", { range: "2y" }, "invalid_request");
+    expect((window.details as { path: string }[]).map((d) => d.path)).toEqual(["range"]);
     const route = await toolError(
       "route_dry_run",
       { task: { modality: "smell" }, constraints: {}, reserve: true },
@@ -226,7 +248,8 @@ describe("MCP: errors", () => {
   });
 
   it("answers domain errors as the HTTP API does", async () => {
-    await toolError("site_status", { id: "mcp-nowhere" }, "not_found");
+    await toolError("site_status", { siteId: "mcp-nowhere" }, "not_found");
+    await toolError("explain_decision", { id: crypto.randomUUID() }, "not_found");
     await toolError("drain_site", { id: "mcp-nowhere" }, "not_found");
     const infeasible = await toolError(
       "route_dry_run",

@@ -43,15 +43,26 @@ function responsesOf(op: OperationDoc): Responses {
   return paths[openApiPath(op.path)]?.[op.method]?.responses ?? {};
 }
 
-function request(op: OperationDoc): Request {
+/** What the walk learned on the way: the session cookie, a real decision id. */
+interface Found {
+  cookie?: string;
+  decisionId?: string;
+}
+
+function request(op: OperationDoc, found: Found): Request {
   let path = op.path;
-  for (const [name, value] of Object.entries(op.example.params ?? {})) {
+  const params = { ...op.example.params };
+  // The explained decision must exist: the one the /v1/route example made.
+  if (op.operationId === "explainDecision" && found.decisionId) params.id = found.decisionId;
+  for (const [name, value] of Object.entries(params)) {
     path = path.replace(`:${name}`, encodeURIComponent(value));
   }
   const query = new URLSearchParams(op.example.query ?? {}).toString();
   const headers = new Headers(op.example.headers);
   const role = op.roles[0];
   if (role) headers.set("authorization", `Bearer ${KEYS[role]}`);
+  // Session-only operations get the cookie that the login example set.
+  else if (op.session && found.cookie) headers.set("cookie", found.cookie);
   let body = op.example.body;
   if (op.operationId === "putSite") {
     body = { ...(body as object), endpoint: SITE_ENDPOINT };
@@ -120,9 +131,15 @@ describe("every documented operation, called with its example", () => {
 
   it("answers a documented status and a body that matches its schema", async () => {
     const checked: string[] = [];
+    const found: Found = {};
     for (const op of order(OPERATIONS)) {
       const where = `${op.method.toUpperCase()} ${op.path}`;
-      const res = await exports.default.fetch(request(op));
+      if (op.operationId === "explainDecision" && found.decisionId) {
+        await waitForDecision(found.decisionId);
+      }
+      const res = await exports.default.fetch(request(op, found));
+      const setCookie = res.headers.get("set-cookie");
+      if (setCookie) found.cookie = setCookie.split(";")[0];
       const responses = responsesOf(op);
       const text = await res.text();
       expect(Object.keys(responses), `${where} answered ${res.status}: ${text}`).toContain(
@@ -141,6 +158,8 @@ describe("every documented operation, called with its example", () => {
       const schema = media[type]?.schema;
       expect(schema, `${where}: ${type} is not documented for ${res.status}`).toBeDefined();
       const body = type === "application/json" ? JSON.parse(text) : text;
+      if (op.operationId === "route")
+        found.decisionId = (body as { decisionId: string }).decisionId;
       const result = validate(schema ?? {}, body);
       expect(result.errors.slice(0, 5), where).toEqual([]);
       checked.push(where);
@@ -148,3 +167,13 @@ describe("every documented operation, called with its example", () => {
     expect(checked).toHaveLength(OPERATIONS.length);
   });
 });
+
+async function waitForDecision(id: string, timeoutMs = 15_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (Date.now() < deadline) {
+    const row = await env.DB.prepare("SELECT 1 FROM decisions WHERE event_id = ?").bind(id).first();
+    if (row) return;
+    await new Promise((r) => setTimeout(r, 200));
+  }
+  throw new Error(`decision ${id} not stored within ${timeoutMs} ms`);
+}

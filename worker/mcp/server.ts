@@ -24,8 +24,10 @@ export const SERVER_INFO = { name: "mec-router", version: "0.1.0" };
 
 const INSTRUCTIONS =
   "mec-router decides, per inference request from a phone, whether it runs on the device, at a " +
-  "MEC site or in the cloud. Use fleet_status and site_status to see the fleet, list_anomalies " +
-  "for what the monitor flagged, route_dry_run to ask where a request would go and why, " +
+  "MEC site or in the cloud. Use fleet_status and site_status to see the fleet, " +
+  "analytics_summary for how routing went over a window, list_anomalies for what the monitor " +
+  "flagged, explain_decision for why a past decision went where it did, route_dry_run to ask " +
+  "where a request would go and why, " +
   "drain_site / undrain_site to take a site out of rotation and back, and " +
   "propose_policy_change to suggest score weights: proposals are stored for an operator to " +
   "review and are never applied directly. Errors come back as tool errors whose text is the " +

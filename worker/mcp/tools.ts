@@ -3,20 +3,27 @@
 
 import type { Context } from "hono";
 import * as z from "zod/mini";
-import { siteIdParam } from "../../shared/analytics-api.ts";
+import { decisionIdParam, siteIdParam, windowQuerySchema } from "../../shared/analytics-api.ts";
 import { routeRequestSchema } from "../../shared/route-request.ts";
+import { explainDecision } from "../analytics/decisions.ts";
 import { fleetStatus, siteStatus } from "../analytics/fleet.ts";
+import { summary } from "../analytics/summary.ts";
 import type { Principal } from "../auth.ts";
 import { decideRequest, routeAnswer } from "../decide-request.ts";
 import { InvalidRequest, NotFound } from "../errors.ts";
 import {
+  decisionDetailAnswerSchema,
+  fleetAnswerSchema,
+  siteStatusAnswerSchema,
+  summaryAnswerSchema,
+} from "../openapi/analytics-responses.ts";
+import {
   anomaliesAnswerSchema,
-  fleetSchema,
   proposalAnswerSchema,
   routeAnswerSchema,
   siteAnswerSchema,
-  siteDetailSchema,
 } from "../openapi/responses.ts";
+import { windowOf } from "../routes/analytics.ts";
 import { anomaliesQuerySchema, recentAnomalies } from "../routes/anomalies.ts";
 import { createProposal, proposalBodySchema } from "../routes/proposals.ts";
 import { setDraining, siteParamsSchema } from "../routes/sites.ts";
@@ -104,7 +111,7 @@ export const TOOLS: readonly Tool[] = [
       "Every MEC site (health, breaker, load and utilisation, resident models, location) with " +
       "counts, and the cloud service breakers, as GET /v1/analytics/fleet.",
     input: noInput,
-    output: fleetSchema,
+    output: fleetAnswerSchema,
     annotations: READ,
     run: ({ c }) => fleetStatus(c.env, Date.now()),
   }),
@@ -116,7 +123,7 @@ export const TOOLS: readonly Tool[] = [
       "(leases, last probe, breaker, model residency and demand) and its last 15 minutes " +
       "(requests, errors, SLA, latency percentiles).",
     input: z.strictObject({ siteId: siteIdParam }),
-    output: siteDetailSchema,
+    output: siteStatusAnswerSchema,
     annotations: READ,
     run: async ({ c }, { siteId }) => {
       const status = await siteStatus(c.env, siteId, Date.now());
@@ -155,6 +162,36 @@ export const TOOLS: readonly Tool[] = [
     output: anomaliesAnswerSchema,
     annotations: READ,
     run: ({ c }, query) => recentAnomalies(c.env.DB, query),
+  }),
+  defineTool({
+    name: "explain_decision",
+    title: "Explain a decision",
+    description:
+      "One past decision by id (the `decisionId` of an answer or of the decision explorer), as " +
+      "GET /v1/analytics/decisions/{id}: what was asked (features, never content), the factors " +
+      "weighed, every rejected candidate and why, the plan, and each outcome with its attempts.",
+    input: z.strictObject({ id: decisionIdParam }),
+    output: decisionDetailAnswerSchema,
+    annotations: READ,
+    run: async ({ c }, { id }) => {
+      const detail = await explainDecision(c.env.DB, id);
+      if (!detail)
+        throw new NotFound(`no decision ${id} (unknown, or older than the raw retention)`);
+      return detail;
+    },
+  }),
+  defineTool({
+    name: "analytics_summary",
+    title: "Analytics summary",
+    description:
+      "Totals over a window, as GET /v1/analytics/summary: requests, outcomes, errors, SLA " +
+      "attainment, cost and failovers in total and per tier, latency and time-to-first-token " +
+      "percentiles, Nova calls and cost, anomalies. `range` is 15m, 1h (default), 6h, 24h or " +
+      "7d; or `from` / `to` in epoch ms (at most 7 days).",
+    input: windowQuerySchema,
+    output: summaryAnswerSchema,
+    annotations: READ,
+    run: ({ c }, query) => summary(c.env.DB, windowOf(query)),
   }),
   defineTool({
     name: "propose_policy_change",

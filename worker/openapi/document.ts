@@ -5,12 +5,15 @@
 import * as z from "zod/mini";
 import { siteViewSchema } from "../../shared/fleet-schema.ts";
 import { chatMessageSchema } from "../../shared/openai.ts";
-import type { Role } from "../auth.ts";
+import { CSRF_HEADER, SESSION_COOKIE } from "../session.ts";
+import * as A from "./analytics-responses.ts";
 import type { OperationDoc, ResponseDoc } from "./operation.ts";
+import { ANALYTICS_OPERATIONS } from "./paths/analytics.ts";
 import { DECIDE_OPERATIONS } from "./paths/decide.ts";
 import { FLEET_OPERATIONS } from "./paths/fleet.ts";
 import { META_OPERATIONS } from "./paths/meta.ts";
 import { MONITOR_OPERATIONS } from "./paths/monitor.ts";
+import { SESSION_OPERATIONS } from "./paths/session.ts";
 import * as R from "./responses.ts";
 
 /** Every documented operation, in the order the reference page shows them. */
@@ -18,6 +21,8 @@ export const OPERATIONS: readonly OperationDoc[] = [
   ...DECIDE_OPERATIONS,
   ...FLEET_OPERATIONS,
   ...MONITOR_OPERATIONS,
+  ...ANALYTICS_OPERATIONS,
+  ...SESSION_OPERATIONS,
   ...META_OPERATIONS,
 ];
 
@@ -27,8 +32,13 @@ const TAGS = [
   { name: "Routing", description: "Decide where a request runs; report how it went." },
   { name: "Running", description: "Decide and run: MEC site or Bedrock, with failover." },
   { name: "Fleet", description: "MEC sites: registration, live load, drain, models." },
-  { name: "Monitor", description: "What the monitor found: anomalies, policy analytics." },
+  { name: "Monitor", description: "What the monitor found: anomalies." },
+  {
+    name: "Analytics",
+    description: "Windows over the rollups, the decision explorer, the live fleet, policies.",
+  },
   { name: "Policy", description: "Score-weight proposals; never applied directly." },
+  { name: "Session", description: "Operator login for the dashboard." },
   { name: "Service", description: "Health, this document, the MCP endpoint." },
 ];
 
@@ -48,7 +58,19 @@ const NAMED_RESPONSES: [z.ZodMiniType, string][] = [
   [R.heartbeatAnswerSchema, "HeartbeatAnswer"],
   [R.modelLoadAnswerSchema, "ModelLoadAnswer"],
   [R.anomaliesAnswerSchema, "Anomalies"],
-  [R.policiesAnswerSchema, "PolicyAnalytics"],
+  [A.windowSchema, "AnalyticsWindow"],
+  [A.summaryAnswerSchema, "AnalyticsSummary"],
+  [A.timeseriesAnswerSchema, "AnalyticsTimeseries"],
+  [A.latencyAnswerSchema, "AnalyticsLatency"],
+  [A.targetsAnswerSchema, "AnalyticsTargets"],
+  [A.novaAnswerSchema, "AnalyticsNova"],
+  [A.analyticsAnomaliesAnswerSchema, "AnalyticsAnomalies"],
+  [A.decisionsAnswerSchema, "AnalyticsDecisions"],
+  [A.decisionDetailAnswerSchema, "DecisionDetail"],
+  [A.fleetAnswerSchema, "AnalyticsFleet"],
+  [A.siteStatusAnswerSchema, "AnalyticsSite"],
+  [A.policiesAnswerSchema, "PolicyAnalytics"],
+  [R.sessionAnswerSchema, "SessionAnswer"],
   [R.proposalSchema, "Proposal"],
   [R.proposalsAnswerSchema, "Proposals"],
   [R.proposalAnswerSchema, "ProposalAnswer"],
@@ -70,10 +92,8 @@ export const ERROR_TEXT: Record<number, string> = {
 export function errorStatuses(op: OperationDoc): Record<number, string> {
   const errors: Record<number, string> = {};
   if (op.body || op.params || op.query) errors[400] = ERROR_TEXT[400] as string;
-  if (op.roles.length > 0) {
-    errors[401] = ERROR_TEXT[401] as string;
-    errors[403] = `${ERROR_TEXT[403]} Takes: ${op.roles.join(", ")}.`;
-  }
+  if (op.roles.length > 0 || op.session) errors[401] = ERROR_TEXT[401] as string;
+  if (op.roles.length > 0) errors[403] = `${ERROR_TEXT[403]} Takes: ${op.roles.join(", ")}.`;
   if (op.body) {
     errors[413] = `\`payload_too_large\`: the body exceeds ${op.bodyLimitBytes ?? 0} bytes.`;
     errors[415] = ERROR_TEXT[415] as string;
@@ -133,9 +153,12 @@ function parameters(op: OperationDoc) {
   return list;
 }
 
-function security(roles: readonly Role[]) {
-  // OpenAPI 3.1 lets a non-OAuth scheme list role names: the roles whose key is accepted.
-  return roles.length > 0 ? [{ bearerKey: [...roles] }] : [];
+/** Who may call: OpenAPI 3.1 lets a non-OAuth scheme list role names, the roles accepted. */
+export function security(op: Pick<OperationDoc, "roles" | "session">) {
+  const roles = [...op.roles];
+  const ways: Record<string, string[]>[] = roles.length > 0 ? [{ bearerKey: roles }] : [];
+  if (op.session) ways.push({ sessionCookie: roles });
+  return ways;
 }
 
 function buildDocument() {
@@ -200,7 +223,7 @@ function buildDocument() {
       tags: [op.tag],
       summary: op.summary,
       ...(op.description ? { description: op.description } : {}),
-      security: security(op.roles),
+      security: security(op),
       ...(parameters(op).length > 0 ? { parameters: parameters(op) } : {}),
       ...(body ? { requestBody: body } : {}),
       responses,
@@ -236,6 +259,14 @@ function buildDocument() {
             "An API key of role `device` (phones), `operator` (fleet, monitor, policy, MCP) or " +
             "`site` (heartbeats): `Authorization: Bearer <key>`. Each operation lists the " +
             "roles it takes.",
+        },
+        sessionCookie: {
+          type: "apiKey",
+          in: "cookie",
+          name: `__Host-${SESSION_COOKIE}`,
+          description:
+            "The dashboard's session (POST /v1/session with an operator key). Taken by the " +
+            `analytics API and the operator GET routes; POST and DELETE with it need the \`${CSRF_HEADER}\` header.`,
         },
       },
     },

@@ -31,6 +31,8 @@ export interface OperationDoc {
   description?: string;
   /** Roles whose key may call it; empty: no key needed. */
   roles: readonly Role[];
+  /** Also takes the dashboard's session cookie (of one of `roles`), instead of a key. */
+  session?: boolean;
   params?: z.ZodMiniObject;
   query?: z.ZodMiniObject;
   /** Request headers the route reads, with what each means. */

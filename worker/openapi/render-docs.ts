@@ -109,10 +109,10 @@ function operationHtml(
   const id = String(op.operationId);
   const security = (op.security ?? []) as Schema[];
   const roles = (security[0]?.bearerKey as string[] | undefined) ?? [];
-  const auth =
-    roles.length > 0
-      ? `Bearer key: ${roles.map((r) => `<code>${esc(r)}</code>`).join(", ")}`
-      : "No key";
+  const cookie = security.some((s) => s.sessionCookie !== undefined);
+  const key =
+    roles.length > 0 ? `Bearer key: ${roles.map((r) => `<code>${esc(r)}</code>`).join(", ")}` : "";
+  const auth = [key, cookie ? "session cookie" : ""].filter(Boolean).join(" or ") || "No key";
   const params = ((op.parameters ?? []) as Schema[]).map(
     (p) =>
       `<tr><td><code>${esc(String(p.name))}</code> <span class="opt">${esc(String(p.in))}${p.required ? "" : ", optional"}</span></td><td class="type">${typeOf(p.schema as Schema)}</td><td>${prose(String(p.description ?? ""))}</td></tr>`,

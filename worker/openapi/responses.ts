@@ -177,16 +177,18 @@ const residentModelSchema = z.object({
   pinned: z.optional(z.boolean()),
 });
 
+/** The cache agent: resident models and decaying demand per model. */
+export const cacheStateSchema = z.object({
+  resident: z.array(residentModelSchema),
+  demand: z.record(z.string(), z.object({ count: z.number(), at: z.number() })),
+});
+
 export const siteDetailSchema = z.object({
   registration: siteRegistrationSchema,
   view: siteViewSchema,
   /** The site's circuit breaker as it is stored (`phase`, outcome window, ejections, probes). */
   breaker: breakerStateSchema,
-  /** The cache agent: resident models and decaying demand per model. */
-  cache: z.object({
-    resident: z.array(residentModelSchema),
-    demand: z.record(z.string(), z.object({ count: z.number(), at: z.number() })),
-  }),
+  cache: cacheStateSchema,
   /** Open reservations. */
   leases: z.number(),
   lastProbeAt: z.number(),
@@ -239,22 +241,16 @@ export const anomaliesAnswerSchema = z.object({
 
 const nullableNumber = z.nullable(z.number());
 
-export const policiesAnswerSchema = z.object({
-  from: z.number(),
-  to: z.number(),
-  variants: z.array(
-    z.object({
-      variant: z.string(),
-      decisions: z.number(),
-      outcomes: z.number(),
-      errors: z.number(),
-      slaMet: z.number(),
-      slaKnown: z.number(),
-      slaAttainment: nullableNumber,
-      costUsd: z.number(),
-      meanCostUsd: nullableNumber,
-    }),
-  ),
+export const policyVariantStatsSchema = z.object({
+  variant: z.string(),
+  decisions: z.number(),
+  outcomes: z.number(),
+  errors: z.number(),
+  slaMet: z.number(),
+  slaKnown: z.number(),
+  slaAttainment: nullableNumber,
+  costUsd: z.number(),
+  meanCostUsd: nullableNumber,
 });
 
 const weightsSchema = z.object({
@@ -291,6 +287,15 @@ export const approvedAnswerSchema = z.object({
 
 export const healthSchema = z.object({ ok: z.literal(true) });
 
+export const sessionAnswerSchema = z.object({
+  session: z.object({
+    /** The operator key's id (a hash prefix), never the key. */
+    keyId: z.string(),
+    role: z.enum(["device", "operator", "site"]),
+    expiresAt: z.number(),
+  }),
+});
+
 /** A JSON-RPC 2.0 message (MCP); its methods and results are MCP's, listed by `tools/list`. */
 export const jsonRpcRequestSchema = z.looseObject({
   jsonrpc: z.literal("2.0"),
@@ -311,7 +316,7 @@ export type ResponseTypesFit = [
   Fits<z.output<typeof decisionSchema>, Decision>,
   Fits<z.output<typeof siteViewSchema>, SiteView>,
   Fits<z.output<typeof breakerStateSchema>, Breaker>,
-  Fits<z.output<typeof siteDetailSchema>["cache"], CacheState>,
+  Fits<z.output<typeof cacheStateSchema>, CacheState>,
   Fits<z.output<typeof siteDetailSchema>, SiteDetail>,
   Fits<z.output<typeof catalogModelSchema>, CatalogModel>,
 ];

@@ -62,7 +62,7 @@ const DEFAULT_LIMIT = { targets: 50, anomalies: 100, decisions: 50 } as const;
 analyticsApp.use("*", requireRoleOrSession("operator"));
 
 /** The window of a validated query, or a 400 naming the field. */
-function windowOf(q: WindowInput): AnalyticsWindow {
+export function windowOf(q: WindowInput): AnalyticsWindow {
   const now = Date.now();
   const problem = windowProblem(q, now);
   if (problem) throw new InvalidRequest("invalid query", [problem]);

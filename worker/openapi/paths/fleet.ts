@@ -52,6 +52,7 @@ export const FLEET_OPERATIONS = [
     path: "/v1/sites",
     operationId: "listSites",
     tag: "Fleet",
+    session: true,
     summary: "The fleet",
     description: "Every site's live view (by id) and the cloud service breakers.",
     roles: ["operator"],
@@ -63,6 +64,7 @@ export const FLEET_OPERATIONS = [
     path: "/v1/sites/:id",
     operationId: "getSite",
     tag: "Fleet",
+    session: true,
     summary: "One site in detail",
     description:
       "Registration, live view, breaker, model residency and demand (cache agent), open " +

@@ -1,7 +1,6 @@
-// What the monitor learned, for operators: anomalies, policy analytics, policy proposals.
+// What the monitor learned, for operators: anomalies and policy proposals.
 
 import * as z from "zod/mini";
-import { policiesQuerySchema } from "../../routes/analytics.ts";
 import { anomaliesQuerySchema } from "../../routes/anomalies.ts";
 import { listQuerySchema, proposalBodySchema } from "../../routes/proposals.ts";
 import { MAX_BODY_BYTES } from "../../validate.ts";
@@ -9,7 +8,6 @@ import { operation } from "../operation.ts";
 import {
   anomaliesAnswerSchema,
   approvedAnswerSchema,
-  policiesAnswerSchema,
   proposalAnswerSchema,
   proposalsAnswerSchema,
 } from "../responses.ts";
@@ -29,6 +27,7 @@ export const MONITOR_OPERATIONS = [
     path: "/v1/anomalies",
     operationId: "listAnomalies",
     tag: "Monitor",
+    session: true,
     summary: "Anomalies the monitor found",
     description:
       "Latency and error-rate anomalies per target, newest first, with when they started and, " +
@@ -41,23 +40,10 @@ export const MONITOR_OPERATIONS = [
   }),
   operation({
     method: "get",
-    path: "/v1/analytics/policies",
-    operationId: "policyAnalytics",
-    tag: "Monitor",
-    summary: "Policy A/B comparison",
-    description:
-      "Per policy variant (`POLICY_VARIANTS`): decisions, outcomes, errors, SLA attainment and " +
-      "cost over `from` … `to` (epoch ms, default the last 24 h), from the raw history.",
-    roles: ["operator"],
-    query: policiesQuerySchema,
-    responses: { 200: { description: "One row per variant.", schema: policiesAnswerSchema } },
-    example: { query: { from: "1767225600000", to: "1767312000000" } },
-  }),
-  operation({
-    method: "get",
     path: "/v1/policy/proposals",
     operationId: "listProposals",
     tag: "Policy",
+    session: true,
     summary: "Policy proposals",
     description:
       "Score-weight proposals, newest first: Nova Pro's daily review and operators' own. " +
