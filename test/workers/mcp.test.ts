@@ -16,6 +16,7 @@ import {
   route,
   routeBody,
   site,
+  waitForDecision,
 } from "./fixtures/fleet-api.ts";
 
 const MUNICH = { lat: 48.14, lon: 11.58 };
@@ -315,13 +316,3 @@ describe("MCP: errors", () => {
     }
   });
 });
-
-async function waitForDecision(id: string, timeoutMs = 15_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (Date.now() < deadline) {
-    const row = await env.DB.prepare("SELECT 1 FROM decisions WHERE event_id = ?").bind(id).first();
-    if (row) return;
-    await new Promise((r) => setTimeout(r, 200));
-  }
-  throw new Error(`decision ${id} not stored within ${timeoutMs} ms`);
-}

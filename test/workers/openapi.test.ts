@@ -10,6 +10,7 @@ import type { Role } from "../../worker/auth.ts";
 import { OPERATIONS, openApiDocument, openApiPath } from "../../worker/openapi/document.ts";
 import type { OperationDoc } from "../../worker/openapi/operation.ts";
 import { EXAMPLE_PROPOSAL_IDS } from "../../worker/openapi/paths/monitor.ts";
+import { waitForDecision } from "./fixtures/fleet-api.ts";
 
 const KEYS: Record<Role, string> = {
   device: "dev-device-key",
@@ -167,13 +168,3 @@ describe("every documented operation, called with its example", () => {
     expect(checked).toHaveLength(OPERATIONS.length);
   });
 });
-
-async function waitForDecision(id: string, timeoutMs = 15_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (Date.now() < deadline) {
-    const row = await env.DB.prepare("SELECT 1 FROM decisions WHERE event_id = ?").bind(id).first();
-    if (row) return;
-    await new Promise((r) => setTimeout(r, 200));
-  }
-  throw new Error(`decision ${id} not stored within ${timeoutMs} ms`);
-}
