@@ -8,10 +8,12 @@ import { anomaliesApp } from "./routes/anomalies.ts";
 import { catalogApp } from "./routes/catalog.ts";
 import { chatApp } from "./routes/chat.ts";
 import { inferApp } from "./routes/infer.ts";
+import { keysApp } from "./routes/keys.ts";
 import { outcomesApp } from "./routes/outcomes.ts";
 import { proposalsApp } from "./routes/proposals.ts";
 import { routeApp } from "./routes/route.ts";
 import { sitesApp } from "./routes/sites.ts";
+import { tenantsApp } from "./routes/tenants.ts";
 import type { AppEnv } from "./types.ts";
 
 export const app = new Hono<AppEnv>();
@@ -26,6 +28,8 @@ app.route("/v1/outcomes", outcomesApp);
 app.route("/v1/anomalies", anomaliesApp);
 app.route("/v1/analytics", analyticsApp);
 app.route("/v1/policy/proposals", proposalsApp);
+app.route("/v1/tenants", tenantsApp);
+app.route("/v1/keys", keysApp);
 
 app.notFound((c) =>
   c.json(errorBody("not_found", `no route for ${c.req.method} ${c.req.path}`), 404),

@@ -5,10 +5,12 @@
 // Approval changes no policy: it answers the `POLICY_VARIANTS` snippet that A/B-tests the
 // proposal (a `control` variant on the base policy and `proposal-<short id>` with the proposed
 // weights, 90/10), for an operator to deploy. Proposals are applied only that way.
+// The routing policy is the platform's (one for every tenant), and proposals are read from
+// every tenant's aggregates: a platform operator key only.
 
 import { Hono } from "hono";
 import * as z from "zod/mini";
-import { requireRole } from "../auth.ts";
+import { requirePlatform, requireRole } from "../auth.ts";
 import type { PolicyVariantConfig } from "../config.ts";
 import { AppError, InvalidRequest, NotFound } from "../errors.ts";
 import type { AppEnv } from "../types.ts";
@@ -90,7 +92,7 @@ export function proposalVariants(
   ];
 }
 
-proposalsApp.get("/", requireRole("operator"), async (c) => {
+proposalsApp.get("/", requireRole("operator"), requirePlatform, async (c) => {
   const parsed = listQuerySchema.safeParse(c.req.query());
   if (!parsed.success) {
     throw new InvalidRequest("invalid query", toFieldIssues(parsed.error.issues));
@@ -132,7 +134,7 @@ async function decide(
   return row;
 }
 
-proposalsApp.post("/:id/approve", requireRole("operator"), async (c) => {
+proposalsApp.post("/:id/approve", requireRole("operator"), requirePlatform, async (c) => {
   const row = await decide(c.env.DB, c.req.param("id"), "approved", c.get("role"));
   const weights = parseJson(row.weights) as PolicyVariantConfig["weights"];
   const variants = proposalVariants(row.id, weights ?? undefined);
@@ -144,7 +146,7 @@ proposalsApp.post("/:id/approve", requireRole("operator"), async (c) => {
   });
 });
 
-proposalsApp.post("/:id/reject", requireRole("operator"), async (c) => {
+proposalsApp.post("/:id/reject", requireRole("operator"), requirePlatform, async (c) => {
   const row = await decide(c.env.DB, c.req.param("id"), "rejected", c.get("role"));
   return c.json({ proposal: view(row) });
 });
