@@ -6,6 +6,7 @@
 // consumer rejects anything else as well.
 
 import * as z from "zod/mini";
+import { TENANT_ID_PATTERN } from "./api-key.ts";
 import { catalogModel } from "./catalog.ts";
 import {
   CRITICALITIES,
@@ -53,6 +54,8 @@ const target = z
 /** A catalog model id, or `auto`. */
 const model = z.string().check(z.regex(/^[a-z0-9][a-z0-9._:-]{0,63}$/));
 const name = z.string().check(z.regex(/^[a-z][a-z0-9_-]{0,31}$/));
+/** The caller's tenant; absent on events from before tenants. */
+const tenant = z.optional(z.string().check(z.regex(TENANT_ID_PATTERN)));
 
 export const decisionEventSchema = z.strictObject({
   type: z.literal("decision"),
@@ -93,6 +96,7 @@ export const decisionEventSchema = z.strictObject({
    * events from before experiments existed, which still validate as `v: 1`.
    */
   policyVariant: z.optional(name),
+  tenant,
 });
 export type DecisionEvent = z.infer<typeof decisionEventSchema>;
 
@@ -121,6 +125,12 @@ export const outcomeEventSchema = z.strictObject({
   slaMet: z.optional(z.boolean()),
   /** Actual cost where tokens and prices are known, else the plan's estimate; 0 when failed. */
   costUsd: usd,
+  tenant,
+  /**
+   * The run reserved its predicted cost in the tenant's budget: the monitor settles the
+   * reservation with `costUsd`.
+   */
+  charged: z.optional(z.literal(true)),
 });
 export type OutcomeEvent = z.infer<typeof outcomeEventSchema>;
 
@@ -150,6 +160,7 @@ export function decisionEvent(input: {
   request: RouteRequest;
   decision: Decision;
   policyVariant?: string | undefined;
+  tenant?: string | undefined;
 }): DecisionEvent {
   const { request: r, decision: d } = input;
   const event: DecisionEvent = {
@@ -189,6 +200,7 @@ export function decisionEvent(input: {
     backups: d.plan.backups.length,
   };
   if (input.policyVariant !== undefined) event.policyVariant = input.policyVariant;
+  if (input.tenant !== undefined) event.tenant = input.tenant;
   return event;
 }
 
@@ -231,6 +243,9 @@ export function outcomeFromRun(input: {
   ttftMs?: number | undefined;
   tokens?: { input: number; output: number } | undefined;
   errorClass?: string | undefined;
+  tenant?: string | undefined;
+  /** The run's predicted cost was reserved in the tenant's budget. */
+  charged?: boolean | undefined;
 }): OutcomeEvent {
   const { decision: d, attempts } = input;
   const steps = [d.plan.primary, ...d.plan.backups];
@@ -265,6 +280,8 @@ export function outcomeFromRun(input: {
   }
   if (input.ttftMs !== undefined) event.ttftMs = input.ttftMs;
   if (input.tokens) event.tokens = { input: input.tokens.input, output: input.tokens.output };
+  if (input.tenant !== undefined) event.tenant = input.tenant;
+  if (input.charged) event.charged = true;
   return event;
 }
 
@@ -282,6 +299,7 @@ export function reportedOutcome(input: {
   ok: boolean;
   latencyMs: number;
   errorClass?: string | undefined;
+  tenant?: string | undefined;
 }): OutcomeEvent {
   const event: OutcomeEvent = {
     type: "outcome",
@@ -301,5 +319,6 @@ export function reportedOutcome(input: {
     costUsd: 0,
   };
   if (!input.ok) event.errorClass = errorClassOf(input.errorClass);
+  if (input.tenant !== undefined) event.tenant = input.tenant;
   return event;
 }

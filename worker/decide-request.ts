@@ -1,6 +1,7 @@
 // What every deciding route does the same way: check the model asked for, fall back to the
-// edge's idea of the caller's location, decide against the isolate's fleet snapshot, and turn a
-// refusal into its HTTP error.
+// edge's idea of the caller's location, decide against the isolate's fleet snapshot, turn a
+// refusal into its HTTP error, and, for a request that will run, reserve its cost in the
+// tenant's budget (tenancy/spend.ts).
 
 import type { Context } from "hono";
 import { catalogModel } from "../shared/catalog.ts";
@@ -8,6 +9,7 @@ import { decide } from "../shared/decide.ts";
 import { decisionEvent } from "../shared/events.ts";
 import { normalizeRouteRequest, type RouteRequestInput } from "../shared/route-request.ts";
 import type { Decision, GeoPoint, RouteRequest } from "../shared/types.ts";
+import type { Principal } from "./auth.ts";
 import { policyForDecision } from "./config.ts";
 import { InvalidRequest, refusal } from "./errors.ts";
 import { fleetSource } from "./fleet/live-fleet-source.ts";
@@ -15,6 +17,7 @@ import { sendEvents } from "./monitor/producer.ts";
 import { cachedHint, consultHints } from "./reasoning/hints.ts";
 import { keepRules } from "./reasoning/policy.ts";
 import { maybeReason } from "./reasoning/reason.ts";
+import { spendWithinBudget } from "./tenancy/spend.ts";
 import type { AppEnv } from "./types.ts";
 
 export interface Decided {
@@ -25,12 +28,21 @@ export interface Decided {
   policyVariant: string;
   now: number;
   waitUntil: (p: Promise<unknown>) => void;
+  /** The caller (absent only when a test drives this without the auth middleware). */
+  principal: Principal | undefined;
+  /** USD reserved in the tenant's budget for this decision; 0 when nothing was. */
+  chargedUsd: number;
 }
 
-/** Decides a validated `/v1/route`-shaped input; throws the HTTP error when nothing can take it. */
+/**
+ * Decides a validated `/v1/route`-shaped input; throws the HTTP error when nothing can take it.
+ * With `spend`, the request is going to run: its cost is reserved in the tenant's budget, or a
+ * cheaper target is chosen, or 402.
+ */
 export async function decideRequest(
   c: Context<AppEnv>,
   input: RouteRequestInput,
+  opts: { spend?: boolean } = {},
 ): Promise<Decided> {
   const model = input.task.model;
   if (model !== undefined && model !== "auto" && !catalogModel(model)) {
@@ -66,12 +78,36 @@ export async function decideRequest(
   }
   // Nova Pro may re-order the plan when the rules are unsure and the SLA leaves room; otherwise
   // this returns at once with the rules' decision.
-  const decision = await maybeReason(c.env, req, ruled, mode, waitUntil);
+  const reasoned = await maybeReason(c.env, req, ruled, mode, waitUntil);
+  const principal: Principal | undefined = c.get("principal");
+  // Over budget, the request is decided again with what is left as its cost limit (the rules'
+  // own view of its class: a cheaper plan needs no second opinion).
+  const { decision, chargedUsd } = opts.spend
+    ? await spendWithinBudget(c.env, principal, decisionId, req, reasoned, (cheaper) =>
+        decide(cheaper, fleet, policy, now),
+      )
+    : { decision: reasoned, chargedUsd: 0 };
   // History leaves through the queue after the response: no D1 while the request waits.
   sendEvents(c.env, c.executionCtx, [
-    decisionEvent({ id: decisionId, time: now, request: req, decision, policyVariant: variant }),
+    decisionEvent({
+      id: decisionId,
+      time: now,
+      request: req,
+      decision,
+      policyVariant: variant,
+      tenant: principal?.tenantId,
+    }),
   ]);
-  return { req, decision, decisionId, policyVariant: variant, now, waitUntil };
+  return {
+    req,
+    decision,
+    decisionId,
+    policyVariant: variant,
+    now,
+    waitUntil,
+    principal,
+    chargedUsd,
+  };
 }
 
 /** Where Cloudflare's edge places the caller, when the body does not say. */
