@@ -14,11 +14,10 @@
 
 import { Hono } from "hono";
 import * as z from "zod/mini";
-import { TENANT_ID_PATTERN } from "../../shared/api-key.ts";
 import { requireRole } from "../auth.ts";
 import { DEFAULT_VARIANT } from "../config.ts";
 import { InvalidRequest } from "../errors.ts";
-import { readScope } from "../tenancy/scope.ts";
+import { readScope, tenantIdSchema } from "../tenancy/scope.ts";
 import type { AppEnv } from "../types.ts";
 import { toFieldIssues } from "../validate.ts";
 
@@ -32,7 +31,7 @@ export const policiesQuerySchema = z
   .object({
     from: z.optional(epochMs),
     to: z.optional(epochMs),
-    tenant: z.optional(z.string().check(z.regex(TENANT_ID_PATTERN, "expected a tenant id"))),
+    tenant: z.optional(tenantIdSchema),
   })
   .check(
     // Only when both are numbers: a malformed one has its own issue already.

@@ -19,15 +19,14 @@ import {
   PLATFORM_TENANT,
   SCOPES,
   type Scope,
-  TENANT_ID_PATTERN,
 } from "../../shared/api-key.ts";
 import { requireRole } from "../auth.ts";
 import { AppError, Forbidden, InvalidRequest, NotFound } from "../errors.ts";
 import { siteStub } from "../fleet/site-stub.ts";
 import { forgetKey } from "../tenancy/key-store.ts";
-import { mayAccess, readScope } from "../tenancy/scope.ts";
+import { mayAccess, readScope, tenantIdSchema } from "../tenancy/scope.ts";
 import type { AppEnv } from "../types.ts";
-import { limitBody, readJson, toFieldIssues } from "../validate.ts";
+import { limitBody, limitParam, readJson, toFieldIssues } from "../validate.ts";
 import { tenantRow } from "./tenants.ts";
 
 export const keysApp = new Hono<AppEnv>();
@@ -37,7 +36,7 @@ export const DEFAULT_OVERLAP_S = 86_400;
 export const MAX_OVERLAP_S = 30 * 86_400;
 
 const createSchema = z.strictObject({
-  tenant: z.optional(z.string().check(z.regex(TENANT_ID_PATTERN, "expected a tenant id"))),
+  tenant: z.optional(tenantIdSchema),
   scope: z.enum(SCOPES),
   /** A label for people; printable, ≤ 64 chars. */
   name: z.optional(
@@ -54,17 +53,8 @@ const rotateSchema = z.strictObject({
 });
 
 const listQuerySchema = z.object({
-  tenant: z.optional(z.string().check(z.regex(TENANT_ID_PATTERN, "expected a tenant id"))),
-  limit: z.optional(
-    z
-      .string()
-      .check(
-        z.refine(
-          (v) => /^\d{1,3}$/.test(v) && Number(v) >= 1 && Number(v) <= MAX_KEYS_PAGE,
-          `expected an integer from 1 to ${MAX_KEYS_PAGE}`,
-        ),
-      ),
-  ),
+  tenant: z.optional(tenantIdSchema),
+  limit: limitParam(MAX_KEYS_PAGE),
 });
 
 interface KeyRow {

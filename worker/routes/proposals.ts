@@ -14,23 +14,14 @@ import { requirePlatform, requireRole } from "../auth.ts";
 import type { PolicyVariantConfig } from "../config.ts";
 import { AppError, InvalidRequest, NotFound } from "../errors.ts";
 import type { AppEnv } from "../types.ts";
-import { toFieldIssues } from "../validate.ts";
+import { limitParam, toFieldIssues } from "../validate.ts";
 
 export const proposalsApp = new Hono<AppEnv>();
 
 export const MAX_PROPOSALS = 200;
 
 const listQuerySchema = z.object({
-  limit: z.optional(
-    z
-      .string()
-      .check(
-        z.refine(
-          (v) => /^\d{1,3}$/.test(v) && Number(v) >= 1 && Number(v) <= MAX_PROPOSALS,
-          `expected an integer from 1 to ${MAX_PROPOSALS}`,
-        ),
-      ),
-  ),
+  limit: limitParam(MAX_PROPOSALS),
 });
 
 const ID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;

@@ -14,9 +14,9 @@ import { requirePlatform, requireRole } from "../auth.ts";
 import { AppError, InvalidRequest, NotFound } from "../errors.ts";
 import { forgetAllKeys } from "../tenancy/key-store.ts";
 import { TENANT_STATUSES } from "../tenancy/schema.ts";
-import { mayAccess } from "../tenancy/scope.ts";
+import { mayAccess, tenantIdSchema } from "../tenancy/scope.ts";
 import type { AppEnv } from "../types.ts";
-import { limitBody, readJson, toFieldIssues } from "../validate.ts";
+import { limitBody, limitParam, readJson, toFieldIssues } from "../validate.ts";
 
 export const tenantsApp = new Hono<AppEnv>();
 
@@ -46,17 +46,8 @@ const patchSchema = z.strictObject({
 });
 
 const listQuerySchema = z.object({
-  limit: z.optional(
-    z
-      .string()
-      .check(
-        z.refine(
-          (v) => /^\d{1,3}$/.test(v) && Number(v) >= 1 && Number(v) <= MAX_TENANTS_PAGE,
-          `expected an integer from 1 to ${MAX_TENANTS_PAGE}`,
-        ),
-      ),
-  ),
-  after: z.optional(z.string().check(z.regex(TENANT_ID_PATTERN, "expected a tenant id"))),
+  limit: limitParam(MAX_TENANTS_PAGE),
+  after: z.optional(tenantIdSchema),
 });
 
 interface TenantRow {
