@@ -2,10 +2,17 @@
 // concurrent charges never overspend, a short budget routes to a cheaper target or answers 402,
 // and the monitor settles reservations with the actual cost of each run.
 
-import { runInDurableObject } from "cloudflare:test";
+import {
+  createExecutionContext,
+  createMessageBatch,
+  getQueueResult,
+  runInDurableObject,
+} from "cloudflare:test";
 import { env } from "cloudflare:workers";
 import { beforeAll, describe, expect, inject, it } from "vitest";
 import type { BudgetAccount, TenantBudget } from "../../durable-objects/tenant-budget.ts";
+import { consumeMessages } from "../../worker/monitor/consumer.ts";
+import { settleCharges } from "../../worker/tenancy/settle.ts";
 import {
   call,
   type ErrorBody,
@@ -17,6 +24,7 @@ import {
   validHeartbeat,
 } from "./fixtures/fleet-api.ts";
 import { tenantWithKeys } from "./fixtures/tenants.ts";
+import { deps, messages, outcome, QUEUE } from "./helpers/monitor-harness.ts";
 
 const DUBLIN = { lat: 53.35, lon: -6.26 };
 const REYKJAVIK = { lat: 64.15, lon: -21.94 };
@@ -73,6 +81,40 @@ describe("TenantBudget", () => {
     expect(await stub.status(1, "day")).toMatchObject({ spentUsd: 0, reservedUsd: 0.6 });
     await at(Date.UTC(2026, 10, 30, 12));
     expect(await stub.status(1, "day")).toMatchObject({ spentUsd: 0.5, reservedUsd: 0 });
+  });
+});
+
+describe("settlement by the monitor", () => {
+  it("retries a batch whose settlement failed, and settles a redelivered outcome once", async () => {
+    const tenant = `settle-${crypto.randomUUID().slice(0, 8)}`;
+    const decisionId = crypto.randomUUID();
+    const stub = env.TENANT_BUDGET.getByName(tenant);
+    await stub.charge({ id: decisionId, costUsd: 0.5, limitUsd: 1, period: "month" });
+    const event = outcome({ decisionId, tenant, charged: true, costUsd: 0.2 });
+    // An outcome without `charged` (a device's own report) settles nothing.
+    const uncharged = outcome({ decisionId, tenant, costUsd: 0 });
+
+    const failing = createMessageBatch(QUEUE, messages([event, uncharged]));
+    await consumeMessages(
+      failing.messages,
+      deps({
+        settle: async () => {
+          throw new Error("budget object unreachable");
+        },
+      }),
+    );
+    const failed = await getQueueResult(failing, createExecutionContext());
+    expect(failed.retryMessages).toHaveLength(2);
+    expect(failed.explicitAcks).toEqual([]);
+    expect((await stub.status(1, "month")).reservedUsd).toBe(0.5);
+
+    for (let delivery = 0; delivery < 2; delivery++) {
+      const batch = createMessageBatch(QUEUE, messages([event, uncharged], 2));
+      await consumeMessages(batch.messages, deps({ settle: (e) => settleCharges(env, e) }));
+      const result = await getQueueResult(batch, createExecutionContext());
+      expect(result.retryMessages).toEqual([]);
+      expect(await stub.status(1, "month")).toMatchObject({ reservedUsd: 0, spentUsd: 0.2 });
+    }
   });
 });
 
