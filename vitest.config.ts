@@ -31,6 +31,8 @@ export default defineConfig({
                 NOVA_ENDPOINT: inject("novaUrl"),
                 // Kinesis: kinesalite, started (stream created) by the global setup.
                 KINESIS_ENDPOINT: inject("kinesisUrl"),
+                // Signs dashboard session cookies; a test-only value.
+                SESSION_SECRET: "test-session-secret-0123456789abcdef",
                 TEST_MIGRATIONS: await readD1Migrations("migrations"),
               },
             },

@@ -8,6 +8,8 @@
 // secret whose loss or rotation invalidates every key). The recognisable `mec_` prefix lets
 // secret scanners find leaked keys.
 
+import * as z from "zod/mini";
+
 export const SCOPES = ["device", "operator", "site"] as const;
 export type Scope = (typeof SCOPES)[number];
 
@@ -19,6 +21,9 @@ export const PLATFORM_TENANT = "platform";
 
 /** Tenant ids: lower-case slugs, like site ids. */
 export const TENANT_ID_PATTERN = /^[a-z0-9][a-z0-9-]{0,62}$/;
+
+/** A tenant id in a query or body. */
+export const tenantIdSchema = z.string().check(z.regex(TENANT_ID_PATTERN, "expected a tenant id"));
 
 /** Key ids: 16 characters of base32 (80 bits), unique per key. */
 export const KEY_ID_PATTERN = /^[a-z2-7]{16}$/;

@@ -12,6 +12,7 @@ import { keysApp } from "./routes/keys.ts";
 import { outcomesApp } from "./routes/outcomes.ts";
 import { proposalsApp } from "./routes/proposals.ts";
 import { routeApp } from "./routes/route.ts";
+import { sessionApp } from "./routes/session.ts";
 import { sitesApp } from "./routes/sites.ts";
 import { tenantsApp } from "./routes/tenants.ts";
 import type { AppEnv } from "./types.ts";
@@ -30,6 +31,7 @@ app.route("/v1/analytics", analyticsApp);
 app.route("/v1/policy/proposals", proposalsApp);
 app.route("/v1/tenants", tenantsApp);
 app.route("/v1/keys", keysApp);
+app.route("/v1/session", sessionApp);
 
 app.notFound((c) =>
   c.json(errorBody("not_found", `no route for ${c.req.method} ${c.req.path}`), 404),

@@ -11,6 +11,7 @@
 import { createMiddleware } from "hono/factory";
 import {
   fromHex,
+  KEY_ID_PATTERN,
   PLATFORM_TENANT,
   parseIssuedKey,
   SCOPES,
@@ -19,7 +20,7 @@ import {
 } from "../shared/api-key.ts";
 import type { BudgetPeriod } from "../shared/budget.ts";
 import { Forbidden, Unauthorized } from "./errors.ts";
-import { lookupKey } from "./tenancy/key-store.ts";
+import { type KeyRecord, lookupKey } from "./tenancy/key-store.ts";
 import { enforceRateLimit } from "./tenancy/rate-limit.ts";
 import type { AppEnv } from "./types.ts";
 
@@ -105,7 +106,13 @@ async function authenticateIssued(
   const now = Date.now();
   const [record, digest] = await Promise.all([lookupKey(env, id, now), sha256(key)]);
   if (!record || !crypto.subtle.timingSafeEqual(digest, fromHex(record.hash))) return undefined;
-  if (record.scope !== scope || record.revoked_at !== null) return undefined;
+  if (record.scope !== scope) return undefined;
+  return issuedPrincipal(record, now);
+}
+
+/** The principal of an issued key's record, unless it is revoked, expired or its tenant is not active. */
+function issuedPrincipal(record: KeyRecord, now: number): Principal | undefined {
+  if (record.revoked_at !== null) return undefined;
   if (record.expires_at !== null && record.expires_at <= now) return undefined;
   // Every tenant but the platform has a row, and only an active one's keys work.
   if (record.tenant_id !== PLATFORM_TENANT && record.tenant_status !== "active") return undefined;
@@ -120,6 +127,23 @@ async function authenticateIssued(
     principal.budget = { limitUsd: record.budget_usd, period: record.budget_period ?? "month" };
   }
   return principal;
+}
+
+/**
+ * The principal of a key that is still valid, by its id: how a session (worker/session.ts),
+ * which holds the key id and never the key, re-checks its key on every request, so that a
+ * revoked key's sessions stop working (a platform key's at once; an issued key's within the
+ * key cache's lifetime, as for bearer calls).
+ */
+export async function principalById(env: Env, keyId: string): Promise<Principal | undefined> {
+  const entry = parseApiKeys(env.API_KEYS).find((k) => k.id === keyId);
+  if (entry) {
+    return { role: entry.role, keyId: entry.id, tenantId: PLATFORM_TENANT, platform: true };
+  }
+  if (!KEY_ID_PATTERN.test(keyId)) return undefined;
+  const now = Date.now();
+  const record = await lookupKey(env, keyId, now);
+  return record ? issuedPrincipal(record, now) : undefined;
 }
 
 /** Requires `Authorization: Bearer <key>` with one of `roles`, within the key's rate limit. */

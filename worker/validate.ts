@@ -47,6 +47,20 @@ export function toFieldIssues(issues: readonly z.core.$ZodIssue[]): FieldIssue[]
   }));
 }
 
+/** The query parameters, validated: 400 with field paths (an unknown parameter by name). */
+export function readQuery<S extends z.ZodMiniType>(c: Context, schema: S): z.infer<S> {
+  const result = z.safeParse(schema, c.req.query());
+  if (!result.success) {
+    const issues = result.error.issues.flatMap((i): FieldIssue[] =>
+      i.code === "unrecognized_keys"
+        ? i.keys.map((k) => ({ path: k, message: "unknown query parameter" }))
+        : [{ path: i.path.map(String).join(".") || "(query)", message: i.message }],
+    );
+    throw new InvalidRequest("invalid query", issues);
+  }
+  return result.data;
+}
+
 export async function readJson<S extends z.ZodMiniType>(
   c: Context,
   schema: S,

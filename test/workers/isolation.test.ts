@@ -120,6 +120,28 @@ describe("every tenant sees its own history only", () => {
   });
 });
 
+describe("fleet-wide analytics", () => {
+  it("answer platform keys only: they add up every tenant's traffic", async () => {
+    for (const path of ["summary", "timeseries", "latency", "targets", "nova"]) {
+      await expectError(
+        await call("GET", `/v1/analytics/${path}`, { key: tenants[0]?.operator ?? "" }),
+        403,
+        "forbidden",
+      );
+      expect((await call("GET", `/v1/analytics/${path}`, { key: OPERATOR_KEY })).status).toBe(200);
+    }
+  });
+
+  it("the explorer shows a tenant its own decisions with their outcome", async () => {
+    const t = tenants[0] as Tenant;
+    const first = t.decisionIds[0] as string;
+    const res = await call("GET", `/v1/analytics/decisions/${first}`, { key: t.operator });
+    expect(res.status).toBe(200);
+    const body = (await res.json()) as { outcomes: { ok: boolean }[] };
+    expect(body.outcomes.map((o) => o.ok)).toEqual([false]);
+  });
+});
+
 describe.each(pairs([0, 1, 2]))("tenant %i against tenant %i", (i, j) => {
   const me = () => tenants[i] as Tenant;
   const other = () => tenants[j] as Tenant;
@@ -130,6 +152,24 @@ describe.each(pairs([0, 1, 2]))("tenant %i against tenant %i", (i, j) => {
       404,
       "not_found",
     );
+    await expectError(
+      await call("GET", `/v1/analytics/decisions?tenant=${other().id}`, { key: me().operator }),
+      404,
+      "not_found",
+    );
+    for (const id of other().decisionIds) {
+      await expectError(
+        await call("GET", `/v1/analytics/decisions/${id}`, { key: me().operator }),
+        404,
+        "not_found",
+      );
+    }
+    const listed = (await (
+      await call("GET", "/v1/analytics/decisions?range=1h&limit=200", { key: me().operator })
+    ).json()) as { decisions: { id: string }[] };
+    const ids = listed.decisions.map((d) => d.id);
+    expect(ids).toEqual(expect.arrayContaining(me().decisionIds));
+    expect(ids.some((id) => other().decisionIds.includes(id))).toBe(false);
   });
 
   it("cannot read, rotate or revoke the other's keys, nor read the tenant", async () => {

@@ -57,6 +57,23 @@ async function calls(modelId: string): Promise<number> {
   return body.counts[modelId]?.Converse ?? 0;
 }
 
+/**
+ * Waits until the monitor stored a Nova usage event of `role` with `outcome` (they travel the
+ * queue after the response) and answers how many there are.
+ */
+async function usage(role: string, outcome: string): Promise<number> {
+  const deadline = Date.now() + 15_000;
+  for (;;) {
+    const row = await env.DB.prepare(
+      "SELECT count(*) AS n FROM nova_calls WHERE role = ? AND outcome = ?",
+    )
+      .bind(role, outcome)
+      .first<{ n: number }>();
+    if ((row?.n ?? 0) > 0 || Date.now() > deadline) return row?.n ?? 0;
+    await new Promise((r) => setTimeout(r, 200));
+  }
+}
+
 afterEach(async () => {
   await faults({ throttleRate: 0, errorRate: 0, addedLatencyMs: 0, toolInputOverride: null });
 });
@@ -169,6 +186,8 @@ describe("Nova Pro on /v1/route", () => {
     expect(d.reasoner).toBe("rules");
     expect(reasoning(d)[0]?.detail).toMatch(/breaker nova:pro open/);
     expect(await proCalls()).toBe(before);
+    // The skipped call is metered as such.
+    expect(await usage("pro", "breaker_open")).toBeGreaterThan(0);
   });
 });
 
@@ -233,6 +252,9 @@ describe("Nova Micro and Lite on borderline requests", () => {
     expect(classified(d)).toContain("(from Nova Micro + Lite):");
     expect(classified(d)).toContain("needs quality ≥ 3");
     expect(d.model).not.toBe(rules.d.model);
+    // Both calls are metered under their roles.
+    expect(await usage("micro", "ok")).toBeGreaterThan(0);
+    expect(await usage("lite", "ok")).toBeGreaterThan(0);
   });
 
   it("keeps the rules' class when both answers violate their schemas", async () => {
@@ -317,12 +339,13 @@ describe("Nova Micro and Lite on borderline requests", () => {
     }
     const [micro, lite] = [await calls(MICRO), await calls(LITE)];
     const { d } = await borderline(13);
-    console.log("DEBUG", JSON.stringify(d.rationale));
     expect(d.classification).toBe("simple");
     expect(reasoning(d).map((r) => r.detail)).toContain(
       "breaker nova:micro open; breaker nova:lite open; rules classify",
     );
     expect(await calls(MICRO)).toBe(micro);
     expect(await calls(LITE)).toBe(lite);
+    expect(await usage("micro", "breaker_open")).toBeGreaterThan(0);
+    expect(await usage("lite", "breaker_open")).toBeGreaterThan(0);
   });
 });

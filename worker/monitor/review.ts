@@ -12,6 +12,7 @@ import {
   type ReviewSummary,
   type ReviewTargetSummary,
 } from "../reasoning/review.ts";
+import { type NovaUsageSink, reportSkip } from "../reasoning/usage.ts";
 
 export const REVIEW_WINDOW_MS = 6 * 3_600_000;
 export const REVIEW_TIMEOUT_MS = 20_000;
@@ -84,8 +85,15 @@ export async function readReviewSummary(db: D1Database, now: number): Promise<Re
 
 export type ReviewResult = { stored: true; id: string } | { stored: false; reason: string };
 
-/** One review: summary, Nova Pro, validation, one `policy_proposals` row. Never throws on Nova. */
-export async function runReview(env: Env, now: number): Promise<ReviewResult> {
+/**
+ * One review: summary, Nova Pro, validation, one `policy_proposals` row. Never throws on Nova.
+ * The call (or its skip for an open breaker) is reported to `usage` as the `review` role.
+ */
+export async function runReview(
+  env: Env,
+  now: number,
+  usage: NovaUsageSink,
+): Promise<ReviewResult> {
   const summary = await readReviewSummary(env.DB, now);
   if (summary.targets.length === 0) {
     console.log(JSON.stringify({ event: "policy_review", stored: false, reason: "no traffic" }));
@@ -98,8 +106,11 @@ export async function runReview(env: Env, now: number): Promise<ReviewResult> {
   } catch {
     return skipped("breaker unreachable");
   }
-  if (!gate.admitted) return skipped(`breaker ${REVIEW_BREAKER} open`);
-  const result = await reviewWithNova(env, summary, REVIEW_TIMEOUT_MS);
+  if (!gate.admitted) {
+    reportSkip(usage, "review", novaModel(env, REVIEW_ROLE_MODEL), "breaker_open");
+    return skipped(`breaker ${REVIEW_BREAKER} open`);
+  }
+  const result = await reviewWithNova(env, summary, REVIEW_TIMEOUT_MS, usage);
   const failed = !result.ok && result.failure !== "invalid";
   try {
     await breaker.record(REVIEW_BREAKER, { ok: !failed, durationMs: result.ms, probe: gate.probe });

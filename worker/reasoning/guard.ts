@@ -1,10 +1,11 @@
 // One Nova call under the guards every role shares: the isolate's per-minute spend budget (at
 // catalog prices), the role's ServiceBreaker, a deadline within the role's timeout, and the
 // role's measured latency (an EWMA, which sets its budget). Never throws: a refusal or a
-// failure comes back with the reason the rationale gives.
+// failure comes back with the reason the rationale gives. The call's usage (and a call refused
+// by the budget or the breaker) goes to the monitor through the queue (usage.ts).
 
 import { catalogModel } from "../../shared/catalog.ts";
-import type { NovaResult } from "./client.ts";
+import { type NovaResult, novaModel } from "./client.ts";
 import {
   budgetAllows,
   callCostUsd,
@@ -17,6 +18,7 @@ import {
   spend,
 } from "./policy.ts";
 import { maxTokens, type Role } from "./request.ts";
+import { type NovaUsageSink, queueUsage, reportSkip } from "./usage.ts";
 
 // Isolate memory: the latency EWMA per role and this minute's spend across roles.
 const ewma: Partial<Record<Role, number>> = {};
@@ -68,7 +70,7 @@ export type Guarded<T> = { ok: true; answer: T } | { ok: false; why: string };
  * `deadline` (epoch ms, capped by the role's timeout), and settles the spend against the tokens
  * Bedrock reports.
  * @param promptTokens the input size the budget reserves before the call
- * @param run the call itself, given its timeout in ms
+ * @param run the call itself, given its timeout in ms and where its usage goes
  */
 export async function guardedCall<T>(
   env: Env,
@@ -76,15 +78,17 @@ export async function guardedCall<T>(
   promptTokens: number,
   deadline: number,
   waitUntil: (p: Promise<unknown>) => void,
-  run: (timeoutMs: number) => Promise<NovaResult<T>>,
+  run: (timeoutMs: number, usage: NovaUsageSink) => Promise<NovaResult<T>>,
 ): Promise<Guarded<T>> {
   const name = ROLE_NAME[role];
+  const usage = queueUsage(env, { waitUntil });
   const started = Date.now();
   const price = catalogModel(CATALOG_ID[role])?.cloud;
   if (!price) return { ok: false, why: `${name} has no catalog price` };
   const estimate = callCostUsd(price, promptTokens, maxTokens(role));
   const limit = positive(env.NOVA_BUDGET_USD_PER_MIN, DEFAULT_BUDGET_USD_PER_MIN);
   if (!budgetAllows(spent, started, estimate, limit)) {
+    reportSkip(usage, role, novaModel(env, role), "budget");
     return { ok: false, why: `Nova budget of $${limit}/min exhausted` };
   }
 
@@ -96,7 +100,10 @@ export async function guardedCall<T>(
   } catch {
     return { ok: false, why: `breaker ${service} unreachable` };
   }
-  if (!gate.admitted) return { ok: false, why: `breaker ${service} open` };
+  if (!gate.admitted) {
+    reportSkip(usage, role, novaModel(env, role), "breaker_open");
+    return { ok: false, why: `breaker ${service} open` };
+  }
   const left = Math.min(roleTimeout(env, role), deadline - Date.now());
   if (left < 1) {
     waitUntil(breaker.abandonProbe(service).catch(() => {}));
@@ -104,7 +111,7 @@ export async function guardedCall<T>(
   }
 
   spent = spend(spent, started, estimate, promptTokens + maxTokens(role));
-  const result = await run(left);
+  const result = await run(left, usage);
   ewma[role] = nextEwma(ewma[role], result.ms);
   // A schema-violating answer is Nova's mistake, not an outage: the breaker does not count it.
   const failed = !result.ok && result.failure !== "invalid";

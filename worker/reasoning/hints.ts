@@ -95,10 +95,12 @@ async function ask(
   const tokens = (role: Role) =>
     Math.ceil(JSON.stringify(converseInput(role, novaModel(env, role), features)).length / 4);
   const [c, s] = await Promise.all([
-    guardedCall(env, "micro", tokens("micro"), deadline, waitUntil, (ms) =>
-      classify(env, features, ms),
+    guardedCall(env, "micro", tokens("micro"), deadline, waitUntil, (ms, usage) =>
+      classify(env, features, ms, usage),
     ),
-    guardedCall(env, "lite", tokens("lite"), deadline, waitUntil, (ms) => score(env, features, ms)),
+    guardedCall(env, "lite", tokens("lite"), deadline, waitUntil, (ms, usage) =>
+      score(env, features, ms, usage),
+    ),
   ]);
   if (!c.ok && !s.ok) return { why: `${c.why}; ${s.why}` };
   const hint: ContextHint = {

@@ -59,8 +59,13 @@ export async function maybeReason(
   const promptTokens = Math.ceil(
     JSON.stringify(converseInput("pro", novaModel(env, "pro"), features, candidates)).length / 4,
   );
-  const result = await guardedCall(env, "pro", promptTokens, started + g.waitMs, waitUntil, (ms) =>
-    decideWithNova(env, features, candidates, ms),
+  const result = await guardedCall(
+    env,
+    "pro",
+    promptTokens,
+    started + g.waitMs,
+    waitUntil,
+    (ms, usage) => decideWithNova(env, features, candidates, ms, usage),
   );
   if (!result.ok) return keepRules(decision, `${result.why}; rules decide`);
   const verdict = checkChoice(result.answer, candidates, decision);

@@ -4,8 +4,9 @@
 
 import { Hono } from "hono";
 import * as z from "zod/mini";
-import { requireRole } from "../auth.ts";
+import { listAnomalies } from "../analytics/anomalies.ts";
 import { InvalidRequest } from "../errors.ts";
+import { requireRoleOrSession } from "../session.ts";
 import type { AppEnv } from "../types.ts";
 import { limitParam, toFieldIssues } from "../validate.ts";
 
@@ -40,24 +41,7 @@ export const anomaliesQuerySchema = z
     }),
   );
 
-interface AnomalyRow {
-  id: string;
-  detected_at: number;
-  minute: number;
-  kind: string;
-  tier: string | null;
-  target: string | null;
-  model: string | null;
-  metric: string;
-  observed: number;
-  expected: number | null;
-  score: number | null;
-  severity: string;
-  detail: string | null;
-  resolved_at: number | null;
-}
-
-anomaliesApp.get("/", requireRole("operator"), async (c) => {
+anomaliesApp.get("/", requireRoleOrSession("operator"), async (c) => {
   const parsed = anomaliesQuerySchema.safeParse(c.req.query());
   if (!parsed.success) {
     throw new InvalidRequest("invalid query", toFieldIssues(parsed.error.issues));
@@ -66,47 +50,6 @@ anomaliesApp.get("/", requireRole("operator"), async (c) => {
   const to = q.to !== undefined ? Number(q.to) : Date.now();
   const from = q.from !== undefined ? Number(q.from) : to - DAY_MS;
   const limit = q.limit !== undefined ? Number(q.limit) : 100;
-  const where = ["minute >= ?", "minute <= ?"];
-  const params: unknown[] = [from, to];
-  if (q.target !== undefined) {
-    where.push("target = ?");
-    params.push(q.target);
-  }
-  const { results } = await c.env.DB.prepare(
-    `SELECT id, detected_at, minute, kind, tier, target, model, metric, observed, expected, score,
-       severity, detail, resolved_at
-     FROM anomalies WHERE ${where.join(" AND ")}
-     ORDER BY minute DESC, detected_at DESC, id LIMIT ?`,
-  )
-    .bind(...params, limit)
-    .all<AnomalyRow>();
-  return c.json({
-    from,
-    to,
-    anomalies: results.map((r) => ({
-      id: r.id,
-      detectedAt: r.detected_at,
-      minute: r.minute,
-      kind: r.kind,
-      tier: r.tier,
-      target: r.target,
-      model: r.model,
-      metric: r.metric,
-      observed: r.observed,
-      expected: r.expected,
-      score: r.score,
-      severity: r.severity,
-      detail: parseDetail(r.detail),
-      resolvedAt: r.resolved_at,
-    })),
-  });
+  const anomalies = await listAnomalies(c.env.DB, { from, through: to, target: q.target, limit });
+  return c.json({ from, to, anomalies });
 });
-
-function parseDetail(text: string | null): unknown {
-  if (text === null) return null;
-  try {
-    return JSON.parse(text);
-  } catch {
-    return null;
-  }
-}

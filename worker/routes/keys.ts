@@ -19,12 +19,13 @@ import {
   PLATFORM_TENANT,
   SCOPES,
   type Scope,
+  tenantIdSchema,
 } from "../../shared/api-key.ts";
 import { requireRole } from "../auth.ts";
 import { AppError, Forbidden, InvalidRequest, NotFound } from "../errors.ts";
 import { siteStub } from "../fleet/site-stub.ts";
 import { forgetKey } from "../tenancy/key-store.ts";
-import { mayAccess, readScope, tenantIdSchema } from "../tenancy/scope.ts";
+import { mayAccess, readScope } from "../tenancy/scope.ts";
 import type { AppEnv } from "../types.ts";
 import { limitBody, limitParam, readJson, toFieldIssues } from "../validate.ts";
 import { tenantRow } from "./tenants.ts";

@@ -13,6 +13,7 @@ import * as z from "zod/mini";
 import { requirePlatform, requireRole } from "../auth.ts";
 import type { PolicyVariantConfig } from "../config.ts";
 import { AppError, InvalidRequest, NotFound } from "../errors.ts";
+import { requireRoleOrSession } from "../session.ts";
 import type { AppEnv } from "../types.ts";
 import { limitParam, toFieldIssues } from "../validate.ts";
 
@@ -83,7 +84,7 @@ export function proposalVariants(
   ];
 }
 
-proposalsApp.get("/", requireRole("operator"), requirePlatform, async (c) => {
+proposalsApp.get("/", requireRoleOrSession("operator"), requirePlatform, async (c) => {
   const parsed = listQuerySchema.safeParse(c.req.query());
   if (!parsed.success) {
     throw new InvalidRequest("invalid query", toFieldIssues(parsed.error.issues));

@@ -11,6 +11,7 @@ import { requirePlatform, requireRole } from "../auth.ts";
 import { AppError, Forbidden, InvalidRequest, NotFound } from "../errors.ts";
 import { fleetSource } from "../fleet/live-fleet-source.ts";
 import { directoryStub, siteStub } from "../fleet/site-stub.ts";
+import { requireRoleOrSession } from "../session.ts";
 import type { AppEnv } from "../types.ts";
 import { limitBody, readJson } from "../validate.ts";
 
@@ -46,13 +47,13 @@ sitesApp.put("/:id", limitBody(), requireRole("operator"), requirePlatform, asyn
   return c.json({ site: view });
 });
 
-sitesApp.get("/", requireRole("operator"), async (c) => {
+sitesApp.get("/", requireRoleOrSession("operator"), async (c) => {
   const snap = await directoryStub(c.env).snapshot();
   const sites = [...snap.sites].sort((a, b) => (a.id < b.id ? -1 : 1));
   return c.json({ version: snap.version, sites, services: snap.services });
 });
 
-sitesApp.get("/:id", requireRole("operator"), async (c) => {
+sitesApp.get("/:id", requireRoleOrSession("operator"), async (c) => {
   const id = siteId(c.req.param("id"));
   const detail = await siteStub(c.env, id).describe();
   if (!detail) throw unknownSite(id);

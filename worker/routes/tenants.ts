@@ -8,13 +8,13 @@
 
 import { Hono } from "hono";
 import * as z from "zod/mini";
-import { PLATFORM_TENANT, TENANT_ID_PATTERN } from "../../shared/api-key.ts";
+import { PLATFORM_TENANT, TENANT_ID_PATTERN, tenantIdSchema } from "../../shared/api-key.ts";
 import { BUDGET_PERIODS, type BudgetPeriod } from "../../shared/budget.ts";
 import { requirePlatform, requireRole } from "../auth.ts";
 import { AppError, InvalidRequest, NotFound } from "../errors.ts";
 import { forgetAllKeys } from "../tenancy/key-store.ts";
 import { TENANT_STATUSES } from "../tenancy/schema.ts";
-import { mayAccess, tenantIdSchema } from "../tenancy/scope.ts";
+import { mayAccess } from "../tenancy/scope.ts";
 import type { AppEnv } from "../types.ts";
 import { limitBody, limitParam, readJson, toFieldIssues } from "../validate.ts";
 

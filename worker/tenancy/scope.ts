@@ -1,13 +1,8 @@
 // Object-level access by tenant: what a principal may read and manage. Another tenant's objects
 // answer 404, exactly like ones that do not exist, so ids cannot be probed across tenants.
 
-import * as z from "zod/mini";
-import { TENANT_ID_PATTERN } from "../../shared/api-key.ts";
 import type { Principal } from "../auth.ts";
 import { NotFound } from "../errors.ts";
-
-/** A tenant id in a query or body. */
-export const tenantIdSchema = z.string().check(z.regex(TENANT_ID_PATTERN, "expected a tenant id"));
 
 /**
  * The tenant a read is limited to: the caller's own, or for a platform key every tenant
