@@ -8,6 +8,7 @@
 
 import * as z from "zod/mini";
 import { type AnalyticsWindow, windowFields } from "./analytics-window.ts";
+import { tenantIdSchema } from "./api-key.ts";
 import type { Breaker } from "./breaker.ts";
 import { NOVA_OUTCOMES, NOVA_ROLES, type NovaOutcome, type NovaRole, TIERS } from "./events.ts";
 import type { CacheState } from "./model-cache.ts";
@@ -103,6 +104,8 @@ export const decisionsQuerySchema = z.strictObject({
   outcome: z.optional(z.enum(DECISION_OUTCOMES)),
   limit: z.optional(limitParam(LIMITS.decisions)),
   before: z.optional(cursorParam),
+  /** A platform key narrows to one tenant; a tenant's key sees only its own. */
+  tenant: z.optional(tenantIdSchema),
 });
 
 export const decisionIdParam = z.uuid();
@@ -455,5 +458,7 @@ export interface PoliciesAnswer {
   /** Epoch ms, both inclusive, on the decisions' time. */
   from: number;
   to: number;
+  /** The tenant counted; absent when a platform key counts every tenant. */
+  tenant?: string;
   variants: PolicyVariantStats[];
 }

@@ -6,6 +6,7 @@
 // consumer rejects anything else as well.
 
 import * as z from "zod/mini";
+import { TENANT_ID_PATTERN } from "./api-key.ts";
 import { catalogModel } from "./catalog.ts";
 import {
   CRITICALITIES,
@@ -57,6 +58,8 @@ const target = z
 /** A catalog model id, or `auto`. */
 const model = z.string().check(z.regex(/^[a-z0-9][a-z0-9._:-]{0,63}$/));
 const name = z.string().check(z.regex(/^[a-z][a-z0-9_-]{0,31}$/));
+/** The caller's tenant; absent on events from before tenants. */
+const tenant = z.optional(z.string().check(z.regex(TENANT_ID_PATTERN)));
 /**
  * An explanation the decision engine wrote (a rationale or rejection detail): one line of printable
  * text, built by `eventDetail` from fleet and catalog names and numbers only.
@@ -146,6 +149,7 @@ export const decisionEventSchema = z.strictObject({
    * events from before experiments existed, which still validate as `v: 1`.
    */
   policyVariant: z.optional(name),
+  tenant,
   /** Details, rejections and plan; absent on events from before the decision explorer. */
   explain: z.optional(explanation),
 });
@@ -176,6 +180,12 @@ export const outcomeEventSchema = z.strictObject({
   slaMet: z.optional(z.boolean()),
   /** Actual cost where tokens and prices are known, else the plan's estimate; 0 when failed. */
   costUsd: usd,
+  tenant,
+  /**
+   * The run reserved its predicted cost in the tenant's budget: the monitor settles the
+   * reservation with `costUsd`.
+   */
+  charged: z.optional(z.literal(true)),
   /** Each attempt in order (the first `MAX_ATTEMPT_LOG`), when the worker ran it. */
   attemptLog: z.optional(z.array(attempt).check(z.maxLength(MAX_ATTEMPT_LOG))),
 });
@@ -318,6 +328,7 @@ export function decisionEvent(input: {
   request: RouteRequest;
   decision: Decision;
   policyVariant?: string | undefined;
+  tenant?: string | undefined;
 }): DecisionEvent {
   const { request: r, decision: d } = input;
   const event: DecisionEvent = {
@@ -358,6 +369,7 @@ export function decisionEvent(input: {
     explain: explainDecision(r, d),
   };
   if (input.policyVariant !== undefined) event.policyVariant = input.policyVariant;
+  if (input.tenant !== undefined) event.tenant = input.tenant;
   return event;
 }
 
@@ -443,6 +455,9 @@ export function outcomeFromRun(input: {
   ttftMs?: number | undefined;
   tokens?: { input: number; output: number } | undefined;
   errorClass?: string | undefined;
+  tenant?: string | undefined;
+  /** The run's predicted cost was reserved in the tenant's budget. */
+  charged?: boolean | undefined;
 }): OutcomeEvent {
   const { decision: d, attempts } = input;
   const steps = [d.plan.primary, ...d.plan.backups];
@@ -487,6 +502,8 @@ export function outcomeFromRun(input: {
   }
   if (input.ttftMs !== undefined) event.ttftMs = input.ttftMs;
   if (input.tokens) event.tokens = { input: input.tokens.input, output: input.tokens.output };
+  if (input.tenant !== undefined) event.tenant = input.tenant;
+  if (input.charged) event.charged = true;
   return event;
 }
 
@@ -504,6 +521,7 @@ export function reportedOutcome(input: {
   ok: boolean;
   latencyMs: number;
   errorClass?: string | undefined;
+  tenant?: string | undefined;
 }): OutcomeEvent {
   const event: OutcomeEvent = {
     type: "outcome",
@@ -523,5 +541,6 @@ export function reportedOutcome(input: {
     costUsd: 0,
   };
   if (!input.ok) event.errorClass = errorClassOf(input.errorClass);
+  if (input.tenant !== undefined) event.tenant = input.tenant;
   return event;
 }

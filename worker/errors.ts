@@ -86,6 +86,30 @@ export class Unavailable extends AppError {
   }
 }
 
+/** A key over its rate limit. */
+export class RateLimited extends AppError {
+  constructor(scope: string, retryAfterS: number) {
+    super(
+      429,
+      "rate_limited",
+      `this ${scope} key is over its rate limit; retry after ${retryAfterS} s`,
+      { retryAfterS },
+      { "retry-after": String(retryAfterS) },
+    );
+  }
+}
+
+/**
+ * The tenant's cost budget for the period cannot cover the request, and no cheaper target that
+ * meets its constraints can either. 402, not 429: retrying will not help before the period ends
+ * or the budget is raised, so clients that back off and retry on 429 must not loop on it.
+ */
+export class BudgetExhausted extends AppError {
+  constructor(message: string, details: unknown) {
+    super(402, "budget_exhausted", message, details);
+  }
+}
+
 /** The HTTP error for a decision that found no target. */
 export function refusal(
   code: "infeasible" | "overloaded" | "unavailable",

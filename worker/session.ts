@@ -21,6 +21,7 @@ import { getCookie } from "hono/cookie";
 import { createMiddleware } from "hono/factory";
 import { type Principal, principalById, type Role, requireRole } from "./auth.ts";
 import { AppError, Forbidden, Unauthorized } from "./errors.ts";
+import { enforceRateLimit } from "./tenancy/rate-limit.ts";
 import type { AppEnv } from "./types.ts";
 
 /** The cookie's name after its `__Host-` prefix (hono's `prefix: "host"` adds it). */
@@ -173,6 +174,7 @@ export function requireRoleOrSession(...roles: Role[]) {
       throw new Forbidden(`a ${role} key cannot call this endpoint (needs ${roles.join(" or ")})`);
     }
     if (!SAFE_METHODS.has(c.req.method)) assertSameOrigin(c);
+    await enforceRateLimit(c.env, session.principal);
     c.set("role", role);
     c.set("principal", session.principal);
     await next();

@@ -26,6 +26,20 @@ export function limitBody(maxSize = MAX_BODY_BYTES) {
   });
 }
 
+/** A `limit` query parameter: an integer from 1 to `max`, given as a string. */
+export function limitParam(max: number) {
+  return z.optional(
+    z
+      .string()
+      .check(
+        z.refine(
+          (v) => /^\d{1,3}$/.test(v) && Number(v) >= 1 && Number(v) <= max,
+          `expected an integer from 1 to ${max}`,
+        ),
+      ),
+  );
+}
+
 export function toFieldIssues(issues: readonly z.core.$ZodIssue[]): FieldIssue[] {
   return issues.map((i) => ({
     path: i.path.map(String).join(".") || "(body)",

@@ -20,6 +20,8 @@ import { parseJson } from "./anomalies.ts";
 import { rows, where } from "./sql.ts";
 
 export interface DecisionQuery {
+  /** Only this tenant's decisions; every tenant's when undefined. */
+  tenant?: string | undefined;
   tier?: Tier | undefined;
   target?: string | undefined;
   model?: string | undefined;
@@ -130,12 +132,13 @@ export async function listDecisions(
     sql`SELECT ${DECISION_COLUMNS}, ${OUTCOME_COLUMNS}
       FROM decisions d
       LEFT JOIN outcomes o ON o.event_id = (
-        SELECT event_id FROM outcomes WHERE decision_id = d.event_id
+        SELECT event_id FROM outcomes WHERE decision_id = d.event_id AND tenant_id IS d.tenant_id
         ORDER BY time DESC, event_id DESC LIMIT 1
       )
       WHERE ${where(
         sql`d.time >= ${w.from}`,
         sql`d.time < ${w.to}`,
+        q.tenant === undefined ? undefined : sql`d.tenant_id = ${q.tenant}`,
         q.tier === undefined ? undefined : sql`d.tier = ${q.tier}`,
         q.target === undefined ? undefined : sql`d.target = ${q.target}`,
         q.model === undefined ? undefined : sql`d.model = ${q.model}`,
@@ -176,17 +179,29 @@ interface DetailRow extends DecisionRow {
   explain: string | null;
 }
 
-/** One decision with its explanation and every outcome, or undefined when there is none. */
+/**
+ * One decision with its explanation and every outcome its tenant reported, or undefined when
+ * there is none (or, with `tenant`, when it is another tenant's).
+ */
 export async function explainDecision(
   d1: D1Database,
   id: string,
+  tenant?: string,
 ): Promise<DecisionDetailAnswer | undefined> {
   const [decision, outcomes] = await Promise.all([
-    rows<DetailRow>(d1, sql`SELECT * FROM decisions d WHERE d.event_id = ${id}`),
+    rows<DetailRow>(
+      d1,
+      sql`SELECT * FROM decisions d WHERE ${where(
+        sql`d.event_id = ${id}`,
+        tenant === undefined ? undefined : sql`d.tenant_id = ${tenant}`,
+      )}`,
+    ),
     rows<OutcomeRow & { o_attempt_log: string | null }>(
       d1,
       sql`SELECT ${OUTCOME_COLUMNS}, o.attempt_log AS o_attempt_log FROM outcomes o
-        WHERE o.decision_id = ${id} ORDER BY o.time, o.event_id`,
+        WHERE o.decision_id = ${id}
+          AND o.tenant_id IS (SELECT tenant_id FROM decisions WHERE event_id = ${id})
+        ORDER BY o.time, o.event_id`,
     ),
   ]);
   const r = decision[0];

@@ -21,26 +21,30 @@ interface VariantRow {
   cost_usd: number;
 }
 
+/** Per variant over `from` … `to`; only `tenant`'s decisions when given. */
 export async function comparePolicies(
   d1: D1Database,
   from: number,
   to: number,
+  tenant?: string,
 ): Promise<PolicyVariantStats[]> {
-  // Decisions in range first (decisions_time index), their outcomes joined on decision_id
-  // (outcomes_decision index); the two are counted apart so that a decision with several
-  // outcomes counts once among the decisions.
+  // Decisions in range first (decisions_time index, or decisions_tenant_time with a tenant),
+  // their outcomes joined on decision_id (outcomes_decision index) and counted only when their
+  // tenant reported them; the two are counted apart so that a decision with several outcomes
+  // counts once among the decisions.
+  const inTenant = tenant === undefined ? "" : "AND tenant_id = ?4";
   const { results } = await d1
     .prepare(
       `WITH d AS (
-         SELECT event_id, COALESCE(policy_variant, ?3) AS variant
-         FROM decisions WHERE time >= ?1 AND time <= ?2
+         SELECT event_id, tenant_id, COALESCE(policy_variant, ?3) AS variant
+         FROM decisions WHERE time >= ?1 AND time <= ?2 ${inTenant}
        ),
        dc AS (SELECT variant, count(*) AS decisions FROM d GROUP BY variant),
        oc AS (
          SELECT d.variant AS variant, count(*) AS outcomes, sum(o.ok = 0) AS errors,
            sum(o.sla_met = 1) AS sla_met, count(o.sla_met) AS sla_known,
            total(o.cost_usd) AS cost_usd
-         FROM outcomes o JOIN d ON d.event_id = o.decision_id
+         FROM outcomes o JOIN d ON d.event_id = o.decision_id AND o.tenant_id IS d.tenant_id
          GROUP BY d.variant
        )
        SELECT dc.variant AS variant, dc.decisions AS decisions,
@@ -50,7 +54,7 @@ export async function comparePolicies(
        FROM dc LEFT JOIN oc ON oc.variant = dc.variant
        ORDER BY dc.variant`,
     )
-    .bind(from, to, DEFAULT_VARIANT)
+    .bind(from, to, DEFAULT_VARIANT, ...(tenant === undefined ? [] : [tenant]))
     .all<VariantRow>();
   return results.map((r) => ({
     variant: r.variant,

@@ -8,7 +8,7 @@ import { routeRequestSchema } from "../../shared/route-request.ts";
 import { explainDecision } from "../analytics/decisions.ts";
 import { fleetStatus, siteStatus } from "../analytics/fleet.ts";
 import { summary } from "../analytics/summary.ts";
-import type { Principal } from "../auth.ts";
+import { assertPlatform, type Principal } from "../auth.ts";
 import { decideRequest, routeAnswer } from "../decide-request.ts";
 import { InvalidRequest, NotFound } from "../errors.ts";
 import {
@@ -23,10 +23,11 @@ import {
   routeAnswerSchema,
   siteAnswerSchema,
 } from "../openapi/responses.ts";
-import { windowOf } from "../routes/analytics.ts";
+import { FLEET_WIDE_ONLY, windowOf } from "../routes/analytics.ts";
 import { anomaliesQuerySchema, recentAnomalies } from "../routes/anomalies.ts";
 import { createProposal, proposalBodySchema } from "../routes/proposals.ts";
 import { setDraining, siteParamsSchema } from "../routes/sites.ts";
+import { readScope } from "../tenancy/scope.ts";
 import type { AppEnv } from "../types.ts";
 import { toFieldIssues } from "../validate.ts";
 
@@ -140,7 +141,10 @@ export const TOOLS: readonly Tool[] = [
     input: siteParamsSchema,
     output: siteAnswerSchema,
     annotations: { destructiveHint: false, idempotentHint: true, openWorldHint: false },
-    run: ({ c }, { id }) => setDraining(c.env, id, true),
+    run: ({ c, principal }, { id }) => {
+      assertPlatform(principal);
+      return setDraining(c.env, id, true);
+    },
   }),
   defineTool({
     name: "undrain_site",
@@ -149,7 +153,10 @@ export const TOOLS: readonly Tool[] = [
     input: siteParamsSchema,
     output: siteAnswerSchema,
     annotations: { destructiveHint: false, idempotentHint: true, openWorldHint: false },
-    run: ({ c }, { id }) => setDraining(c.env, id, false),
+    run: ({ c, principal }, { id }) => {
+      assertPlatform(principal);
+      return setDraining(c.env, id, false);
+    },
   }),
   defineTool({
     name: "list_anomalies",
@@ -173,8 +180,8 @@ export const TOOLS: readonly Tool[] = [
     input: z.strictObject({ id: decisionIdParam }),
     output: decisionDetailAnswerSchema,
     annotations: READ,
-    run: async ({ c }, { id }) => {
-      const detail = await explainDecision(c.env.DB, id);
+    run: async ({ c, principal }, { id }) => {
+      const detail = await explainDecision(c.env.DB, id, readScope(principal));
       if (!detail)
         throw new NotFound(`no decision ${id} (unknown, or older than the raw retention)`);
       return detail;
@@ -191,7 +198,10 @@ export const TOOLS: readonly Tool[] = [
     input: windowQuerySchema,
     output: summaryAnswerSchema,
     annotations: READ,
-    run: ({ c }, query) => summary(c.env.DB, windowOf(query)),
+    run: ({ c, principal }, query) => {
+      assertPlatform(principal, FLEET_WIDE_ONLY);
+      return summary(c.env.DB, windowOf(query));
+    },
   }),
   defineTool({
     name: "propose_policy_change",
@@ -203,6 +213,9 @@ export const TOOLS: readonly Tool[] = [
     input: proposalBodySchema,
     output: proposalAnswerSchema,
     annotations: { destructiveHint: false, idempotentHint: false, openWorldHint: false },
-    run: ({ c, principal }, body) => createProposal(c.env.DB, body, principal),
+    run: ({ c, principal }, body) => {
+      assertPlatform(principal);
+      return createProposal(c.env.DB, body, principal);
+    },
   }),
 ];

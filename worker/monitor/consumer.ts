@@ -34,6 +34,7 @@ import {
 } from "../../shared/events.ts";
 import type { MetricRecord, PublishResult } from "../../shared/kinesis-batch.ts";
 import { bucketIndex } from "../../shared/sketch.ts";
+import { settleCharges } from "../tenancy/settle.ts";
 import { afterCommit } from "./insights.ts";
 import { publishMetrics } from "./kinesis.ts";
 import { drainOutbox, outboxInsert } from "./outbox.ts";
@@ -67,6 +68,11 @@ export interface ConsumerDeps {
   publish?: (records: readonly MetricRecord[]) => Promise<PublishResult>;
   /** Learning and anomalies (insights.ts), run after each committed chunk; failures only log. */
   insights?: (events: readonly MonitorEvent[]) => Promise<unknown>;
+  /**
+   * Settles the budget reservations of charged runs (tenancy/settle.ts), after each commit and
+   * before the acks: when it fails the chunk is retried (storing and settling are idempotent).
+   */
+  settle?: (events: readonly MonitorEvent[]) => Promise<unknown>;
 }
 
 /** The `queue` handler. */
@@ -83,6 +89,7 @@ export async function handleEvents(
     chunkSize: DEFAULT_CHUNK_SIZE,
     publish: (records) => publishMetrics(env, records),
     insights: (events) => afterCommit(env, events),
+    settle: (events) => settleCharges(env, events),
   });
 }
 
@@ -139,6 +146,19 @@ export async function consumeMessages(
       continue;
     }
     committed = true;
+    if (deps.settle) {
+      try {
+        await deps.settle(chunk.map((a) => a.event));
+      } catch (err) {
+        log("error", {
+          event: "budget_settle_failed",
+          messages: chunk.length,
+          message: err instanceof Error ? err.message : String(err),
+        });
+        for (const { msg } of chunk) msg.retry({ delaySeconds: retryDelaySeconds(msg.attempts) });
+        continue;
+      }
+    }
     for (const { msg } of chunk) msg.ack();
     if (deps.insights) {
       // After the commit and the acks: off the hot path, and never a reason to retry.
@@ -274,6 +294,7 @@ function decisionRow(e: DecisionEvent, delivery: string): typeof decisions.$infe
     predictedCostUsd: e.predicted.costUsd,
     backups: e.backups,
     policyVariant: e.policyVariant ?? null,
+    tenantId: e.tenant ?? null,
     explain: e.explain ?? null,
     delivery,
   };
@@ -302,6 +323,7 @@ function outcomeRow(e: OutcomeEvent, delivery: string): typeof outcomes.$inferIn
     costUsd: e.costUsd,
     latencyBucket: bucketIndex(e.latencyMs, LATENCY_SKETCH_ACCURACY),
     ttftBucket: e.ttftMs === undefined ? null : bucketIndex(e.ttftMs, LATENCY_SKETCH_ACCURACY),
+    tenantId: e.tenant ?? null,
     attemptLog: e.attemptLog ?? null,
     delivery,
   };

@@ -56,6 +56,8 @@ export const decisions = sqliteTable(
      * before migration 0003 or from events without the field (read them as "default").
      */
     policyVariant: text("policy_variant"),
+    /** The caller's tenant (`platform` for the platform's keys); NULL on rows from before tenants. */
+    tenantId: text("tenant_id"),
     /**
      * The decision explorer's view (`DecisionExplanation`, shared/events.ts): rationale and
      * rejection details and the plan, as JSON; NULL on rows stored before migration 0005.
@@ -65,6 +67,7 @@ export const decisions = sqliteTable(
   },
   (t) => [
     index("decisions_time").on(t.time),
+    index("decisions_tenant_time").on(t.tenantId, t.time),
     index("decisions_tier_time").on(t.tier, t.time),
     index("decisions_target_time").on(t.target, t.time),
     index("decisions_delivery").on(t.delivery).where(sql`delivery IS NOT NULL`),
@@ -102,12 +105,18 @@ export const outcomes = sqliteTable(
     latencyBucket: integer("latency_bucket"),
     /** The same for `ttft_ms`; NULL without a TTFT. */
     ttftBucket: integer("ttft_bucket"),
+    /**
+     * The reporter's tenant. An outcome counts for a decision only when both carry the same
+     * tenant, so another tenant cannot report into someone else's decision.
+     */
+    tenantId: text("tenant_id"),
     /** Each attempt (`AttemptLogEntry[]`, JSON) when the worker ran it; NULL otherwise. */
     attemptLog: text("attempt_log", { mode: "json" }),
     delivery: text("delivery"),
   },
   (t) => [
     index("outcomes_time").on(t.time),
+    index("outcomes_tenant_time").on(t.tenantId, t.time),
     index("outcomes_decision").on(t.decisionId),
     index("outcomes_final_tier_time").on(t.finalTier, t.time),
     index("outcomes_final_target_time").on(t.finalTarget, t.time),

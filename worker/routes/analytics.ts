@@ -13,6 +13,11 @@
 //   GET /v1/analytics/fleet/:siteId        one site agent's state and its last 15 minutes
 //   GET /v1/analytics/policies             policy A/B comparison (raw rows)
 //
+// Tenants: the rollups behind summary, timeseries, latency, targets and nova add up every
+// tenant's traffic, so they answer platform keys only; the explorer and the policy comparison
+// read raw rows, limited to the caller's tenant (a platform key sees all, or one with `?tenant=`);
+// the fleet and its anomalies are shared by every tenant and open to any operator.
+//
 // Windows: `range` (15m, 1h, 6h, 24h, 7d; default 1h) or `from` / `to` (epoch ms, at most 7
 // days), an optional `step` (default: about 60–120 buckets). Everything but the explorer and the
 // policy comparison reads the per-minute rollups. Answers are cached at the edge per caller for
@@ -20,12 +25,14 @@
 
 import type { Context } from "hono";
 import { Hono } from "hono";
+import { createMiddleware } from "hono/factory";
 import * as z from "zod/mini";
 import {
   anomaliesQuerySchema,
   decisionIdParam,
   decisionsQuerySchema,
   latencyQuerySchema,
+  type PoliciesAnswer,
   siteIdParam,
   targetsQuerySchema,
   timeseriesQuerySchema,
@@ -38,6 +45,7 @@ import {
   type WindowInput,
   windowProblem,
 } from "../../shared/analytics-window.ts";
+import { tenantIdSchema } from "../../shared/api-key.ts";
 import { listAnomalies } from "../analytics/anomalies.ts";
 import { cachedJson } from "../analytics/cache.ts";
 import { explainDecision, listDecisions } from "../analytics/decisions.ts";
@@ -47,8 +55,10 @@ import { novaUsage } from "../analytics/nova.ts";
 import { comparePolicies } from "../analytics/policies.ts";
 import { targets, timeseries } from "../analytics/rollups.ts";
 import { summary } from "../analytics/summary.ts";
+import { assertPlatform } from "../auth.ts";
 import { InvalidRequest, NotFound } from "../errors.ts";
 import { requireRoleOrSession } from "../session.ts";
+import { readScope } from "../tenancy/scope.ts";
 import type { AppEnv } from "../types.ts";
 import { readQuery } from "../validate.ts";
 
@@ -60,6 +70,17 @@ const FLEET_CACHE_S = 5;
 const DEFAULT_LIMIT = { targets: 50, anomalies: 100, decisions: 50 } as const;
 
 analyticsApp.use("*", requireRoleOrSession("operator"));
+
+/** Fleet-wide aggregates (every tenant's traffic) are the platform's. */
+export const FLEET_WIDE_ONLY =
+  "fleet-wide analytics are for platform operators; a tenant's operators read their own decisions at /v1/analytics/decisions and policies at /v1/analytics/policies";
+const platformOnly = createMiddleware<AppEnv>(async (c, next) => {
+  assertPlatform(c.get("principal"), FLEET_WIDE_ONLY);
+  await next();
+});
+for (const path of ["/summary", "/timeseries", "/latency", "/targets", "/nova"]) {
+  analyticsApp.use(path, platformOnly);
+}
 
 /** The window of a validated query, or a 400 naming the field. */
 export function windowOf(q: WindowInput): AnalyticsWindow {
@@ -129,6 +150,7 @@ analyticsApp.get(
   "/decisions",
   windowed(decisionsQuerySchema, (c, q, w) =>
     listDecisions(c.env.DB, w, {
+      tenant: readScope(c.get("principal"), q.tenant),
       tier: q.tier,
       target: q.target,
       model: q.model,
@@ -145,7 +167,7 @@ analyticsApp.get("/decisions/:id", async (c) => {
     throw new InvalidRequest("invalid decision id", [{ path: "id", message: "expected a UUID" }]);
   }
   return cachedJson(c, 10, async () => {
-    const detail = await explainDecision(c.env.DB, id);
+    const detail = await explainDecision(c.env.DB, id, readScope(c.get("principal")));
     if (!detail) throw new NotFound(`no decision ${id} (unknown, or older than the raw retention)`);
     return detail;
   });
@@ -172,7 +194,11 @@ analyticsApp.get("/fleet/:siteId", async (c) => {
 const epochMs = z.string().check(z.regex(/^\d{1,15}$/, "expected epoch milliseconds (an integer)"));
 
 export const policiesQuerySchema = z
-  .object({ from: z.optional(epochMs), to: z.optional(epochMs) })
+  .object({
+    from: z.optional(epochMs),
+    to: z.optional(epochMs),
+    tenant: z.optional(tenantIdSchema),
+  })
   .check(
     // Only when both are numbers: a malformed one has its own issue already.
     z.refine((q) => !(Number(q.from) > Number(q.to)), {
@@ -186,9 +212,15 @@ analyticsApp.get("/policies", async (c) => {
   const q = readQuery(c, policiesQuerySchema);
   const to = q.to !== undefined ? Number(q.to) : Date.now();
   const from = q.from !== undefined ? Number(q.from) : to - DAY_MS;
-  return cachedJson(c, 30, async () => ({
-    from,
-    to,
-    variants: await comparePolicies(c.env.DB, from, to),
-  }));
+  const tenant = readScope(c.get("principal"), q.tenant);
+  return cachedJson(
+    c,
+    30,
+    async (): Promise<PoliciesAnswer> => ({
+      from,
+      to,
+      ...(tenant === undefined ? {} : { tenant }),
+      variants: await comparePolicies(c.env.DB, from, to, tenant),
+    }),
+  );
 });

@@ -8,7 +8,7 @@ import { listAnomalies } from "../analytics/anomalies.ts";
 import { InvalidRequest } from "../errors.ts";
 import { requireRoleOrSession } from "../session.ts";
 import type { AppEnv } from "../types.ts";
-import { toFieldIssues } from "../validate.ts";
+import { limitParam, toFieldIssues } from "../validate.ts";
 
 export const anomaliesApp = new Hono<AppEnv>();
 
@@ -31,16 +31,7 @@ export const anomaliesQuerySchema = z
           ),
         ),
     ),
-    limit: z.optional(
-      z
-        .string()
-        .check(
-          z.refine(
-            (v) => /^\d{1,3}$/.test(v) && Number(v) >= 1 && Number(v) <= MAX_ANOMALIES,
-            `expected an integer from 1 to ${MAX_ANOMALIES}`,
-          ),
-        ),
-    ),
+    limit: limitParam(MAX_ANOMALIES),
   })
   .check(
     // Only when both are numbers: a malformed one has its own issue already.

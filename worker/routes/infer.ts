@@ -93,7 +93,7 @@ inferApp.post(
       );
       routeInput.task.payloadBytes = bytes;
     }
-    const decidedRequest = await decideRequest(c, routeInput);
+    const decidedRequest = await decideRequest(c, routeInput, { spend: true });
     const { req, decision: decided, decisionId, now, waitUntil } = decidedRequest;
     const decision = routeAnswer(decidedRequest, decided);
     c.header("x-mec-decision-id", decisionId);
@@ -104,7 +104,10 @@ inferApp.post(
       return c.json({ executed: false, decision });
     }
     const chat = chatRequest(body, req.task.maxOutputTokens);
-    const deps = executionDeps(c.env, waitUntil);
+    const deps = executionDeps(c.env, waitUntil, {
+      criticality: req.task.criticality,
+      tenant: decidedRequest.principal?.tenantId,
+    });
     const run = await runComplete(
       deps,
       decided,

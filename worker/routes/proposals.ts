@@ -6,32 +6,25 @@
 // Approval changes no policy: it answers the `POLICY_VARIANTS` snippet that A/B-tests the
 // proposal (a `control` variant on the base policy and `proposal-<short id>` with the proposed
 // weights, 90/10), for an operator to deploy. Proposals are applied only that way.
+// The routing policy is the platform's (one for every tenant), and proposals are read from
+// every tenant's aggregates: a platform operator key only.
 
 import { Hono } from "hono";
 import * as z from "zod/mini";
-import { type Principal, requireRole } from "../auth.ts";
+import { type Principal, requirePlatform, requireRole } from "../auth.ts";
 import type { PolicyVariantConfig } from "../config.ts";
 import { AppError, InvalidRequest, NotFound } from "../errors.ts";
 import { readReviewSummary, storeProposal } from "../monitor/review.ts";
 import { requireRoleOrSession } from "../session.ts";
 import type { AppEnv } from "../types.ts";
-import { limitBody, readJson, toFieldIssues } from "../validate.ts";
+import { limitBody, limitParam, readJson, toFieldIssues } from "../validate.ts";
 
 export const proposalsApp = new Hono<AppEnv>();
 
 export const MAX_PROPOSALS = 200;
 
 export const listQuerySchema = z.object({
-  limit: z.optional(
-    z
-      .string()
-      .check(
-        z.refine(
-          (v) => /^\d{1,3}$/.test(v) && Number(v) >= 1 && Number(v) <= MAX_PROPOSALS,
-          `expected an integer from 1 to ${MAX_PROPOSALS}`,
-        ),
-      ),
-  ),
+  limit: limitParam(MAX_PROPOSALS),
 });
 
 const unit = z.number().check(z.gte(0), z.lte(1));
@@ -110,7 +103,7 @@ export function proposalVariants(
   ];
 }
 
-proposalsApp.get("/", requireRoleOrSession("operator"), async (c) => {
+proposalsApp.get("/", requireRoleOrSession("operator"), requirePlatform, async (c) => {
   const parsed = listQuerySchema.safeParse(c.req.query());
   if (!parsed.success) {
     throw new InvalidRequest("invalid query", toFieldIssues(parsed.error.issues));
@@ -153,7 +146,7 @@ export async function createProposal(db: D1Database, body: ProposalBody, by: Pri
   return { proposal: view(row) };
 }
 
-proposalsApp.post("/", limitBody(), requireRole("operator"), async (c) => {
+proposalsApp.post("/", limitBody(), requireRole("operator"), requirePlatform, async (c) => {
   const body = await readJson(c, proposalBodySchema);
   return c.json(await createProposal(c.env.DB, body, c.get("principal")), 201);
 });
@@ -183,7 +176,7 @@ async function decide(
   return row;
 }
 
-proposalsApp.post("/:id/approve", requireRole("operator"), async (c) => {
+proposalsApp.post("/:id/approve", requireRole("operator"), requirePlatform, async (c) => {
   const row = await decide(c.env.DB, c.req.param("id"), "approved", c.get("role"));
   const weights = parseJson(row.weights) as PolicyVariantConfig["weights"];
   const variants = proposalVariants(row.id, weights ?? undefined);
@@ -195,7 +188,7 @@ proposalsApp.post("/:id/approve", requireRole("operator"), async (c) => {
   });
 });
 
-proposalsApp.post("/:id/reject", requireRole("operator"), async (c) => {
+proposalsApp.post("/:id/reject", requireRole("operator"), requirePlatform, async (c) => {
   const row = await decide(c.env.DB, c.req.param("id"), "rejected", c.get("role"));
   return c.json({ proposal: view(row) });
 });

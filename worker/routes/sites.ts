@@ -1,11 +1,14 @@
 // Fleet API: register / update / drain / remove MEC sites, their heartbeats and model residency.
+// The fleet is the platform's, shared by every tenant: changing it takes a platform operator key;
+// any operator key may read it (it holds no tenant's data). An issued site key heartbeats only
+// its own site.
 
 import { Hono } from "hono";
 import * as z from "zod/mini";
 import { siteRegistrationSchema } from "../../shared/fleet-schema.ts";
 import { heartbeatSchema, reportFromHeartbeat } from "../../shared/heartbeat.ts";
-import { requireRole } from "../auth.ts";
-import { AppError, InvalidRequest, NotFound } from "../errors.ts";
+import { requirePlatform, requireRole } from "../auth.ts";
+import { AppError, Forbidden, InvalidRequest, NotFound } from "../errors.ts";
 import { fleetSource } from "../fleet/live-fleet-source.ts";
 import { directoryStub, siteStub } from "../fleet/site-stub.ts";
 import { requireRoleOrSession } from "../session.ts";
@@ -39,7 +42,7 @@ function unknownSite(id: string): NotFound {
   return new NotFound(`no site "${id}" is registered`);
 }
 
-sitesApp.put("/:id", limitBody(), requireRole("operator"), async (c) => {
+sitesApp.put("/:id", limitBody(), requireRole("operator"), requirePlatform, async (c) => {
   const id = siteId(c.req.param("id"));
   const body = await readJson(c, registrationBody);
   if (body.id !== undefined && body.id !== id) {
@@ -67,6 +70,10 @@ sitesApp.get("/:id", requireRoleOrSession("operator"), async (c) => {
 
 sitesApp.post("/:id/heartbeat", limitBody(), requireRole("site"), async (c) => {
   const id = siteId(c.req.param("id"));
+  const bound = c.get("principal").siteId;
+  if (bound !== undefined && bound !== id) {
+    throw new Forbidden(`this site key may only heartbeat site "${bound}"`);
+  }
   const hb = await readJson(c, heartbeatSchema);
   const view = await siteStub(c.env, id).heartbeat(reportFromHeartbeat(hb));
   if (!view) throw unknownSite(id);
@@ -82,15 +89,15 @@ export async function setDraining(env: Env, rawId: string, draining: boolean) {
   return { site: view };
 }
 
-sitesApp.post("/:id/drain", requireRole("operator"), async (c) =>
+sitesApp.post("/:id/drain", requireRole("operator"), requirePlatform, async (c) =>
   c.json(await setDraining(c.env, c.req.param("id"), true)),
 );
 
-sitesApp.post("/:id/resume", requireRole("operator"), async (c) =>
+sitesApp.post("/:id/resume", requireRole("operator"), requirePlatform, async (c) =>
   c.json(await setDraining(c.env, c.req.param("id"), false)),
 );
 
-sitesApp.delete("/:id", requireRole("operator"), async (c) => {
+sitesApp.delete("/:id", requireRole("operator"), requirePlatform, async (c) => {
   const id = siteId(c.req.param("id"));
   if (!(await siteStub(c.env, id).remove())) throw unknownSite(id);
   fleetSource(c.env).invalidate();
@@ -98,7 +105,7 @@ sitesApp.delete("/:id", requireRole("operator"), async (c) => {
 });
 
 /** Asks the site's cache agent to make a model resident (evicting as its policy says). */
-sitesApp.post("/:id/models", limitBody(), requireRole("operator"), async (c) => {
+sitesApp.post("/:id/models", limitBody(), requireRole("operator"), requirePlatform, async (c) => {
   const id = siteId(c.req.param("id"));
   const { model } = await readJson(c, modelBody);
   const stub = siteStub(c.env, id);
