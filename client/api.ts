@@ -322,6 +322,32 @@ export interface components {
       /** How sure the proposer is, 0–1 (default 1). */
       confidence?: number;
     };
+    CreateTenantRequest: {
+      id: string;
+      name: string;
+      budget?: {
+        limitUsd: number;
+        period?: "day" | "month";
+      };
+    };
+    UpdateTenantRequest: {
+      name?: string;
+      status?: "active" | "suspended";
+      budget?: {
+        limitUsd: number;
+        period?: "day" | "month";
+      } | null;
+    };
+    CreateKeyRequest: {
+      tenant?: string;
+      scope: "device" | "operator" | "site";
+      name?: string;
+      site?: string;
+      expiresAt?: number;
+    };
+    RotateKeyRequest: {
+      overlapSeconds?: number;
+    };
     LoginRequest: {
       key: string;
     };
@@ -1209,6 +1235,93 @@ export interface components {
         expiresAt: number;
       };
     };
+    TenantAnswer: {
+      tenant: {
+        id: string;
+        name: string;
+        status: "active" | "suspended";
+        budget: {
+          limitUsd: number;
+          period: "day" | "month";
+        } | null;
+        createdAt: number;
+        updatedAt: number;
+      };
+      spending?: {
+        period: string;
+        periodStart: number;
+        periodEnd: number;
+        limitUsd: number;
+        spentUsd: number;
+        reservedUsd: number;
+        remainingUsd: number;
+      };
+    };
+    Tenants: {
+      tenants: ({
+        id: string;
+        name: string;
+        status: "active" | "suspended";
+        budget: {
+          limitUsd: number;
+          period: "day" | "month";
+        } | null;
+        createdAt: number;
+        updatedAt: number;
+      })[];
+      next?: string;
+    };
+    ApiKey: {
+      id: string;
+      prefix: string;
+      tenant: string;
+      scope: "device" | "operator" | "site";
+      site: string | null;
+      name: string | null;
+      status: "active" | "revoked" | "expired";
+      createdAt: number;
+      createdBy: string;
+      expiresAt: number | null;
+      revokedAt: number | null;
+      replacedBy: string | null;
+    };
+    ApiKeys: {
+      keys: components["schemas"]["ApiKey"][];
+    };
+    IssuedKey: {
+      key: string;
+      id: string;
+      prefix: string;
+      tenant: string;
+      scope: "device" | "operator" | "site";
+      site: string | null;
+      name: string | null;
+      status: "active" | "revoked" | "expired";
+      createdAt: number;
+      createdBy: string;
+      expiresAt: number | null;
+      revokedAt: number | null;
+      replacedBy: string | null;
+    };
+    RotatedKey: {
+      key: string;
+      id: string;
+      prefix: string;
+      tenant: string;
+      scope: "device" | "operator" | "site";
+      site: string | null;
+      name: string | null;
+      status: "active" | "revoked" | "expired";
+      createdAt: number;
+      createdBy: string;
+      expiresAt: number | null;
+      revokedAt: number | null;
+      replacedBy: string | null;
+      replaces: {
+        id: string;
+        expiresAt: number;
+      };
+    };
     Proposal: {
       id: string;
       createdAt: number;
@@ -1278,10 +1391,12 @@ export interface operations {
       200: components["schemas"]["RouteAnswer"];
       400: components["schemas"]["Error"];
       401: components["schemas"]["Error"];
+      402: components["schemas"]["Error"];
       403: components["schemas"]["Error"];
       413: components["schemas"]["Error"];
       415: components["schemas"]["Error"];
       422: components["schemas"]["Error"];
+      429: components["schemas"]["Error"];
       500: components["schemas"]["Error"];
       503: components["schemas"]["Error"];
     };
@@ -1293,10 +1408,12 @@ export interface operations {
       200: components["schemas"]["ChatCompletion"] | null;
       400: components["schemas"]["Error"];
       401: components["schemas"]["Error"];
+      402: components["schemas"]["Error"];
       403: components["schemas"]["Error"];
       413: components["schemas"]["Error"];
       415: components["schemas"]["Error"];
       422: components["schemas"]["Error"];
+      429: components["schemas"]["Error"];
       500: components["schemas"]["Error"];
       502: components["schemas"]["Error"];
       503: components["schemas"]["Error"];
@@ -1310,10 +1427,12 @@ export interface operations {
       200: components["schemas"]["InferAnswer"];
       400: components["schemas"]["Error"];
       401: components["schemas"]["Error"];
+      402: components["schemas"]["Error"];
       403: components["schemas"]["Error"];
       413: components["schemas"]["Error"];
       415: components["schemas"]["Error"];
       422: components["schemas"]["Error"];
+      429: components["schemas"]["Error"];
       500: components["schemas"]["Error"];
       502: components["schemas"]["Error"];
       503: components["schemas"]["Error"];
@@ -1331,6 +1450,7 @@ export interface operations {
       404: components["schemas"]["Error"];
       413: components["schemas"]["Error"];
       415: components["schemas"]["Error"];
+      429: components["schemas"]["Error"];
       500: components["schemas"]["Error"];
     };
   };
@@ -1340,6 +1460,7 @@ export interface operations {
       200: components["schemas"]["Catalog"];
       401: components["schemas"]["Error"];
       403: components["schemas"]["Error"];
+      429: components["schemas"]["Error"];
       500: components["schemas"]["Error"];
     };
   };
@@ -1356,6 +1477,7 @@ export interface operations {
       403: components["schemas"]["Error"];
       413: components["schemas"]["Error"];
       415: components["schemas"]["Error"];
+      429: components["schemas"]["Error"];
       500: components["schemas"]["Error"];
     };
   };
@@ -1370,6 +1492,7 @@ export interface operations {
       401: components["schemas"]["Error"];
       403: components["schemas"]["Error"];
       404: components["schemas"]["Error"];
+      429: components["schemas"]["Error"];
       500: components["schemas"]["Error"];
     };
   };
@@ -1384,6 +1507,7 @@ export interface operations {
       401: components["schemas"]["Error"];
       403: components["schemas"]["Error"];
       404: components["schemas"]["Error"];
+      429: components["schemas"]["Error"];
       500: components["schemas"]["Error"];
     };
   };
@@ -1393,6 +1517,7 @@ export interface operations {
       200: components["schemas"]["Fleet"];
       401: components["schemas"]["Error"];
       403: components["schemas"]["Error"];
+      429: components["schemas"]["Error"];
       500: components["schemas"]["Error"];
     };
   };
@@ -1410,6 +1535,7 @@ export interface operations {
       404: components["schemas"]["Error"];
       413: components["schemas"]["Error"];
       415: components["schemas"]["Error"];
+      429: components["schemas"]["Error"];
       500: components["schemas"]["Error"];
     };
   };
@@ -1424,6 +1550,7 @@ export interface operations {
       401: components["schemas"]["Error"];
       403: components["schemas"]["Error"];
       404: components["schemas"]["Error"];
+      429: components["schemas"]["Error"];
       500: components["schemas"]["Error"];
     };
   };
@@ -1438,6 +1565,7 @@ export interface operations {
       401: components["schemas"]["Error"];
       403: components["schemas"]["Error"];
       404: components["schemas"]["Error"];
+      429: components["schemas"]["Error"];
       500: components["schemas"]["Error"];
     };
   };
@@ -1456,6 +1584,7 @@ export interface operations {
       409: components["schemas"]["Error"];
       413: components["schemas"]["Error"];
       415: components["schemas"]["Error"];
+      429: components["schemas"]["Error"];
       500: components["schemas"]["Error"];
     };
   };
@@ -1472,6 +1601,7 @@ export interface operations {
       400: components["schemas"]["Error"];
       401: components["schemas"]["Error"];
       403: components["schemas"]["Error"];
+      429: components["schemas"]["Error"];
       500: components["schemas"]["Error"];
     };
   };
@@ -1485,6 +1615,7 @@ export interface operations {
       400: components["schemas"]["Error"];
       401: components["schemas"]["Error"];
       403: components["schemas"]["Error"];
+      429: components["schemas"]["Error"];
       500: components["schemas"]["Error"];
     };
   };
@@ -1498,6 +1629,7 @@ export interface operations {
       403: components["schemas"]["Error"];
       413: components["schemas"]["Error"];
       415: components["schemas"]["Error"];
+      429: components["schemas"]["Error"];
       500: components["schemas"]["Error"];
     };
   };
@@ -1513,6 +1645,7 @@ export interface operations {
       403: components["schemas"]["Error"];
       404: components["schemas"]["Error"];
       409: components["schemas"]["Error"];
+      429: components["schemas"]["Error"];
       500: components["schemas"]["Error"];
     };
   };
@@ -1528,6 +1661,7 @@ export interface operations {
       403: components["schemas"]["Error"];
       404: components["schemas"]["Error"];
       409: components["schemas"]["Error"];
+      429: components["schemas"]["Error"];
       500: components["schemas"]["Error"];
     };
   };
@@ -1544,6 +1678,7 @@ export interface operations {
       400: components["schemas"]["Error"];
       401: components["schemas"]["Error"];
       403: components["schemas"]["Error"];
+      429: components["schemas"]["Error"];
       500: components["schemas"]["Error"];
     };
   };
@@ -1562,6 +1697,7 @@ export interface operations {
       400: components["schemas"]["Error"];
       401: components["schemas"]["Error"];
       403: components["schemas"]["Error"];
+      429: components["schemas"]["Error"];
       500: components["schemas"]["Error"];
     };
   };
@@ -1580,6 +1716,7 @@ export interface operations {
       400: components["schemas"]["Error"];
       401: components["schemas"]["Error"];
       403: components["schemas"]["Error"];
+      429: components["schemas"]["Error"];
       500: components["schemas"]["Error"];
     };
   };
@@ -1598,6 +1735,7 @@ export interface operations {
       400: components["schemas"]["Error"];
       401: components["schemas"]["Error"];
       403: components["schemas"]["Error"];
+      429: components["schemas"]["Error"];
       500: components["schemas"]["Error"];
     };
   };
@@ -1614,6 +1752,7 @@ export interface operations {
       400: components["schemas"]["Error"];
       401: components["schemas"]["Error"];
       403: components["schemas"]["Error"];
+      429: components["schemas"]["Error"];
       500: components["schemas"]["Error"];
     };
   };
@@ -1633,6 +1772,7 @@ export interface operations {
       400: components["schemas"]["Error"];
       401: components["schemas"]["Error"];
       403: components["schemas"]["Error"];
+      429: components["schemas"]["Error"];
       500: components["schemas"]["Error"];
     };
   };
@@ -1649,12 +1789,14 @@ export interface operations {
       outcome?: "ok" | "error" | "failover" | "none";
       limit?: number;
       before?: string;
+      tenant?: string;
     };
     responses: {
       200: components["schemas"]["AnalyticsDecisions"];
       400: components["schemas"]["Error"];
       401: components["schemas"]["Error"];
       403: components["schemas"]["Error"];
+      429: components["schemas"]["Error"];
       500: components["schemas"]["Error"];
     };
   };
@@ -1669,6 +1811,7 @@ export interface operations {
       401: components["schemas"]["Error"];
       403: components["schemas"]["Error"];
       404: components["schemas"]["Error"];
+      429: components["schemas"]["Error"];
       500: components["schemas"]["Error"];
     };
   };
@@ -1678,6 +1821,7 @@ export interface operations {
       200: components["schemas"]["AnalyticsFleet"];
       401: components["schemas"]["Error"];
       403: components["schemas"]["Error"];
+      429: components["schemas"]["Error"];
       500: components["schemas"]["Error"];
     };
   };
@@ -1692,6 +1836,7 @@ export interface operations {
       401: components["schemas"]["Error"];
       403: components["schemas"]["Error"];
       404: components["schemas"]["Error"];
+      429: components["schemas"]["Error"];
       500: components["schemas"]["Error"];
     };
   };
@@ -1700,12 +1845,156 @@ export interface operations {
     query?: {
       from?: string;
       to?: string;
+      tenant?: string;
     };
     responses: {
       200: components["schemas"]["PolicyAnalytics"];
       400: components["schemas"]["Error"];
       401: components["schemas"]["Error"];
       403: components["schemas"]["Error"];
+      429: components["schemas"]["Error"];
+      500: components["schemas"]["Error"];
+    };
+  };
+  /** Create a tenant */
+  createTenant: {
+    body: components["schemas"]["CreateTenantRequest"];
+    responses: {
+      201: components["schemas"]["TenantAnswer"];
+      400: components["schemas"]["Error"];
+      401: components["schemas"]["Error"];
+      403: components["schemas"]["Error"];
+      409: components["schemas"]["Error"];
+      413: components["schemas"]["Error"];
+      415: components["schemas"]["Error"];
+      429: components["schemas"]["Error"];
+      500: components["schemas"]["Error"];
+    };
+  };
+  /** Tenants */
+  listTenants: {
+    query?: {
+      limit?: string;
+      after?: string;
+    };
+    responses: {
+      200: components["schemas"]["Tenants"];
+      400: components["schemas"]["Error"];
+      401: components["schemas"]["Error"];
+      403: components["schemas"]["Error"];
+      429: components["schemas"]["Error"];
+      500: components["schemas"]["Error"];
+    };
+  };
+  /** One tenant, with this period's spending */
+  getTenant: {
+    params: {
+      id: string;
+    };
+    responses: {
+      200: components["schemas"]["TenantAnswer"];
+      400: components["schemas"]["Error"];
+      401: components["schemas"]["Error"];
+      403: components["schemas"]["Error"];
+      404: components["schemas"]["Error"];
+      429: components["schemas"]["Error"];
+      500: components["schemas"]["Error"];
+    };
+  };
+  /** Rename, suspend or re-budget a tenant */
+  updateTenant: {
+    params: {
+      id: string;
+    };
+    body: components["schemas"]["UpdateTenantRequest"];
+    responses: {
+      200: components["schemas"]["TenantAnswer"];
+      400: components["schemas"]["Error"];
+      401: components["schemas"]["Error"];
+      403: components["schemas"]["Error"];
+      404: components["schemas"]["Error"];
+      413: components["schemas"]["Error"];
+      415: components["schemas"]["Error"];
+      429: components["schemas"]["Error"];
+      500: components["schemas"]["Error"];
+    };
+  };
+  /** Issue an API key */
+  createKey: {
+    body: components["schemas"]["CreateKeyRequest"];
+    responses: {
+      201: components["schemas"]["IssuedKey"];
+      400: components["schemas"]["Error"];
+      401: components["schemas"]["Error"];
+      403: components["schemas"]["Error"];
+      404: components["schemas"]["Error"];
+      413: components["schemas"]["Error"];
+      415: components["schemas"]["Error"];
+      429: components["schemas"]["Error"];
+      500: components["schemas"]["Error"];
+    };
+  };
+  /** Issued keys (prefixes, never secrets) */
+  listKeys: {
+    query?: {
+      tenant?: string;
+      limit?: string;
+    };
+    responses: {
+      200: components["schemas"]["ApiKeys"];
+      400: components["schemas"]["Error"];
+      401: components["schemas"]["Error"];
+      403: components["schemas"]["Error"];
+      429: components["schemas"]["Error"];
+      500: components["schemas"]["Error"];
+    };
+  };
+  /** One issued key */
+  getKey: {
+    params: {
+      id: string;
+    };
+    responses: {
+      200: components["schemas"]["ApiKey"];
+      400: components["schemas"]["Error"];
+      401: components["schemas"]["Error"];
+      403: components["schemas"]["Error"];
+      404: components["schemas"]["Error"];
+      429: components["schemas"]["Error"];
+      500: components["schemas"]["Error"];
+    };
+  };
+  /** Rotate a key */
+  rotateKey: {
+    params: {
+      id: string;
+    };
+    body: components["schemas"]["RotateKeyRequest"];
+    responses: {
+      201: components["schemas"]["RotatedKey"];
+      400: components["schemas"]["Error"];
+      401: components["schemas"]["Error"];
+      403: components["schemas"]["Error"];
+      404: components["schemas"]["Error"];
+      409: components["schemas"]["Error"];
+      413: components["schemas"]["Error"];
+      415: components["schemas"]["Error"];
+      429: components["schemas"]["Error"];
+      500: components["schemas"]["Error"];
+    };
+  };
+  /** Revoke a key */
+  revokeKey: {
+    params: {
+      id: string;
+    };
+    responses: {
+      200: components["schemas"]["ApiKey"];
+      400: components["schemas"]["Error"];
+      401: components["schemas"]["Error"];
+      403: components["schemas"]["Error"];
+      404: components["schemas"]["Error"];
+      429: components["schemas"]["Error"];
       500: components["schemas"]["Error"];
     };
   };
@@ -1772,6 +2061,7 @@ export interface operations {
       406: components["schemas"]["JsonRpcResponse"];
       413: components["schemas"]["Error"];
       415: components["schemas"]["Error"];
+      429: components["schemas"]["Error"];
       500: components["schemas"]["Error"];
     };
   };
@@ -1781,6 +2071,7 @@ export interface operations {
       401: components["schemas"]["Error"];
       403: components["schemas"]["Error"];
       405: components["schemas"]["Error"];
+      429: components["schemas"]["Error"];
       500: components["schemas"]["Error"];
     };
   };
@@ -1790,6 +2081,7 @@ export interface operations {
       401: components["schemas"]["Error"];
       403: components["schemas"]["Error"];
       405: components["schemas"]["Error"];
+      429: components["schemas"]["Error"];
       500: components["schemas"]["Error"];
     };
   };
@@ -1825,6 +2117,15 @@ export const OPERATIONS = {
   analyticsFleet: { method: "GET", path: "/v1/analytics/fleet" },
   analyticsSite: { method: "GET", path: "/v1/analytics/fleet/{siteId}" },
   policyAnalytics: { method: "GET", path: "/v1/analytics/policies" },
+  createTenant: { method: "POST", path: "/v1/tenants" },
+  listTenants: { method: "GET", path: "/v1/tenants" },
+  getTenant: { method: "GET", path: "/v1/tenants/{id}" },
+  updateTenant: { method: "PATCH", path: "/v1/tenants/{id}" },
+  createKey: { method: "POST", path: "/v1/keys" },
+  listKeys: { method: "GET", path: "/v1/keys" },
+  getKey: { method: "GET", path: "/v1/keys/{id}" },
+  rotateKey: { method: "POST", path: "/v1/keys/{id}/rotate" },
+  revokeKey: { method: "POST", path: "/v1/keys/{id}/revoke" },
   login: { method: "POST", path: "/v1/session" },
   getSession: { method: "GET", path: "/v1/session" },
   logout: { method: "DELETE", path: "/v1/session" },

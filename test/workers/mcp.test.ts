@@ -81,6 +81,17 @@ async function toolError(name: string, args: Record<string, unknown>, code: stri
   return body.error;
 }
 
+const WEIGHTS = { latency: 0.5, cost: 0.3, privacy: 0.1, reliability: 0.1 };
+
+/** An operator-key HTTP call to the worker. */
+function http(method: string, path: string, body: unknown) {
+  return exports.default.fetch(`http://router.test${path}`, {
+    method,
+    headers: { authorization: `Bearer ${OPERATOR_KEY}`, "content-type": "application/json" },
+    body: JSON.stringify(body),
+  });
+}
+
 let client: Client;
 /** A decision made through POST /v1/route and stored by the monitor. */
 let realDecisionId = "";
@@ -204,7 +215,7 @@ describe("MCP: tools", () => {
   });
 
   it("propose_policy_change stores a proposal and applies nothing", async () => {
-    const weights = { latency: 0.5, cost: 0.3, privacy: 0.1, reliability: 0.1 };
+    const weights = WEIGHTS;
     const res = await ok<{ proposal: { id: string; status: string; weights: unknown } }>(
       "propose_policy_change",
       { weights, rationale: "latency first during the evening peak", confidence: 0.7 },
@@ -263,6 +274,36 @@ describe("MCP: errors", () => {
       "infeasible",
     );
     expect(infeasible.details).toHaveProperty("rejected");
+  });
+
+  it("refuses a tenant's operator key what its HTTP routes refuse it", async () => {
+    const tenant = await http("POST", "/v1/tenants", { id: "mcp-tenant", name: "MCP tenant" });
+    expect(tenant.status).toBe(201);
+    const issued = await http("POST", "/v1/keys", { tenant: "mcp-tenant", scope: "operator" });
+    expect(issued.status).toBe(201);
+    const { key } = (await issued.json()) as { key: string };
+    const tenantClient = await connect(key);
+    try {
+      const as = async (name: string, args: Record<string, unknown>, code: string) => {
+        const res = (await tenantClient.callTool({ name, arguments: args })) as ToolAnswer;
+        expect(res.isError, name).toBe(true);
+        expect(JSON.parse(res.content[0]?.text ?? "null").error.code, name).toBe(code);
+      };
+      await as("drain_site", { id: "mcp-munich" }, "forbidden");
+      await as("analytics_summary", { range: "1h" }, "forbidden");
+      await as("propose_policy_change", { weights: WEIGHTS, rationale: "x" }, "forbidden");
+      // Another tenant's decision does not exist for it.
+      await as("explain_decision", { id: realDecisionId }, "not_found");
+      // The shared fleet is open to any operator.
+      const fleet = (await tenantClient.callTool({
+        name: "fleet_status",
+        arguments: {},
+      })) as ToolAnswer;
+      expect(fleet.isError ?? false).toBe(false);
+    } finally {
+      await tenantClient.close();
+    }
+    expect((await describeSite("mcp-munich")).view.draining).toBe(false);
   });
 
   it("treats an unknown tool as a protocol error", async () => {

@@ -44,10 +44,11 @@ function responsesOf(op: OperationDoc): Responses {
   return paths[openApiPath(op.path)]?.[op.method]?.responses ?? {};
 }
 
-/** What the walk learned on the way: the session cookie, a real decision id. */
+/** What the walk learned on the way: the session cookie, a real decision id, an issued key. */
 interface Found {
   cookie?: string;
   decisionId?: string;
+  keyId?: string;
 }
 
 function request(op: OperationDoc, found: Found): Request {
@@ -55,6 +56,8 @@ function request(op: OperationDoc, found: Found): Request {
   const params = { ...op.example.params };
   // The explained decision must exist: the one the /v1/route example made.
   if (op.operationId === "explainDecision" && found.decisionId) params.id = found.decisionId;
+  // The key examples act on the key the create example issued.
+  if (op.path.startsWith("/v1/keys/:id") && found.keyId) params.id = found.keyId;
   for (const [name, value] of Object.entries(params)) {
     path = path.replace(`:${name}`, encodeURIComponent(value));
   }
@@ -161,6 +164,7 @@ describe("every documented operation, called with its example", () => {
       const body = type === "application/json" ? JSON.parse(text) : text;
       if (op.operationId === "route")
         found.decisionId = (body as { decisionId: string }).decisionId;
+      if (op.operationId === "createKey") found.keyId = (body as { id: string }).id;
       const result = validate(schema ?? {}, body);
       expect(result.errors.slice(0, 5), where).toEqual([]);
       checked.push(where);

@@ -14,7 +14,9 @@ import { FLEET_OPERATIONS } from "./paths/fleet.ts";
 import { META_OPERATIONS } from "./paths/meta.ts";
 import { MONITOR_OPERATIONS } from "./paths/monitor.ts";
 import { SESSION_OPERATIONS } from "./paths/session.ts";
+import { TENANCY_OPERATIONS } from "./paths/tenancy.ts";
 import * as R from "./responses.ts";
+import * as T from "./tenancy-responses.ts";
 
 /** Every documented operation, in the order the reference page shows them. */
 export const OPERATIONS: readonly OperationDoc[] = [
@@ -22,6 +24,7 @@ export const OPERATIONS: readonly OperationDoc[] = [
   ...FLEET_OPERATIONS,
   ...MONITOR_OPERATIONS,
   ...ANALYTICS_OPERATIONS,
+  ...TENANCY_OPERATIONS,
   ...SESSION_OPERATIONS,
   ...META_OPERATIONS,
 ];
@@ -38,6 +41,7 @@ const TAGS = [
     description: "Windows over the rollups, the decision explorer, the live fleet, policies.",
   },
   { name: "Policy", description: "Score-weight proposals; never applied directly." },
+  { name: "Tenants", description: "Tenants, their budgets and their issued API keys." },
   { name: "Session", description: "Operator login for the dashboard." },
   { name: "Service", description: "Health, this document, the MCP endpoint." },
 ];
@@ -71,6 +75,12 @@ const NAMED_RESPONSES: [z.ZodMiniType, string][] = [
   [A.siteStatusAnswerSchema, "AnalyticsSite"],
   [A.policiesAnswerSchema, "PolicyAnalytics"],
   [R.sessionAnswerSchema, "SessionAnswer"],
+  [T.tenantAnswerSchema, "TenantAnswer"],
+  [T.tenantsAnswerSchema, "Tenants"],
+  [T.keySchema, "ApiKey"],
+  [T.keysAnswerSchema, "ApiKeys"],
+  [T.issuedKeySchema, "IssuedKey"],
+  [T.rotatedKeySchema, "RotatedKey"],
   [R.proposalSchema, "Proposal"],
   [R.proposalsAnswerSchema, "Proposals"],
   [R.proposalAnswerSchema, "ProposalAnswer"],
@@ -85,6 +95,7 @@ export const ERROR_TEXT: Record<number, string> = {
   403: "`forbidden`: a valid key of a role this endpoint does not take.",
   413: "`payload_too_large`: the body exceeds the limit.",
   415: "`unsupported_media_type`: the body is not `application/json`.",
+  429: "`rate_limited`: an issued key over its rate limit (`Retry-After`); platform keys are not limited.",
   500: "`internal`: a bug (logged without request content); no internals in the answer.",
 };
 
@@ -93,7 +104,10 @@ export function errorStatuses(op: OperationDoc): Record<number, string> {
   const errors: Record<number, string> = {};
   if (op.body || op.params || op.query) errors[400] = ERROR_TEXT[400] as string;
   if (op.roles.length > 0 || op.session) errors[401] = ERROR_TEXT[401] as string;
-  if (op.roles.length > 0) errors[403] = `${ERROR_TEXT[403]} Takes: ${op.roles.join(", ")}.`;
+  if (op.roles.length > 0) {
+    errors[403] = `${ERROR_TEXT[403]} Takes: ${op.roles.join(", ")}.`;
+    errors[429] = ERROR_TEXT[429] as string;
+  }
   if (op.body) {
     errors[413] = `\`payload_too_large\`: the body exceeds ${op.bodyLimitBytes ?? 0} bytes.`;
     errors[415] = ERROR_TEXT[415] as string;

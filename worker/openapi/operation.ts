@@ -5,7 +5,7 @@
 import type * as z from "zod/mini";
 import type { Role } from "../auth.ts";
 
-export type Method = "get" | "post" | "put" | "delete";
+export type Method = "get" | "post" | "put" | "patch" | "delete";
 
 export interface ResponseDoc {
   description: string;

@@ -36,7 +36,7 @@ export const MAX_KEYS_PAGE = 500;
 export const DEFAULT_OVERLAP_S = 86_400;
 export const MAX_OVERLAP_S = 30 * 86_400;
 
-const createSchema = z.strictObject({
+export const createSchema = z.strictObject({
   tenant: z.optional(tenantIdSchema),
   scope: z.enum(SCOPES),
   /** A label for people; printable, ≤ 64 chars. */
@@ -49,11 +49,11 @@ const createSchema = z.strictObject({
   expiresAt: z.optional(z.int().check(z.gte(0), z.lte(253_402_300_799_999))),
 });
 
-const rotateSchema = z.strictObject({
+export const rotateSchema = z.strictObject({
   overlapSeconds: z.optional(z.int().check(z.gte(0), z.lte(MAX_OVERLAP_S))),
 });
 
-const listQuerySchema = z.object({
+export const listQuerySchema = z.object({
   tenant: z.optional(tenantIdSchema),
   limit: limitParam(MAX_KEYS_PAGE),
 });

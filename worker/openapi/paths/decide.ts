@@ -29,8 +29,13 @@ const REFUSALS = {
   503: "`overloaded` (a sheddable request, every feasible target saturated) or `unavailable` (refused only for a passing reason: breaker open, full, draining, unhealthy); `Retry-After`.",
 };
 
+const BUDGET = {
+  402: "`budget_exhausted`: the tenant's budget for the period cannot cover it, nor can a cheaper target that meets its constraints.",
+};
+
 const EXECUTION_ERRORS = {
   ...REFUSALS,
+  ...BUDGET,
   502: "`upstream_error`: every attempt failed; `details.attempts` names each. An upstream's own 4xx is passed on as `upstream_rejected` with its status.",
   504: "`upstream_timeout`: the SLA ran out before an answer.",
 };
@@ -111,7 +116,11 @@ export const DECIDE_OPERATIONS = [
         example: routeExampleAnswer,
       },
     },
-    errors: { ...REFUSALS, 503: `${REFUSALS[503]} With \`reserve\`: every target denied a slot.` },
+    errors: {
+      ...REFUSALS,
+      402: `${BUDGET[402]} With \`reserve\` only.`,
+      503: `${REFUSALS[503]} With \`reserve\`: every target denied a slot.`,
+    },
     example: {
       body: {
         requestId: "req-7f3a",
