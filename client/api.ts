@@ -634,25 +634,26 @@ export interface components {
       loaded: boolean;
       evicted: string[];
     };
+    Anomaly: {
+      id: string;
+      detectedAt: number;
+      minute: number;
+      kind: string;
+      tier: string | null;
+      target: string | null;
+      model: string | null;
+      metric: string;
+      observed: number;
+      expected: number | null;
+      score: number | null;
+      severity: string;
+      detail: unknown;
+      resolvedAt: number | null;
+    };
     Anomalies: {
       from: number;
       to: number;
-      anomalies: ({
-        id: string;
-        detectedAt: number;
-        minute: number;
-        kind: string;
-        tier: string | null;
-        target: string | null;
-        model: string | null;
-        metric: string;
-        observed: number;
-        expected: number | null;
-        score: number | null;
-        severity: string;
-        detail: unknown;
-        resolvedAt: number | null;
-      })[];
+      anomalies: components["schemas"]["Anomaly"][];
     };
     AnalyticsWindow: {
       from: number;
@@ -927,22 +928,7 @@ export interface components {
     };
     AnalyticsAnomalies: {
       window: components["schemas"]["AnalyticsWindow"];
-      anomalies: ({
-        id: string;
-        detectedAt: number;
-        minute: number;
-        kind: string;
-        tier: string | null;
-        target: string | null;
-        model: string | null;
-        metric: string;
-        observed: number;
-        expected: number | null;
-        score: number | null;
-        severity: string;
-        detail: unknown;
-        resolvedAt: number | null;
-      })[];
+      anomalies: components["schemas"]["Anomaly"][];
     };
     AnalyticsDecisions: {
       window: components["schemas"]["AnalyticsWindow"];

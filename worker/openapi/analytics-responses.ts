@@ -19,7 +19,7 @@ import type {
 import { breakerStateSchema } from "../../shared/breaker.ts";
 import { NOVA_OUTCOMES, NOVA_ROLES, TIERS } from "../../shared/events.ts";
 import { REJECTION_REASONS } from "../../shared/types.ts";
-import { cacheStateSchema, policyVariantStatsSchema } from "./responses.ts";
+import { anomalySchema, cacheStateSchema, policyVariantStatsSchema } from "./responses.ts";
 
 const num = z.number();
 const rate = z.nullable(z.number());
@@ -161,25 +161,7 @@ export const siteStatusAnswerSchema = z.object({
 
 export const analyticsAnomaliesAnswerSchema = z.object({
   window: windowSchema,
-  anomalies: z.array(
-    z.object({
-      id: z.string(),
-      detectedAt: num,
-      minute: num,
-      kind: z.string(),
-      tier: z.nullable(z.string()),
-      target: z.nullable(z.string()),
-      model: z.nullable(z.string()),
-      metric: z.string(),
-      observed: num,
-      expected: rate,
-      score: rate,
-      severity: z.string(),
-      /** The detector's evidence, as stored. */
-      detail: z.unknown(),
-      resolvedAt: rate,
-    }),
-  ),
+  anomalies: z.array(anomalySchema),
 });
 
 const outcomeSummarySchema = z.object({

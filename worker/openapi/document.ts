@@ -61,6 +61,7 @@ const NAMED_RESPONSES: [z.ZodMiniType, string][] = [
   [R.siteDetailSchema, "SiteDetail"],
   [R.heartbeatAnswerSchema, "HeartbeatAnswer"],
   [R.modelLoadAnswerSchema, "ModelLoadAnswer"],
+  [R.anomalySchema, "Anomaly"],
   [R.anomaliesAnswerSchema, "Anomalies"],
   [A.windowSchema, "AnalyticsWindow"],
   [A.summaryAnswerSchema, "AnalyticsSummary"],

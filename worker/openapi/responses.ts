@@ -215,28 +215,29 @@ export const outcomeAnswerSchema = z.object({
   released: z.boolean(),
 });
 
+/** An anomaly the monitor found, with its evidence. */
+export const anomalySchema = z.object({
+  id: z.string(),
+  detectedAt: z.number(),
+  minute: z.number(),
+  kind: z.string(),
+  tier: z.nullable(z.string()),
+  target: z.nullable(z.string()),
+  model: z.nullable(z.string()),
+  metric: z.string(),
+  observed: z.number(),
+  expected: z.nullable(z.number()),
+  score: z.nullable(z.number()),
+  severity: z.string(),
+  /** The detector's evidence (JSON), or null. */
+  detail: z.unknown(),
+  resolvedAt: z.nullable(z.number()),
+});
+
 export const anomaliesAnswerSchema = z.object({
   from: z.number(),
   to: z.number(),
-  anomalies: z.array(
-    z.object({
-      id: z.string(),
-      detectedAt: z.number(),
-      minute: z.number(),
-      kind: z.string(),
-      tier: z.nullable(z.string()),
-      target: z.nullable(z.string()),
-      model: z.nullable(z.string()),
-      metric: z.string(),
-      observed: z.number(),
-      expected: z.nullable(z.number()),
-      score: z.nullable(z.number()),
-      severity: z.string(),
-      /** The detector's evidence (JSON), or null. */
-      detail: z.unknown(),
-      resolvedAt: z.nullable(z.number()),
-    }),
-  ),
+  anomalies: z.array(anomalySchema),
 });
 
 const nullableNumber = z.nullable(z.number());
