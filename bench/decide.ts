@@ -2,10 +2,13 @@
 // synthetic fleets of 10 … 10,000 sites, on one core. A benchmark, not a test: it reports, it
 // does not fail on a missed target.
 //
-//   npm run bench:decide [-- --runs 5 --sizes 10,100,1000,10000 --cpu 1 --no-pin]
+//   npm run bench:decide [-- --runs 5 --sizes 10,100,1000,10000,100000 --cpu 1 --no-pin]
 //
 // Each size gets its own fleet (prepared once, as per snapshot in production) and its own
-// requests (validated and normalized up front), so the timed code is `decide()` alone. Sizes are
+// requests (validated and normalized up front), so the timed code is `decide()` alone. While a
+// fleet is built, the heap (and array buffers) before and after, with a gc in between, give the
+// memory per site of the snapshot's site views and of its spatial index; the JSON size per site
+// is what the snapshot weighs on the wire. Sizes are
 // interleaved within each run so that background noise spreads over all of them; the reported
 // figure is the median over runs of each run's statistic.
 //
@@ -36,14 +39,16 @@ import {
 } from "../worker/reasoning/policy.ts";
 import { candidatesOf } from "../worker/reasoning/request.ts";
 import { pinToOneCore } from "./pin.ts";
-import { headerLines, median, round, runContext, writeResults } from "./report.ts";
+import { progressBar } from "./progress.ts";
+import { headerLines, median, round, runContext, writeChart, writeResults } from "./report.ts";
+import { PALETTE, renderBarChart } from "./svg-chart.ts";
 import { syntheticFleet } from "./synthetic-fleet.ts";
 import { syntheticRequests } from "./synthetic-requests.ts";
 
 const { values: opts } = parseArgs({
   options: {
     runs: { type: "string", default: "5" },
-    sizes: { type: "string", default: "10,100,1000,10000" },
+    sizes: { type: "string", default: "10,100,1000,10000,100000" },
     cpu: { type: "string" },
     "no-pin": { type: "boolean", default: false },
   },
@@ -61,6 +66,8 @@ if (!Number.isInteger(RUNS) || !SIZES.every((n) => Number.isInteger(n) && n > 0)
 }
 /** p99 targets from the issue, in µs. */
 const TARGET_P99_US: Record<number, number> = { 100: 50, 10000: 500 };
+/** p99 growth from the smallest to the largest fleet that counts as near-flat. */
+const NEAR_FLAT_GROWTH = 5;
 const NOW = Date.UTC(2026, 10, 25, 12, 0, 0);
 const FLEET_SEED = 0x5eed_f1ee;
 const REQUEST_SEED = 0x5eed_0e0e;
@@ -75,8 +82,21 @@ const LATENCY_MS = 1_000;
 const THROUGHPUT_MS = 400;
 const policy = DEFAULT_POLICY;
 
+interface Memory {
+  /** Bytes per site of the snapshot's site views (heap + array buffers, after gc). */
+  viewsBytesPerSite: number;
+  /** Bytes per site of the spatial index built once per snapshot. */
+  indexBytesPerSite: number;
+  /** JSON bytes per site: what the snapshot weighs on the wire. */
+  jsonBytesPerSite: number;
+  indexBuildMs: number;
+  /** False when run without --expose-gc (then the heap figures are not meaningful). */
+  gcExposed: boolean;
+}
+
 interface Workload {
   sites: number;
+  memory: Memory;
   fleet: PreparedFleet;
   requests: RouteRequest[];
   /** Requests with a location, for timing `nearest()` alone. */
@@ -182,8 +202,29 @@ function timerOverheadNs(): number {
   return percentile(ns.sort(), 0.5);
 }
 
+function used(): number {
+  const m = process.memoryUsage();
+  return m.heapUsed + m.arrayBuffers;
+}
+
 function prepare(sites: number): Workload {
-  const fleet = prepareFleet(syntheticFleet(sites, FLEET_SEED + sites, NOW));
+  gc();
+  const before = used();
+  const data = syntheticFleet(sites, FLEET_SEED + sites, NOW);
+  gc();
+  const afterViews = used();
+  const t0 = performance.now();
+  const fleet = prepareFleet(data);
+  const indexBuildMs = performance.now() - t0;
+  gc();
+  const afterIndex = used();
+  const memory: Memory = {
+    viewsBytesPerSite: Math.round((afterViews - before) / sites),
+    indexBytesPerSite: Math.round((afterIndex - afterViews) / sites),
+    jsonBytesPerSite: Math.round(JSON.stringify(data.sites).length / sites),
+    indexBuildMs: round(indexBuildMs, 1),
+    gcExposed: Boolean(globalThis.gc),
+  };
   const requests = syntheticRequests(fleet.data, POOL, REQUEST_SEED + sites);
   // Nova's cached choice per key: the rules' first backup, as if Nova had re-ordered the plan.
   // Not capped at CACHE_MAX_ENTRIES, so that every lookup hits; the key count is reported.
@@ -211,6 +252,7 @@ function prepare(sites: number): Workload {
   }
   return {
     sites,
+    memory,
     fleet,
     requests,
     located: requests.filter((r) => r.location).slice(0, NEAREST_SAMPLES),
@@ -411,12 +453,23 @@ function main(): void {
   const ctx = runContext("decide", pinning);
   const timerNs = timerOverheadNs();
 
-  const workloads = SIZES.map(prepare);
-  for (const w of workloads) warmUp(w);
+  const progress = progressBar(SIZES.length * (2 + RUNS));
+  const workloads = SIZES.map((n) => {
+    progress.tick(`building a fleet of ${fmt(n, 0)} sites and its requests`);
+    return prepare(n);
+  });
+  for (const w of workloads) {
+    progress.tick(`warm-up ${fmt(w.sites, 0)} sites`);
+    warmUp(w);
+  }
   const runs = new Map<number, RunStats[]>(SIZES.map((s) => [s, []]));
   for (let run = 1; run <= RUNS; run++) {
-    for (const w of workloads) runs.get(w.sites)?.push(measure(w, run));
+    for (const w of workloads) {
+      progress.tick(`run ${run}/${RUNS}, ${fmt(w.sites, 0)} sites`);
+      runs.get(w.sites)?.push(measure(w, run));
+    }
   }
+  progress.done();
 
   const results = workloads.map((w) => {
     const all = runs.get(w.sites) ?? [];
@@ -430,6 +483,7 @@ function main(): void {
       targetP99Us: target ?? null,
       targetMet: target === undefined ? null : med.p99Us <= target,
       outcome: outcomes(w),
+      memory: w.memory,
       cachedNova: {
         /** Share of requests whose decision takes the cache-hit path (the rest: rules only). */
         hitPathPct: round((100 * w.hitPathRequests) / w.requests.length, 1),
@@ -504,6 +558,28 @@ function main(): void {
         `${signed(c.overheadP99Us)} | ${c.hitPathPct}% | ${fmt(c.distinctCacheKeys, 0)} |`,
     );
   }
+  const smallest = results[0];
+  const largest = results.at(-1);
+  const growth =
+    smallest && largest ? round(largest.median.p99Us / smallest.median.p99Us, 2) : Number.NaN;
+  lines.push(
+    "",
+    `Growth: p99 at ${fmt(largest?.sites ?? 0, 0)} sites is ${fmt(growth, 2)}× p99 at ${fmt(smallest?.sites ?? 0, 0)} ` +
+      `(${fmt(largest?.sites ?? 0, 0)}/${fmt(smallest?.sites ?? 0, 0)} = ${fmt((largest?.sites ?? 0) / (smallest?.sites ?? 1), 0)}× the sites; ` +
+      `near-flat means ≤ ${NEAR_FLAT_GROWTH}×: ${growth <= NEAR_FLAT_GROWTH ? "yes" : "**NO**"})`,
+    "",
+    `Fleet snapshot memory per site (heap + array buffers after gc${globalThis.gc ? "" : " — NOT exposed: run with --expose-gc"}):`,
+    "",
+    "| sites | site views B/site | spatial index B/site | total B/site | JSON B/site | index build ms |",
+    "|------:|------------------:|---------------------:|-------------:|------------:|---------------:|",
+  );
+  for (const r of results) {
+    const m = r.memory;
+    lines.push(
+      `| ${fmt(r.sites, 0)} | ${fmt(m.viewsBytesPerSite, 0)} | ${fmt(m.indexBytesPerSite, 0)} | ` +
+        `${fmt(m.viewsBytesPerSite + m.indexBytesPerSite, 0)} | ${fmt(m.jsonBytesPerSite, 0)} | ${fmt(m.indexBuildMs, 1)} |`,
+    );
+  }
   const totalS = round((performance.now() - started) / 1000, 1);
   lines.push("", `total ${totalS} s`);
   console.log(lines.join("\n"));
@@ -531,10 +607,37 @@ function main(): void {
       },
     },
     sizes: results,
+    growth: {
+      p99Ratio: growth,
+      nearFlatMax: NEAR_FLAT_GROWTH,
+      nearFlat: growth <= NEAR_FLAT_GROWTH,
+    },
     totalSeconds: totalS,
     /** Sum over every result, so that no timed call could be dropped as dead code. */
     resultChecksum: sink,
   });
+  writeChart(
+    "decide",
+    renderBarChart({
+      title: "decide() latency by fleet size (one pinned core)",
+      subtitle: `${ctx.date.toISOString().slice(0, 10)} · median of ${RUNS} runs · npm run bench:decide`,
+      series: [
+        { name: "p50", color: PALETTE[0] as string },
+        { name: "p99", color: PALETTE[1] as string },
+      ],
+      panels: [
+        {
+          title: "µs per decision",
+          unit: "µs",
+          digits: 1,
+          rows: results.map((r) => ({
+            label: `${fmt(r.sites, 0)} sites`,
+            values: [r.median.p50Us, r.median.p99Us],
+          })),
+        },
+      ],
+    }),
+  );
 }
 
 main();
