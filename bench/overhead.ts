@@ -19,7 +19,7 @@
 //
 // Cores: servers share the first allowed CPU (`taskset`), the load generator takes the last.
 // A measurement during which other processes kept more than `--max-foreign` of a core busy
-// (from /proc: all CPU time minus ours) is repeated up to twice; the least disturbed is kept.
+// (from /proc: all CPU time minus ours) is repeated once; the less disturbed is kept.
 
 import { type ChildProcess, spawn } from "node:child_process";
 import { once } from "node:events";
@@ -61,7 +61,7 @@ const WARMUP_S = Number(opts.warmup);
 const CONNECTIONS = opts.connections.split(",").map(Number);
 const UPSTREAM_MS = Number(opts["upstream-ms"]);
 const MAX_FOREIGN = Number(opts["max-foreign"]);
-const RETRIES = 2;
+const RETRIES = 1;
 if (
   ![RUNS, DURATION_S, WARMUP_S, UPSTREAM_MS, MAX_FOREIGN].every(Number.isFinite) ||
   !CONNECTIONS.every((c) => Number.isInteger(c) && c > 0)

@@ -75,7 +75,7 @@ export function renderBarChart(spec: ChartSpec): string {
   for (const s of spec.series) {
     out.push(`<rect x="${lx}" y="${y}" width="10" height="10" fill="${s.color}"/>`);
     out.push(`<text x="${lx + 14}" y="${y + 9}" font-size="11">${xmlEscape(s.name)}</text>`);
-    lx += 24 + s.name.length * 6.2;
+    lx = Math.round(lx + 24 + s.name.length * 6.2);
   }
   y += 24;
   const perRow = spec.series.length * (BAR_H + BAR_GAP) - BAR_GAP + ROW_GAP;
