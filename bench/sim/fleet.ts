@@ -5,6 +5,7 @@
 import { CATALOG } from "../../shared/catalog.ts";
 import { siteFromRegistration, siteRegistrationSchema } from "../../shared/fleet-schema.ts";
 import { createRng } from "../random.ts";
+import { REGIONS } from "../synthetic-fleet.ts";
 import { newSiteState, type SimRegion, type SimSite, type World } from "./world.ts";
 
 export interface SimMetro {
@@ -30,32 +31,16 @@ export const SIM_METROS: readonly SimMetro[] = [
   { slug: "stockholm", lat: 59.33, lon: 18.07, country: "SE", popM: 2.4, sites: 1 },
 ];
 
-/** Bedrock regions the router may use (Nova models as each serves them). */
-export const SIM_REGIONS: readonly SimRegion[] = [
-  region("eu-central-1", 50.11, 8.68, "DE", ["gdpr", "iso27001", "soc2", "hipaa", "bsi-c5"]),
-  region("eu-west-3", 48.86, 2.35, "FR", ["gdpr", "iso27001", "soc2", "hipaa", "hds"]),
-  region("eu-west-1", 53.35, -6.26, "IE", ["gdpr", "iso27001", "soc2", "hipaa"]),
-  region(
-    "eu-north-1",
-    59.33,
-    18.07,
-    "SE",
-    ["gdpr", "iso27001", "soc2"],
-    ["nova-micro", "nova-lite"],
-  ),
-  region("us-east-1", 38.95, -77.45, "US", ["iso27001", "soc2", "hipaa"]),
-];
-
-function region(
-  id: string,
-  lat: number,
-  lon: number,
-  country: string,
-  certifications: string[],
-  models = ["nova-micro", "nova-lite", "nova-pro"],
-): SimRegion {
-  return { id, location: { lat, lon }, country, certifications, models };
-}
+/** Bedrock regions the router may use: the European ones of the synthetic fleet, and us-east-1. */
+export const SIM_REGIONS: readonly SimRegion[] = REGIONS.filter((r) =>
+  ["eu-central-1", "eu-west-3", "eu-west-1", "eu-north-1", "us-east-1"].includes(r.id),
+).map(({ id, location, country, certifications, models }) => ({
+  id,
+  location: { ...location },
+  country,
+  certifications: [...certifications],
+  models: [...models],
+}));
 
 const MEC = new Map(CATALOG.filter((m) => m.mec).map((m) => [m.id, m]));
 
