@@ -138,8 +138,11 @@ async function registerSite(router: string, upstream: string): Promise<void> {
       certifications: ["gdpr"],
       endpoint: upstream,
       controlEndpoint: `${root}/control`,
-      // Room for every connection of the load generator, so no request is refused for capacity.
-      capacity: { maxConcurrent: 512, maxQueue: 512, gpus: 1, gpuMemoryGb: 24 },
+      // The upstream answers in about a millisecond, so it takes far more than a GPU site. Each
+      // decide-only answer counts as expected load at the site for 2 s (its client is assumed to
+      // call the site next), so at ~1,000 answers/s a GPU-sized capacity would look full and the
+      // router would rightly refuse: the registration says what this upstream can take.
+      capacity: { maxConcurrent: 50_000, maxQueue: 50_000, gpus: 1, gpuMemoryGb: 24 },
       cost: { gpuHourUsd: 1 },
       models: [{ model: BENCH_MODEL }],
       residentModels: [BENCH_MODEL],

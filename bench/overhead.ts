@@ -99,6 +99,8 @@ interface Measurement {
   reqPerSec: number;
   ok: number;
   failed: number;
+  /** Answers by HTTP status, and transport errors and timeouts. */
+  statuses: Record<string, number>;
   /** Cores other processes kept busy on average (null off Linux). */
   foreignCores: number | null;
   /** CPU time of all servers (upstream included) per successful request (null off Linux). */
@@ -213,6 +215,7 @@ async function load(
   let latencies = new Float64Array(1 << 16);
   let n = 0;
   let failed = 0;
+  const statuses: Record<string, number> = {};
   const instance = autocannon({
     url: system.url,
     method: "POST",
@@ -224,6 +227,7 @@ async function load(
     timeout: 10,
   });
   instance.on("response", (_client, status, _bytes, ms) => {
+    statuses[status] = (statuses[status] ?? 0) + 1;
     if (status < 200 || status >= 300) {
       failed++;
       return;
@@ -249,6 +253,7 @@ async function load(
     reqPerSec: Math.round(n / seconds),
     ok: n,
     failed: failed + result.errors + result.timeouts,
+    statuses: { ...statuses, errors: result.errors, timeouts: result.timeouts },
   };
 }
 
