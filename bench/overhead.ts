@@ -14,8 +14,9 @@
 //                 the site's Durable Object, the call, events to the queue
 //   route floor   the Worker floor's POST /v1/route: parse a JSON body, answer JSON
 //   mec-router route  POST /v1/route: decide only
-// Each (system, connections) is measured `--runs` times, the systems interleaved within a run;
-// tables show medians over runs of each run's figures and of each run's ratios.
+// Each (system, connections) is measured `--runs` times, the systems interleaved and rotated
+// within a run, concurrency levels lowest first; tables show medians over runs of each run's
+// figures and of each run's ratios.
 //
 // Cores: servers share the first allowed CPU (`taskset`), the load generator takes the last.
 // A measurement during which other processes kept more than `--max-foreign` of a core busy
@@ -307,6 +308,19 @@ function derive(m: Record<SystemId, Measurement>, s: System): Derived {
   };
 }
 
+/** Non-2xx answers and errors over a system's runs, e.g. `503 ×120`. */
+function failures(runs: Measurement[]): string {
+  const total: Record<string, number> = {};
+  for (const r of runs) {
+    for (const [k, n] of Object.entries(r.statuses)) {
+      if (n > 0 && !/^2\d\d$/.test(k)) total[k] = (total[k] ?? 0) + n;
+    }
+  }
+  return Object.entries(total)
+    .map(([k, n]) => `${k} ×${n}`)
+    .join(", ");
+}
+
 const fmt = (x: number, digits = 2) =>
   Number.isFinite(x)
     ? x.toLocaleString("en-US", { minimumFractionDigits: digits, maximumFractionDigits: digits })
@@ -419,20 +433,21 @@ async function main(): Promise<void> {
     await load(s, headers, 16, WARMUP_S);
   }
 
+  // Concurrency levels one after the other, lowest first: a level that overloads the servers'
+  // core (and may open the site's breaker at the router) cannot spoil the levels before it.
   const runs: Record<number, Record<SystemId, Measurement>>[] = [];
-  for (let run = 1; run <= RUNS; run++) {
-    const byC: Record<number, Record<SystemId, Measurement>> = {};
-    for (const c of CONNECTIONS) {
+  for (let run = 1; run <= RUNS; run++) runs.push({});
+  for (const c of CONNECTIONS) {
+    for (let run = 1; run <= RUNS; run++) {
       const m = {} as Record<SystemId, Measurement>;
       // Rotate the order from run to run, so no system always follows the same one.
       const order = systems.map((_, i) => systems[(i + run - 1) % systems.length] as System);
       for (const s of order) {
-        progress.tick(`run ${run}/${RUNS} c=${c} ${s.id}`);
+        progress.tick(`c=${c} run ${run}/${RUNS} ${s.id}`);
         m[s.id] = await measure(s, headers, c, pids);
       }
-      byC[c] = m;
+      (runs[run - 1] as Record<number, Record<SystemId, Measurement>>)[c] = m;
     }
-    runs.push(byC);
   }
   progress.done();
   stopChildren();
@@ -544,7 +559,7 @@ async function main(): Promise<void> {
           `${isProxy ? `${signed(x.overFloorP50Ms)} / ${signed(x.overFloorP99Ms)}` : "—"} | ` +
           `${isProxy ? pct(x.keptOfFloor) : "—"} | ` +
           `${isProxy && x.system !== "mec-route" ? fmt(x.overFloorP50VsPortkey) : "—"} |` +
-          `${x.disturbedRuns > 0 ? ` (${x.disturbedRuns} disturbed run${x.disturbedRuns > 1 ? "s" : ""})` : ""}${x.failed > 0 ? ` (${x.failed} failed)` : ""}`,
+          `${x.disturbedRuns > 0 ? ` (${x.disturbedRuns} disturbed run${x.disturbedRuns > 1 ? "s" : ""})` : ""}${x.failed > 0 ? ` (${x.failed} failed: ${failures(x.runs)})` : ""}`,
       );
     }
   }

@@ -133,15 +133,17 @@ function main(): void {
       "",
       `${r.scenario}: ${r.title} — ${fmt(r.requests, 0)} requests`,
       "",
-      "| policy | SLA met | mean ms | p99 ms | cost $/1k | failovers | unserved | violations | device J/req | device / MEC / cloud % |",
+      "| policy | SLA met | misses: refused / failed / late | mean ms | p99 ms | cost $/1k | failovers | violations | device J/req | device / MEC / cloud % |",
       "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
     );
     for (const p of POLICIES) {
       const x = r.policies[p.id] as Summary & { name: string };
       const pct = (n: number) => fmt((100 * n) / Math.max(1, x.served), 0);
       lines.push(
-        `| ${x.name} | ${fmt(100 * x.slaAttainment, 2)}% | ${fmt(x.meanLatencyMs, 0)} | ${fmt(x.p99LatencyMs, 0)} | ` +
-          `${fmt(x.costPer1kUsd, 4)} | ${fmt(x.failovers, 0)} | ${fmt(x.requests - x.served, 0)} | ` +
+        `| ${x.name} | ${fmt(100 * x.slaAttainment, 2)}% | ` +
+          `${fmt(x.misses.refused, 0)} / ${fmt(x.misses.failed, 0)} / ${fmt(x.misses.late, 0)} | ` +
+          `${fmt(x.meanLatencyMs, 0)} | ${fmt(x.p99LatencyMs, 0)} | ` +
+          `${fmt(x.costPer1kUsd, 4)} | ${fmt(x.failovers, 0)} | ` +
           `${x.violations.total === 0 ? "0" : `${x.violations.total} (${x.violations.privacy} privacy, ${x.violations.residency} residency, ${x.violations.compliance} compliance)`} | ` +
           `${fmt(x.deviceEnergyJPerRequest, 2)} | ${pct(x.tiers.device)} / ${pct(x.tiers.mec)} / ${pct(x.tiers.cloud)} |`,
       );

@@ -168,6 +168,8 @@ export interface Summary {
   served: number;
   slaAttainment: number;
   slaMisses: number;
+  /** Misses by kind: refused by the router (no attempt), every attempt failed, answered late. */
+  misses: { refused: number; failed: number; late: number };
   meanLatencyMs: number;
   p50LatencyMs: number;
   p99LatencyMs: number;
@@ -204,6 +206,11 @@ export function summarize(results: readonly RequestResult[]): Summary {
     served: served.length,
     slaAttainment: n ? met / n : 0,
     slaMisses: n - met,
+    misses: {
+      refused: results.filter((r) => !r.served && r.attempts === 0).length,
+      failed: results.filter((r) => !r.served && r.attempts > 0).length,
+      late: results.filter((r) => r.served && !r.slaMet).length,
+    },
     meanLatencyMs: served.length
       ? served.reduce((s, r) => s + r.latencyMs, 0) / served.length
       : Number.NaN,
