@@ -29,7 +29,7 @@ import { forwarder } from "./floor/forwarder.ts";
 export const BENCH_SITE_ID = "bench-upstream";
 export const BENCH_MODEL = "llama-3.2-1b";
 export const DEVICE_KEY = "dev-device-key";
-const OPERATOR_KEY = "dev-operator-key";
+export const OPERATOR_KEY = "dev-operator-key";
 const ROOT = new URL("../", import.meta.url).pathname;
 
 const ready = (info: Record<string, unknown>) => console.log(JSON.stringify(info));

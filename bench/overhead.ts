@@ -30,7 +30,13 @@ import { createInterface } from "node:readline";
 import { parseArgs } from "node:util";
 import autocannon from "autocannon";
 import { ourProcesses, watchCpu } from "./cpu-load.ts";
-import { chatRequestBody, DEVICE_KEY, routeRequestBody } from "./overhead-servers.ts";
+import {
+  BENCH_SITE_ID,
+  chatRequestBody,
+  DEVICE_KEY,
+  OPERATOR_KEY,
+  routeRequestBody,
+} from "./overhead-servers.ts";
 import { allowedCpus, pinToOneCore } from "./pin.ts";
 import { progressBar } from "./progress.ts";
 import { headerLines, median, round, runContext, writeChart, writeResults } from "./report.ts";
@@ -108,6 +114,8 @@ interface Measurement {
   serverCpuMsPerReq: number | null;
   attempts: number;
   disturbed: boolean;
+  /** After a mec-router measurement with failures: the site as its agent then saw it. */
+  siteAfter?: unknown;
 }
 
 const children: ChildProcess[] = [];
@@ -308,6 +316,31 @@ function derive(m: Record<SystemId, Measurement>, s: System): Derived {
   };
 }
 
+/** Why the router refused: its site agent's view of the upstream (health, breaker, probes). */
+async function siteState(routerUrl: string): Promise<unknown> {
+  try {
+    const res = await fetch(`${routerUrl}/v1/sites/${BENCH_SITE_ID}`, {
+      headers: { authorization: `Bearer ${OPERATOR_KEY}` },
+    });
+    const d = (await res.json()) as {
+      view?: { healthy?: boolean; breaker?: string };
+      breaker?: { phase?: string; window?: string; ejections?: number };
+      lastProbeOk?: boolean;
+      lastProbeAt?: number;
+    };
+    return {
+      healthy: d.view?.healthy,
+      breaker: d.breaker?.phase,
+      window: d.breaker?.window,
+      ejections: d.breaker?.ejections,
+      lastProbeOk: d.lastProbeOk,
+      lastProbeAgeMs: d.lastProbeAt === undefined ? undefined : Date.now() - d.lastProbeAt,
+    };
+  } catch (err) {
+    return { error: err instanceof Error ? err.message : String(err) };
+  }
+}
+
 /** Non-2xx answers and errors over a system's runs, e.g. `503 ×120`. */
 function failures(runs: Measurement[]): string {
   const total: Record<string, number> = {};
@@ -445,6 +478,8 @@ async function main(): Promise<void> {
       for (const s of order) {
         progress.tick(`c=${c} run ${run}/${RUNS} ${s.id}`);
         m[s.id] = await measure(s, headers, c, pids);
+        const done = m[s.id] as Measurement;
+        if (done.failed > 0 && s.id.startsWith("mec-")) done.siteAfter = await siteState(routerUrl);
       }
       (runs[run - 1] as Record<number, Record<SystemId, Measurement>>)[c] = m;
     }
