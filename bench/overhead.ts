@@ -492,8 +492,13 @@ async function main(): Promise<void> {
     const rows = systems.map((s) => {
       const ms = perRun.map((r) => r[s.id]);
       const d = perRun.map((r) => derive(r, s));
-      const med = (f: (x: Measurement) => number) => median(ms.map(f));
-      const medD = (f: (x: Derived) => number) => median(d.map(f));
+      // Over the runs that answered at all: a run refused entirely has no latency to count.
+      const finite = (xs: number[]) => {
+        const ok = xs.filter(Number.isFinite);
+        return ok.length > 0 ? median(ok) : Number.NaN;
+      };
+      const med = (f: (x: Measurement) => number) => finite(ms.map(f));
+      const medD = (f: (x: Derived) => number) => finite(d.map(f));
       const portkeyOverFloor = perRun.map((r) => derive(r, systems[2] as System).overFloorP50Ms);
       return {
         system: s.id,
@@ -583,8 +588,8 @@ async function main(): Promise<void> {
       "",
       `concurrency ${r.connections}`,
       "",
-      "| system | runtime | p50 ms | p99 ms | req/s | server CPU ms/req | added p50 / p99 vs direct ms | over own floor p50 / p99 ms | req/s of floor | over-floor p50 ÷ Portkey's |",
-      "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|",
+      "| system | runtime | p50 ms | p99 ms | req/s | server CPU ms/req | added p50 / p99 vs direct ms | over own floor p50 / p99 ms | req/s of floor | over-floor p50 ÷ Portkey's | notes |",
+      "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---|",
     );
     for (const x of r.rows) {
       const isProxy = x.floor !== null;
@@ -593,8 +598,16 @@ async function main(): Promise<void> {
           `${x.system === "direct" ? "—" : `${signed(x.addedP50Ms)} / ${signed(x.addedP99Ms)}`} | ` +
           `${isProxy ? `${signed(x.overFloorP50Ms)} / ${signed(x.overFloorP99Ms)}` : "—"} | ` +
           `${isProxy ? pct(x.keptOfFloor) : "—"} | ` +
-          `${isProxy && x.system !== "mec-route" ? fmt(x.overFloorP50VsPortkey) : "—"} |` +
-          `${x.disturbedRuns > 0 ? ` (${x.disturbedRuns} disturbed run${x.disturbedRuns > 1 ? "s" : ""})` : ""}${x.failed > 0 ? ` (${x.failed} failed: ${failures(x.runs)})` : ""}`,
+          `${isProxy && x.system !== "mec-route" ? fmt(x.overFloorP50VsPortkey) : "—"} | ` +
+          [
+            x.disturbedRuns > 0
+              ? `${x.disturbedRuns} disturbed run${x.disturbedRuns > 1 ? "s" : ""}`
+              : "",
+            x.failed > 0 ? `${x.failed} failed: ${failures(x.runs)}` : "",
+          ]
+            .filter(Boolean)
+            .join("; ") +
+          " |",
       );
     }
   }

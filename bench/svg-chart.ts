@@ -30,7 +30,7 @@ export interface ChartSpec {
 }
 
 const WIDTH = 860;
-const LABEL_W = 190;
+const LABEL_W = 250;
 const VALUE_W = 70;
 const BAR_H = 11;
 const BAR_GAP = 2;
@@ -80,7 +80,9 @@ export function renderBarChart(spec: ChartSpec): string {
   y += 24;
   const perRow = spec.series.length * (BAR_H + BAR_GAP) - BAR_GAP + ROW_GAP;
   for (const panel of spec.panels) {
-    const values = panel.rows.flatMap((r) => r.values.filter((v): v is number => v !== null));
+    const values = panel.rows.flatMap((r) =>
+      r.values.filter((v): v is number => v !== null && Number.isFinite(v)),
+    );
     const max = panel.max ?? niceMax(Math.max(0, ...values));
     out.push(
       `<text x="16" y="${y + 12}" font-size="13" font-weight="600">${xmlEscape(panel.title)}</text>`,
@@ -104,6 +106,12 @@ export function renderBarChart(spec: ChartSpec): string {
       row.values.forEach((v, i) => {
         const by = y + i * (BAR_H + BAR_GAP);
         if (v === null) return;
+        if (!Number.isFinite(v)) {
+          out.push(
+            `<text x="${LABEL_W + 4}" y="${by + BAR_H - 2}" font-size="10" fill="#94a3b8">no figure</text>`,
+          );
+          return;
+        }
         const w = Math.max(1, (plotW * Math.min(v, max)) / max);
         const color = spec.series[i]?.color ?? "#333";
         out.push(
