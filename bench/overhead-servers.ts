@@ -80,18 +80,25 @@ function startNodeFloor(upstream: string): void {
   cleanups.push(() => new Promise((resolve) => server.close(resolve)));
 }
 
-/** The router's bindings as `wrangler dev` would give them: wrangler.toml plus .dev.vars. */
-function routerBindings() {
-  const { workerOptions: w } = unstable_getMiniflareWorkerOptions(join(ROOT, "wrangler.toml"));
-  return {
-    compatibilityDate: w.compatibilityDate,
-    compatibilityFlags: w.compatibilityFlags,
-    bindings: w.bindings,
-    d1Databases: w.d1Databases,
-    durableObjects: w.durableObjects,
-    queueProducers: w.queueProducers,
-    queueConsumers: w.queueConsumers,
-  };
+/** Options that are not bindings, or that the benchmark must not run (crons). */
+const NOT_BINDINGS = new Set(["rootPath", "modulesRules", "cronTriggers", "name", "main"]);
+
+function isEmpty(v: unknown): boolean {
+  if (v === undefined || v === null) return true;
+  if (Array.isArray(v)) return v.length === 0;
+  if (typeof v === "object") return Object.values(v).every(isEmpty);
+  return false;
+}
+
+/**
+ * The router's bindings as `wrangler dev` would give them (wrangler.toml plus .dev.vars): vars,
+ * secrets, Durable Objects, D1, queues, rate limits and whatever else the config declares.
+ */
+function routerBindings(): Record<string, unknown> {
+  const { workerOptions } = unstable_getMiniflareWorkerOptions(join(ROOT, "wrangler.toml"));
+  return Object.fromEntries(
+    Object.entries(workerOptions).filter(([k, v]) => !NOT_BINDINGS.has(k) && !isEmpty(v)),
+  );
 }
 
 async function miniflare(name: string, bundle: { dir: string; main: string }, extra: object) {

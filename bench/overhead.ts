@@ -463,7 +463,9 @@ async function main(): Promise<void> {
 
   for (const s of systems) {
     progress.tick(`warm-up ${s.id}`);
-    await load(s, headers, 16, WARMUP_S);
+    // At concurrency 1: enough to compile the hot paths, without overloading the servers' core
+    // (which could open the router's site breaker before anything is measured).
+    await load(s, headers, 1, WARMUP_S);
   }
 
   // Concurrency levels one after the other, lowest first: a level that overloads the servers'
