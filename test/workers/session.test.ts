@@ -212,6 +212,19 @@ describe("a session ends", () => {
       expect(res.status, bad).toBe(401);
     }
   });
+
+  it("and GET /v1/session says so with 200 and a null session, not an error", async () => {
+    // The dashboard asks on every page load; a 401 would be logged as an error by browsers.
+    const principal = await authenticate(env, "dev-operator-key");
+    if (!principal) throw new Error("dev operator key not configured");
+    const { token: expired } = await issueSession(env, principal, Date.now() - 120_000, 60);
+    for (const headers of [{}, cookie(expired), cookie("v1.garbage")]) {
+      const res = await as(env, "/v1/session", { headers });
+      expect(res.status).toBe(200);
+      expect(res.headers.get("cache-control")).toBe("no-store");
+      expect(await res.json()).toEqual({ session: null });
+    }
+  });
 });
 
 describe("state-changing requests made with a session", () => {
