@@ -72,7 +72,11 @@ export function landPath(topology, object) {
       const last = kept.at(-1);
       if (!last || last[0] !== p[0] || last[1] !== p[1]) kept.push(p);
     }
-    if (kept.length < 4) return;
+    // Rings end where they start; "z" closes them.
+    const [fx, fy] = kept[0] ?? [];
+    const [lx, ly] = kept.at(-1) ?? [];
+    if (kept.length > 1 && fx === lx && fy === ly) kept.pop();
+    if (kept.length < 3) return;
     const [x0 = 0, y0 = 0] = kept[0] ?? [];
     /** @type {number[]} */
     const deltas = [];
