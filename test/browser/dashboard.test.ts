@@ -337,6 +337,28 @@ describe("the dashboard against the local stack", () => {
     await screenshot("decision");
   });
 
+  it("compares policy variants, and shows Nova usage and anomalies", async () => {
+    await page.getByRole("link", { name: "Policies" }).click();
+    await page.locator("[data-table=policies]").waitFor();
+    await loaded();
+    // No experiment configured: every decision of the demo under the default policy.
+    const variant = page.locator('[data-table=policies] tr[data-variant="default"]');
+    expect(numberIn(await text(variant.locator("td").first()))).toBe(decisions);
+    await screenshot("policies");
+
+    await page.getByRole("link", { name: "Nova" }).click();
+    await page.locator("[data-table=nova]").waitFor();
+    await loaded();
+    const roles = await page.locator("[data-table=nova] tbody tr td:first-child").allTextContents();
+    expect(roles).toEqual(["micro", "lite", "pro", "review"]);
+
+    await page.getByRole("link", { name: "Anomalies" }).click();
+    await loaded();
+    // A fresh stack has no baseline to deviate from yet: the view says so.
+    const anomalies = await page.locator("[data-table=anomalies] tbody tr").count();
+    if (anomalies === 0) await page.getByText("No anomaly in this range.").waitFor();
+  });
+
   it("shows a site's breaker turn OPEN after faults are injected at it", async () => {
     await page.getByRole("link", { name: "Fleet" }).click();
     await page.locator("[data-table=sites]").waitFor();
