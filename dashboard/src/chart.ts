@@ -26,6 +26,8 @@ export interface ChartOptions {
   format: (v: number) => string;
   /** How the summary line reduces each series: a sum (counts, money) or a mean (rates). */
   reduce: "sum" | "mean";
+  /** Counts: ticks on whole numbers only. */
+  integer?: boolean;
   /** Lower and upper bound of the y axis when known (e.g. 0–1 for rates). */
   yRange?: [number, number];
   height?: number;
@@ -42,6 +44,9 @@ function reduce(values: readonly (number | null)[], how: "sum" | "mean"): number
   if (n === 0) return null;
   return how === "sum" ? sum : sum / n;
 }
+
+/** Tick steps of a count axis: 1, 2, 5, 10, 20, 50, … */
+const INTEGER_STEPS = Array.from({ length: 8 }, (_, e) => [1, 2, 5].map((m) => m * 10 ** e)).flat();
 
 /** Indexes of values with no value beside them: a line cannot show them, a dot does (uPlot
  * draws these points even with `show: false`, and no others). */
@@ -141,6 +146,7 @@ export class TimeChart {
               // Wide enough for the longest label ("$0.000500", "1,250 ms").
               size: (_u, values) => 18 + 7.5 * Math.max(3, ...(values ?? []).map((v) => v.length)),
               values: (_u, splits) => splits.map((v) => format(v)),
+              ...(this.options.integer ? { incrs: INTEGER_STEPS } : {}),
             },
           ],
           legend: { live: true },

@@ -99,9 +99,13 @@ function report(err: unknown): void {
   setStatus(`Could not load: ${message}`, true);
 }
 
+function isRange(v: string): v is RangeName {
+  return v in RANGE_MS;
+}
+
 function range(): RangeName {
   const v = ui.range.value;
-  return v in RANGE_MS ? (v as RangeName) : "1h";
+  return isRange(v) ? v : "1h";
 }
 
 function schedule(): void {
@@ -179,7 +183,7 @@ ui.loginForm.addEventListener("submit", (e) => {
     .then(() => {
       ui.loginForm.reset();
       showApp();
-      ui.main.focus();
+      ui.main.focus({ preventScroll: true });
     })
     .catch((err) => {
       ui.loginError.textContent =

@@ -17,6 +17,7 @@ export function novaView(): View {
     id: "nova-calls",
     title: "Nova calls by role",
     format: count,
+    integer: true,
     reduce: "sum",
   });
   const cost = new TimeChart({

@@ -15,6 +15,7 @@ export function overviewView(): View {
     id: "requests",
     title: "Requests by tier",
     format: count,
+    integer: true,
     reduce: "sum",
   });
   const sla = new TimeChart({
@@ -35,6 +36,7 @@ export function overviewView(): View {
     id: "failovers",
     title: "Failovers",
     format: count,
+    integer: true,
     reduce: "sum",
   });
   const charts = [requests, sla, cost, errors, failovers];
