@@ -114,28 +114,15 @@ export function overviewView(): View {
           color: COLORS[tier],
           values: pick(series.tiers[tier]),
         }));
-      requests.update({
-        t: series.t,
-        series: [
-          { label: "all", color: COLORS.total, values: series.total.decisions },
-          ...perTier((c) => c.decisions),
-        ],
-      });
-      sla.update({
-        t: series.t,
-        series: [
-          { label: "all", color: COLORS.total, values: series.total.slaAttainment },
-          ...perTier((c) => c.slaAttainment),
-        ],
-      });
+      /** The measure for all tiers together, then per tier. */
+      const allAndTiers = (pick: (c: TimeseriesAnswer["total"]) => readonly (number | null)[]) => [
+        { label: "all", color: COLORS.total, values: pick(series.total) },
+        ...perTier(pick),
+      ];
+      requests.update({ t: series.t, series: allAndTiers((c) => c.decisions) });
+      sla.update({ t: series.t, series: allAndTiers((c) => c.slaAttainment) });
       cost.update({ t: series.t, series: perTier((c) => c.costUsd) });
-      errors.update({
-        t: series.t,
-        series: [
-          { label: "all", color: COLORS.total, values: series.total.errorRate },
-          ...perTier((c) => c.errorRate),
-        ],
-      });
+      errors.update({ t: series.t, series: allAndTiers((c) => c.errorRate) });
       failovers.update({
         t: series.t,
         series: [
