@@ -23,6 +23,7 @@ import {
   requireRoleOrSession,
 } from "../../worker/session.ts";
 import type { AppEnv } from "../../worker/types.ts";
+import { tenantWithKeys } from "./fixtures/tenants.ts";
 import { decision, deps, messages, QUEUE, resetDb } from "./helpers/monitor-harness.ts";
 
 const ORIGIN = "http://router.test";
@@ -104,7 +105,31 @@ describe("login", () => {
       expect(res.status, path).toBe(200);
     }
     const me = await exports.default.fetch(`${ORIGIN}/v1/session`, { headers: cookie(token) });
-    expect(((await me.json()) as { session: { role: string } }).session.role).toBe("operator");
+    expect(((await me.json()) as { session: unknown }).session).toMatchObject({
+      role: "operator",
+      tenantId: "platform",
+      platform: true,
+    });
+  });
+
+  it("works for a tenant's issued operator key and names its tenant", async () => {
+    const tenant = await tenantWithKeys("dash");
+    const token = tokenOf(await login(tenant.operator));
+    const me = await exports.default.fetch(`${ORIGIN}/v1/session`, { headers: cookie(token) });
+    expect(((await me.json()) as { session: unknown }).session).toMatchObject({
+      role: "operator",
+      tenantId: tenant.id,
+      platform: false,
+    });
+    // Its own decisions and the shared fleet, not the fleet-wide aggregates.
+    for (const [path, status] of [
+      ["/v1/analytics/decisions?range=15m", 200],
+      ["/v1/analytics/fleet", 200],
+      ["/v1/analytics/summary?range=15m", 403],
+    ] as const) {
+      const res = await exports.default.fetch(`${ORIGIN}${path}`, { headers: cookie(token) });
+      expect(res.status, path).toBe(status);
+    }
   });
 
   it("does not open routes that change state", async () => {

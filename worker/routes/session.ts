@@ -28,8 +28,10 @@ export const loginBodySchema = z.strictObject({
   key: z.string().check(z.minLength(1), z.maxLength(512)),
 });
 
+/** What the dashboard needs to know of its session: whose key, and so which views it may show. */
 function view(s: Session) {
-  return { session: { keyId: s.principal.keyId, role: s.principal.role, expiresAt: s.expiresAt } };
+  const { keyId, role, tenantId, platform } = s.principal;
+  return { session: { keyId, role, tenantId, platform, expiresAt: s.expiresAt } };
 }
 
 sessionApp.use("*", async (c, next) => {
