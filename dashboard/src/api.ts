@@ -19,6 +19,10 @@ export class ApiError extends Error {
 export interface SessionView {
   keyId: string;
   role: string;
+  /** `platform` for the platform's own keys. */
+  tenantId: string;
+  /** The platform's key: every view; a tenant's operator sees its own decisions and the fleet. */
+  platform: boolean;
   expiresAt: number;
 }
 

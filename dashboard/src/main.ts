@@ -4,7 +4,7 @@
 
 import "uplot/dist/uPlot.min.css";
 import "./style.css";
-import { ApiError, currentSession, login, logout, SessionEnded } from "./api.ts";
+import { ApiError, currentSession, login, logout, SessionEnded, type SessionView } from "./api.ts";
 import { fill } from "./dom.ts";
 import { time } from "./format.ts";
 import { RANGE_MS, type RangeName, type Shell, type View } from "./view.ts";
@@ -15,6 +15,9 @@ import { latencyView } from "./views/latency.ts";
 import { novaView } from "./views/nova.ts";
 import { overviewView } from "./views/overview.ts";
 import { policiesView } from "./views/policies.ts";
+
+/** Views over fleet-wide aggregates (every tenant's traffic) are the platform operators'. */
+const PLATFORM_ONLY = new Set(["overview", "latency", "nova"]);
 
 const VIEWS: Record<string, (shell: Shell) => View> = {
   overview: overviewView,
@@ -39,6 +42,7 @@ const ui = {
   refresh: byId("refresh", HTMLSelectElement),
   refreshNow: byId("refresh-now", HTMLButtonElement),
   status: byId("status", HTMLSpanElement),
+  who: byId("who", HTMLSpanElement),
   logout: byId("logout", HTMLButtonElement),
   login: byId("login", HTMLElement),
   loginForm: byId("login-form", HTMLFormElement),
@@ -53,15 +57,26 @@ interface Route {
   param: string | undefined;
 }
 
+/** The views this session may open, and the one it starts on. */
+let allowed: string[] = Object.keys(VIEWS);
+let home = "overview";
+
 function parseRoute(): Route {
   const [name = "", param] = location.hash.replace(/^#\/?/, "").split("/");
   return {
-    name: name in VIEWS ? name : "overview",
+    name: allowed.includes(name) ? name : home,
     param: param ? decodeURIComponent(param) : undefined,
   };
 }
 
 let route = parseRoute();
+
+/** Puts the route into the URL, e.g. after a view this session may not open was replaced. */
+function showRoute(): void {
+  const hash = `#/${route.name}${route.param ? `/${encodeURIComponent(route.param)}` : ""}`;
+  // No new history entry and no hashchange: the view already shows it.
+  if (location.hash !== hash) history.replaceState(null, "", hash);
+}
 let view: View | undefined;
 let viewName = "";
 let inFlight: AbortController | undefined;
@@ -72,9 +87,7 @@ const shell: Shell = {
   refresh: () => void load(),
   setParam(param) {
     route = { ...route, param };
-    const hash = `#/${route.name}${param ? `/${encodeURIComponent(param)}` : ""}`;
-    // No new history entry and no hashchange: the view already shows it.
-    history.replaceState(null, "", hash);
+    showRoute();
   },
   fail: (err) => report(err),
 };
@@ -165,8 +178,16 @@ function showLogin(message = ""): void {
   ui.loginKey.focus();
 }
 
-function showApp(): void {
+function showApp(session: SessionView): void {
   signedIn = true;
+  allowed = Object.keys(VIEWS).filter((name) => session.platform || !PLATFORM_ONLY.has(name));
+  home = session.platform ? "overview" : "decisions";
+  for (const a of ui.tabs.querySelectorAll("a")) {
+    a.hidden = !allowed.includes(a.getAttribute("href")?.replace(/^#\//, "") ?? "");
+  }
+  ui.who.textContent = session.platform ? "platform operator" : `tenant ${session.tenantId}`;
+  route = parseRoute();
+  showRoute();
   ui.login.hidden = true;
   ui.controls.hidden = false;
   ui.tabs.hidden = false;
@@ -180,9 +201,9 @@ ui.loginForm.addEventListener("submit", (e) => {
   const button = ui.loginForm.querySelector("button");
   if (button) button.disabled = true;
   login(key)
-    .then(() => {
+    .then((session) => {
       ui.loginForm.reset();
-      showApp();
+      showApp(session);
       ui.main.focus({ preventScroll: true });
     })
     .catch((err) => {
@@ -219,5 +240,5 @@ window.addEventListener("hashchange", () => {
 });
 
 currentSession()
-  .then((session) => (session ? showApp() : showLogin()))
+  .then((session) => (session ? showApp(session) : showLogin()))
   .catch(() => showLogin("The router did not answer. Reload the page to try again."));

@@ -232,6 +232,7 @@ describe("the dashboard against the local stack", () => {
     await page.getByRole("button", { name: "Log in" }).click();
     await page.locator("[data-table=tiers]").waitFor();
     await loaded();
+    expect(await text(page.locator("#who"))).toBe("platform operator");
     expect(page.url()).not.toContain(OPERATOR_KEY);
     const cookies = await context.cookies();
     expect(cookies.map((c) => c.name)).toEqual(["__Host-mec_session"]);
@@ -412,6 +413,39 @@ describe("the dashboard against the local stack", () => {
     expect(await context.cookies()).toEqual([]);
     const session = await page.evaluate(async () => (await fetch("/v1/session")).json());
     expect(session).toEqual({ session: null });
+  });
+
+  it("shows a tenant's operator its own decisions and the fleet, not fleet-wide aggregates", async () => {
+    const tenant = `acme-${Date.now().toString(36)}`;
+    const post = (path: string, body: unknown) =>
+      fetch(`${base()}${path}`, {
+        method: "POST",
+        headers: { ...bearer, "content-type": "application/json" },
+        body: JSON.stringify(body),
+      });
+    expect((await post("/v1/tenants", { id: tenant, name: "Acme Mobile" })).status).toBe(201);
+    const issued = await post("/v1/keys", { tenant, scope: "operator", name: "acme admin" });
+    expect(issued.status).toBe(201);
+    const { key } = (await issued.json()) as { key: string };
+
+    // Asked for the overview, it gets its default view instead.
+    await page.goto(`${base()}/dashboard/#/overview`);
+    await page.getByLabel("Operator key").fill(key);
+    await page.getByRole("button", { name: "Log in" }).click();
+    await page.locator("#decisions-title").waitFor();
+    await loaded();
+    expect(new URL(page.url()).hash).toBe("#/decisions");
+    expect(await text(page.locator("#who"))).toBe(`tenant ${tenant}`);
+    const tabs = await page.locator("#tabs a:not([hidden])").allTextContents();
+    expect(tabs).toEqual(["Fleet", "Anomalies", "Decisions", "Policies"]);
+    // The demo ran under the platform's keys: none of it is this tenant's.
+    await page.getByText("No decision matches in this range.").waitFor();
+    await page.getByRole("link", { name: "Fleet" }).click();
+    await page.locator("[data-table=sites]").waitFor();
+    await loaded();
+    await screenshot("tenant-fleet");
+    await page.getByRole("button", { name: "Log out" }).click();
+    await page.getByLabel("Operator key").waitFor();
   });
 
   it("logged no console error, page error or failed request", () => {
