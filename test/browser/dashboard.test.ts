@@ -154,6 +154,26 @@ async function pixelsOf(chart: string, rgb: [number, number, number]): Promise<n
   }, rgb);
 }
 
+/** The local world on free ports with state of its own, and the demo's traffic through it. */
+async function startWorld(dir: string): Promise<void> {
+  stack = await startStack({
+    port: 0,
+    bedrockPort: 0,
+    kinesisPort: 0,
+    sitePorts: "free",
+    persistTo: join(dir, "state"),
+    registryPath: join(dir, "registry"),
+    // Probes every second: a broken site's breaker opens within seconds, not half a minute.
+    vars: { SITE_PROBE_INTERVAL_MS: "1000" },
+    output: (chunk) => {
+      wranglerLog.push(chunk);
+      if (wranglerLog.length > 400) wranglerLog.shift();
+    },
+  });
+  await runDemo(stack.base);
+  decisions = await settledDecisions();
+}
+
 beforeAll(async () => {
   if (!existsSync(CHROMIUM)) {
     throw new Error(
@@ -164,22 +184,13 @@ beforeAll(async () => {
   await buildDashboard({ log: false });
   mkdirSync(SCREENSHOTS, { recursive: true });
   state = mkdtempSync(join(tmpdir(), "mec-router-browser-"));
-  stack = await startStack({
-    port: 0,
-    bedrockPort: 0,
-    kinesisPort: 0,
-    sitePorts: "free",
-    persistTo: join(state, "state"),
-    registryPath: join(state, "registry"),
-    // Probes every second: a broken site's breaker opens within seconds, not half a minute.
-    vars: { SITE_PROBE_INTERVAL_MS: "1000" },
-    output: (chunk) => {
-      wranglerLog.push(chunk);
-      if (wranglerLog.length > 400) wranglerLog.shift();
-    },
-  });
-  await runDemo(stack.base);
-  decisions = await settledDecisions();
+  try {
+    await startWorld(state);
+  } catch (err) {
+    // What wrangler said last is where a failed start or a failing demo shows why.
+    console.error(`wrangler dev's last output:\n${wranglerLog.join("").slice(-8_000)}`);
+    throw err;
+  }
   browser = await chromium.launch({ executablePath: CHROMIUM, args: CHROMIUM_ARGS });
   context = await browser.newContext({
     viewport: { width: 1440, height: 900 },
