@@ -7,6 +7,11 @@ export default defineConfig({
     testTimeout: 20_000,
     projects: [
       {
+        // Route modules import `cloudflare:workers` (waitUntil); the tests that read their routes
+        // and schemas in Node load them with this stand-in (see the file).
+        resolve: {
+          alias: { "cloudflare:workers": "./scripts/cloudflare-workers-stub.ts" },
+        },
         test: {
           name: "unit",
           environment: "node",

@@ -68,6 +68,8 @@ ${demoSites.map((d) => `  ${d.state.id.padEnd(12)} ${d.url}/v1`).join("\n")}
 Cloud tier: ${realBedrock ? "the real Bedrock (AWS credentials in .dev.vars)" : `Bedrock stand-in ${bedrockUrl}`}
 Kinesis:    kinesalite ${kinesis.url} (in memory), stream mec-router-metrics
 History:    local D1 (.wrangler/state), written by the queue consumer within seconds
+API docs:   ${base}/docs (OpenAPI: ${base}/openapi.json)
+MCP:        ${base}/mcp (Streamable HTTP; Authorization: Bearer dev-operator-key)
 
 Dev keys (hashes in .dev.vars; never use them in production):
   device    dev-device-key

@@ -167,8 +167,14 @@ export function requireRole(...roles: Role[]) {
 
 /** Requires a platform key (after `requireRole`): tenants and the fleet are the platform's. */
 export const requirePlatform = createMiddleware<AppEnv>(async (c, next) => {
-  if (!c.get("principal").platform) {
-    throw new Forbidden("only a platform operator key (API_KEYS) can do this");
-  }
+  assertPlatform(c.get("principal"));
   await next();
 });
+
+/** What `requirePlatform` checks, for callers that are not routes (MCP tools). */
+export function assertPlatform(
+  principal: Principal,
+  message = "only a platform operator key (API_KEYS) can do this",
+): void {
+  if (!principal.platform) throw new Forbidden(message);
+}

@@ -1,7 +1,7 @@
-// What every deciding route does the same way: check the model asked for, fall back to the
-// edge's idea of the caller's location, decide against the isolate's fleet snapshot, turn a
-// refusal into its HTTP error, and, for a request that will run, reserve its cost in the
-// tenant's budget (tenancy/spend.ts).
+// What every deciding route (and the MCP dry run) does the same way: check the model asked for,
+// fall back to the edge's idea of the caller's location, decide against the isolate's fleet
+// snapshot, turn a refusal into its HTTP error, and, for a request that will run, reserve its
+// cost in the tenant's budget (tenancy/spend.ts).
 
 import type { Context } from "hono";
 import { catalogModel } from "../shared/catalog.ts";
@@ -34,15 +34,24 @@ export interface Decided {
   chargedUsd: number;
 }
 
-/**
- * Decides a validated `/v1/route`-shaped input; throws the HTTP error when nothing can take it.
- * With `spend`, the request is going to run: its cost is reserved in the tenant's budget, or a
- * cheaper target is chosen, or 402.
- */
+export interface DecideOptions {
+  /**
+   * The request is going to run: its cost is reserved in the tenant's budget, or a cheaper
+   * target is chosen, or 402.
+   */
+  spend?: boolean;
+  /**
+   * Send the decision event to the monitor (default). A dry run does not: it would count in the
+   * history and analytics as a decision that never ran.
+   */
+  record?: boolean;
+}
+
+/** Decides a validated `/v1/route`-shaped input; throws the HTTP error when nothing can take it. */
 export async function decideRequest(
   c: Context<AppEnv>,
   input: RouteRequestInput,
-  opts: { spend?: boolean } = {},
+  opts: DecideOptions = {},
 ): Promise<Decided> {
   const model = input.task.model;
   if (model !== undefined && model !== "auto" && !catalogModel(model)) {
@@ -88,16 +97,18 @@ export async function decideRequest(
       )
     : { decision: reasoned, chargedUsd: 0 };
   // History leaves through the queue after the response: no D1 while the request waits.
-  sendEvents(c.env, c.executionCtx, [
-    decisionEvent({
-      id: decisionId,
-      time: now,
-      request: req,
-      decision,
-      policyVariant: variant,
-      tenant: principal?.tenantId,
-    }),
-  ]);
+  if (opts.record ?? true) {
+    sendEvents(c.env, c.executionCtx, [
+      decisionEvent({
+        id: decisionId,
+        time: now,
+        request: req,
+        decision,
+        policyVariant: variant,
+        tenant: principal?.tenantId,
+      }),
+    ]);
+  }
   return {
     req,
     decision,
@@ -108,6 +119,15 @@ export async function decideRequest(
     principal,
     chargedUsd,
   };
+}
+
+/** The `/v1/route` answer body for a decision: ids first, then the decision. */
+export function routeAnswer(
+  decided: Pick<Decided, "req" | "decisionId" | "policyVariant">,
+  decision: Decision,
+) {
+  const { req, decisionId, policyVariant } = decided;
+  return { requestId: req.requestId ?? decisionId, decisionId, policyVariant, ...decision };
 }
 
 /** Where Cloudflare's edge places the caller, when the body does not say. */

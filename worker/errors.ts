@@ -1,6 +1,7 @@
 // Typed domain errors, mapped to HTTP once in `app.onError` as
 // `{ "error": { "code", "message", "details"? } }`. Clients never see a stack trace.
 
+import { HTTPException } from "hono/http-exception";
 import type { ContentfulStatusCode } from "hono/utils/http-status";
 
 export class AppError extends Error {
@@ -122,4 +123,35 @@ export function refusal(
 
 export function errorBody(code: string, message: string, details?: unknown) {
   return { error: details === undefined ? { code, message } : { code, message, details } };
+}
+
+export interface ErrorAnswer {
+  status: ContentfulStatusCode;
+  headers: Record<string, string>;
+  body: ReturnType<typeof errorBody>;
+}
+
+/**
+ * The one mapping of a thrown error to an answer, for HTTP routes and MCP tools alike: an
+ * AppError as it is, a framework 4xx as `invalid_request`, anything else as `internal` (a bug:
+ * logged with `where`, never with request content, and answered without internals).
+ */
+export function errorAnswer(err: unknown, where: string): ErrorAnswer {
+  if (err instanceof AppError) {
+    return {
+      status: err.status,
+      headers: err.headers,
+      body: errorBody(err.code, err.message, err.details),
+    };
+  }
+  if (err instanceof HTTPException && err.status < 500) {
+    return {
+      status: err.status,
+      headers: {},
+      body: errorBody("invalid_request", err.message || "bad request"),
+    };
+  }
+  const { name, message } = err instanceof Error ? err : { name: "unknown", message: String(err) };
+  console.error(JSON.stringify({ event: "error", path: where, name, message }));
+  return { status: 500, headers: {}, body: errorBody("internal", "internal error") };
 }

@@ -83,6 +83,40 @@ export async function readReviewSummary(db: D1Database, now: number): Promise<Re
   );
 }
 
+export interface NewProposal {
+  id: string;
+  createdAt: number;
+  /** The Bedrock model that proposed it, or who did. */
+  model: string;
+  promptVersion: string;
+  summary: ReviewSummary;
+  weights: { latency: number; cost: number; privacy: number; reliability: number };
+  rationale: string;
+  confidence: number;
+}
+
+/** One `policy_proposals` row, 'proposed': Nova's review and operators store them alike. */
+export async function storeProposal(db: D1Database, p: NewProposal): Promise<void> {
+  const { latency, cost, privacy, reliability } = p.weights;
+  await db
+    .prepare(
+      `INSERT INTO policy_proposals (id, created_at, model, prompt_version, summary, weights,
+         rationale, confidence, status)
+       VALUES (?, ?, ?, ?, ?, ?, ?, ?, 'proposed')`,
+    )
+    .bind(
+      p.id,
+      p.createdAt,
+      p.model,
+      p.promptVersion,
+      JSON.stringify(p.summary),
+      JSON.stringify({ latency, cost, privacy, reliability }),
+      p.rationale,
+      p.confidence,
+    )
+    .run();
+}
+
 export type ReviewResult = { stored: true; id: string } | { stored: false; reason: string };
 
 /**
@@ -121,27 +155,16 @@ export async function runReview(
   const id = crypto.randomUUID();
   const model = novaModel(env, REVIEW_ROLE_MODEL);
   const { weights, rationale, confidence } = result.answer;
-  await env.DB.prepare(
-    `INSERT INTO policy_proposals (id, created_at, model, prompt_version, summary, weights,
-       rationale, confidence, status)
-     VALUES (?, ?, ?, ?, ?, ?, ?, ?, 'proposed')`,
-  )
-    .bind(
-      id,
-      now,
-      model,
-      REVIEW_PROMPT_VERSION,
-      JSON.stringify(summary),
-      JSON.stringify({
-        latency: weights.latency,
-        cost: weights.cost,
-        privacy: weights.privacy,
-        reliability: weights.reliability,
-      }),
-      rationale,
-      confidence,
-    )
-    .run();
+  await storeProposal(env.DB, {
+    id,
+    createdAt: now,
+    model,
+    promptVersion: REVIEW_PROMPT_VERSION,
+    summary,
+    weights,
+    rationale,
+    confidence,
+  });
   console.log(
     JSON.stringify({ event: "policy_review", stored: true, id, model, confidence, ms: result.ms }),
   );

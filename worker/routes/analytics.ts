@@ -55,7 +55,8 @@ import { novaUsage } from "../analytics/nova.ts";
 import { comparePolicies } from "../analytics/policies.ts";
 import { targets, timeseries } from "../analytics/rollups.ts";
 import { summary } from "../analytics/summary.ts";
-import { Forbidden, InvalidRequest, NotFound } from "../errors.ts";
+import { assertPlatform } from "../auth.ts";
+import { InvalidRequest, NotFound } from "../errors.ts";
 import { requireRoleOrSession } from "../session.ts";
 import { readScope } from "../tenancy/scope.ts";
 import type { AppEnv } from "../types.ts";
@@ -71,12 +72,10 @@ const DEFAULT_LIMIT = { targets: 50, anomalies: 100, decisions: 50 } as const;
 analyticsApp.use("*", requireRoleOrSession("operator"));
 
 /** Fleet-wide aggregates (every tenant's traffic) are the platform's. */
+export const FLEET_WIDE_ONLY =
+  "fleet-wide analytics are for platform operators; a tenant's operators read their own decisions at /v1/analytics/decisions and policies at /v1/analytics/policies";
 const platformOnly = createMiddleware<AppEnv>(async (c, next) => {
-  if (!c.get("principal").platform) {
-    throw new Forbidden(
-      "fleet-wide analytics are for platform operators; a tenant's operators read their own decisions at /v1/analytics/decisions and policies at /v1/analytics/policies",
-    );
-  }
+  assertPlatform(c.get("principal"), FLEET_WIDE_ONLY);
   await next();
 });
 for (const path of ["/summary", "/timeseries", "/latency", "/targets", "/nova"]) {
@@ -84,7 +83,7 @@ for (const path of ["/summary", "/timeseries", "/latency", "/targets", "/nova"])
 }
 
 /** The window of a validated query, or a 400 naming the field. */
-function windowOf(q: WindowInput): AnalyticsWindow {
+export function windowOf(q: WindowInput): AnalyticsWindow {
   const now = Date.now();
   const problem = windowProblem(q, now);
   if (problem) throw new InvalidRequest("invalid query", [problem]);

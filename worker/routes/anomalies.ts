@@ -41,15 +41,21 @@ export const anomaliesQuerySchema = z
     }),
   );
 
+export type AnomaliesQuery = z.infer<typeof anomaliesQuerySchema>;
+
 anomaliesApp.get("/", requireRoleOrSession("operator"), async (c) => {
   const parsed = anomaliesQuerySchema.safeParse(c.req.query());
   if (!parsed.success) {
     throw new InvalidRequest("invalid query", toFieldIssues(parsed.error.issues));
   }
-  const q = parsed.data;
+  return c.json(await recentAnomalies(c.env.DB, parsed.data));
+});
+
+/** The anomalies a validated query asks for (default the last 24 h, 100 rows), newest first. */
+export async function recentAnomalies(db: D1Database, q: AnomaliesQuery) {
   const to = q.to !== undefined ? Number(q.to) : Date.now();
   const from = q.from !== undefined ? Number(q.from) : to - DAY_MS;
   const limit = q.limit !== undefined ? Number(q.limit) : 100;
-  const anomalies = await listAnomalies(c.env.DB, { from, through: to, target: q.target, limit });
-  return c.json({ from, to, anomalies });
-});
+  const anomalies = await listAnomalies(db, { from, through: to, target: q.target, limit });
+  return { from, to, anomalies };
+}

@@ -8,7 +8,7 @@ import * as z from "zod/mini";
 import { type ChatCompletionRequest, chatMessageSchema } from "../../shared/openai.ts";
 import { routeRequestSchema } from "../../shared/route-request.ts";
 import { requireRole } from "../auth.ts";
-import { decideRequest } from "../decide-request.ts";
+import { decideRequest, routeAnswer } from "../decide-request.ts";
 import { InvalidRequest } from "../errors.ts";
 import { executionDeps } from "../execute/deps.ts";
 import { recordFailure, recordOutcome, tokensOf } from "../execute/record-outcome.ts";
@@ -32,7 +32,7 @@ const mediaSchema = z.strictObject({
   format: z.optional(z.string().check(z.regex(/^[a-z0-9]{2,8}$/))),
 });
 
-const inferSchema = z.extend(routeRequestSchema, {
+export const inferSchema = z.extend(routeRequestSchema, {
   input: z.strictObject({
     prompt: z.optional(z.string().check(z.maxLength(1_000_000))),
     messages: z.optional(z.array(chatMessageSchema).check(z.maxLength(4096))),
@@ -95,7 +95,7 @@ inferApp.post(
     }
     const decidedRequest = await decideRequest(c, routeInput, { spend: true });
     const { req, decision: decided, decisionId, now, waitUntil } = decidedRequest;
-    const decision = { requestId: req.requestId ?? decisionId, decisionId, ...decided };
+    const decision = routeAnswer(decidedRequest, decided);
     c.header("x-mec-decision-id", decisionId);
     if (decision.tier === "device") {
       c.header("x-mec-tier", "device");

@@ -17,7 +17,7 @@ import { limitBody, readJson } from "../validate.ts";
 
 export const outcomesApp = new Hono<AppEnv>();
 
-const outcomeSchema = z.strictObject({
+export const outcomeSchema = z.strictObject({
   decisionId: z.optional(z.uuid()),
   leaseId: z.optional(z.string().check(z.regex(/^[a-z0-9][a-z0-9-]{0,62}\.[0-9a-f-]{36}$/))),
   siteId: z.optional(z.string().check(z.regex(/^[a-z0-9][a-z0-9-]{0,62}$/))),

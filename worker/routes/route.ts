@@ -6,7 +6,7 @@ import { Hono } from "hono";
 import { routeRequestSchema } from "../../shared/route-request.ts";
 import type { Criticality, Decision, PlanStep } from "../../shared/types.ts";
 import { requireRole } from "../auth.ts";
-import { decideRequest } from "../decide-request.ts";
+import { decideRequest, routeAnswer } from "../decide-request.ts";
 import { Overloaded } from "../errors.ts";
 import { siteStub } from "../fleet/site-stub.ts";
 import { settleNow } from "../tenancy/spend.ts";
@@ -72,7 +72,7 @@ routeApp.post("/", limitBody(), requireRole("device", "operator"), async (c) => 
     }),
   );
   c.header("x-mec-decision-id", decisionId);
-  const body = { requestId: req.requestId ?? decisionId, decisionId, policyVariant, ...decision };
+  const body = routeAnswer({ req, decisionId, policyVariant }, decision);
   return c.json(lease ? { ...body, lease } : body);
 });
 

@@ -13,21 +13,29 @@ import { fleetSource } from "../fleet/live-fleet-source.ts";
 import { directoryStub, siteStub } from "../fleet/site-stub.ts";
 import { requireRoleOrSession } from "../session.ts";
 import type { AppEnv } from "../types.ts";
-import { limitBody, readJson } from "../validate.ts";
+import { limitBody, readJson, toFieldIssues } from "../validate.ts";
 
 export const sitesApp = new Hono<AppEnv>();
 
-const SITE_ID = /^[a-z0-9][a-z0-9-]{0,62}$/;
-const registrationBody = z.extend(siteRegistrationSchema, { id: z.optional(z.string()) });
-const modelBody = z.strictObject({ model: z.string().check(z.minLength(1), z.maxLength(64)) });
+/** The `:id` of every site route (and the MCP drain tools' input). */
+export const siteParamsSchema = z.strictObject({
+  id: z
+    .string()
+    .check(
+      z.regex(/^[a-z0-9][a-z0-9-]{0,62}$/, "expected a lower-case slug of [a-z0-9-], ≤ 63 chars"),
+    ),
+});
+export const registrationBody = z.extend(siteRegistrationSchema, { id: z.optional(z.string()) });
+export const modelBody = z.strictObject({
+  model: z.string().check(z.minLength(1), z.maxLength(64)),
+});
 
 function siteId(raw: string): string {
-  if (!SITE_ID.test(raw)) {
-    throw new InvalidRequest("invalid site id", [
-      { path: "id", message: "expected a lower-case slug of [a-z0-9-], ≤ 63 chars" },
-    ]);
+  const parsed = siteParamsSchema.safeParse({ id: raw });
+  if (!parsed.success) {
+    throw new InvalidRequest("invalid site id", toFieldIssues(parsed.error.issues));
   }
-  return raw;
+  return parsed.data.id;
 }
 
 function unknownSite(id: string): NotFound {
@@ -72,21 +80,22 @@ sitesApp.post("/:id/heartbeat", limitBody(), requireRole("site"), async (c) => {
   return c.json({ ok: true, healthy: view.healthy, breaker: view.breaker });
 });
 
-sitesApp.post("/:id/drain", requireRole("operator"), requirePlatform, async (c) => {
-  const id = siteId(c.req.param("id"));
-  const view = await siteStub(c.env, id).drain();
+/** Drains a site (no new work; in-flight work finishes) or resumes it. */
+export async function setDraining(env: Env, rawId: string, draining: boolean) {
+  const id = siteId(rawId);
+  const view = await siteStub(env, id).drain(draining);
   if (!view) throw unknownSite(id);
-  fleetSource(c.env).invalidate();
-  return c.json({ site: view });
-});
+  fleetSource(env).invalidate();
+  return { site: view };
+}
 
-sitesApp.post("/:id/resume", requireRole("operator"), requirePlatform, async (c) => {
-  const id = siteId(c.req.param("id"));
-  const view = await siteStub(c.env, id).drain(false);
-  if (!view) throw unknownSite(id);
-  fleetSource(c.env).invalidate();
-  return c.json({ site: view });
-});
+sitesApp.post("/:id/drain", requireRole("operator"), requirePlatform, async (c) =>
+  c.json(await setDraining(c.env, c.req.param("id"), true)),
+);
+
+sitesApp.post("/:id/resume", requireRole("operator"), requirePlatform, async (c) =>
+  c.json(await setDraining(c.env, c.req.param("id"), false)),
+);
 
 sitesApp.delete("/:id", requireRole("operator"), requirePlatform, async (c) => {
   const id = siteId(c.req.param("id"));

@@ -33,19 +33,19 @@ const budgetSchema = z.strictObject({
   period: z.optional(z.enum(BUDGET_PERIODS)),
 });
 
-const createSchema = z.strictObject({
+export const createSchema = z.strictObject({
   id: tenantId,
   name: tenantName,
   budget: z.optional(budgetSchema),
 });
 
-const patchSchema = z.strictObject({
+export const patchSchema = z.strictObject({
   name: z.optional(tenantName),
   status: z.optional(z.enum(TENANT_STATUSES)),
   budget: z.optional(z.nullable(budgetSchema)),
 });
 
-const listQuerySchema = z.object({
+export const listQuerySchema = z.object({
   limit: limitParam(MAX_TENANTS_PAGE),
   after: z.optional(tenantIdSchema),
 });
