@@ -16,6 +16,7 @@ export default defineConfig({
           name: "unit",
           environment: "node",
           include: ["test/unit/**/*.test.ts"],
+          sequence: { groupOrder: 1 },
         },
       },
       {
@@ -49,6 +50,20 @@ export default defineConfig({
           // One demo MEC site on 127.0.0.1 for the site agent's probes and control calls.
           globalSetup: ["test/workers/global-setup.ts"],
           setupFiles: ["test/workers/apply-migrations.ts"],
+          sequence: { groupOrder: 1 },
+        },
+      },
+      {
+        test: {
+          name: "browser",
+          environment: "node",
+          include: ["test/browser/**/*.test.ts"],
+          // The dashboard in Chromium against the whole local stack (wrangler dev, demo sites,
+          // stand-ins): it runs after the other projects (a higher group), so it has the machine
+          // to itself. (With the others in group 0, vitest 5.1 ran this one first.)
+          sequence: { groupOrder: 2 },
+          testTimeout: 120_000,
+          hookTimeout: 240_000,
         },
       },
     ],

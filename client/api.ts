@@ -1218,8 +1218,19 @@ export interface components {
       session: {
         keyId: string;
         role: "device" | "operator" | "site";
+        tenantId: string;
+        platform: boolean;
         expiresAt: number;
       };
+    };
+    CurrentSessionAnswer: {
+      session: {
+        keyId: string;
+        role: "device" | "operator" | "site";
+        tenantId: string;
+        platform: boolean;
+        expiresAt: number;
+      } | null;
     };
     TenantAnswer: {
       tenant: {
@@ -2000,7 +2011,7 @@ export interface operations {
   /** The current session */
   getSession: {
     responses: {
-      200: components["schemas"]["SessionAnswer"];
+      200: components["schemas"]["CurrentSessionAnswer"];
       401: components["schemas"]["Error"];
       500: components["schemas"]["Error"];
     };

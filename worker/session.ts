@@ -126,7 +126,8 @@ export async function readSession(
   const parts = token.split(".");
   if (parts.length !== 5 || parts[0] !== "v1") return undefined;
   const [, keyId = "", expires = "", , sig = ""] = parts;
-  if (!/^[0-9a-f]{1,64}$/.test(keyId) || !/^\d{1,15}$/.test(expires)) return undefined;
+  // Key ids: hex for the platform's keys (API_KEYS), base32 for issued ones; principalById decides.
+  if (!/^[0-9a-z]{1,64}$/.test(keyId) || !/^\d{1,15}$/.test(expires)) return undefined;
   const signature = fromBase64url(sig);
   if (!signature) return undefined;
   const body = parts.slice(0, 4).join(".");

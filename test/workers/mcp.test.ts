@@ -23,11 +23,15 @@ const MUNICH = { lat: 48.14, lon: 11.58 };
 const VIENNA = { lat: 48.21, lon: 16.37 };
 const TOOL_NAMES = [
   "analytics_summary",
+  "create_key",
   "drain_site",
   "explain_decision",
   "fleet_status",
   "list_anomalies",
+  "list_keys",
   "propose_policy_change",
+  "revoke_key",
+  "rotate_key",
   "route_dry_run",
   "site_status",
   "undrain_site",
@@ -231,6 +235,60 @@ describe("MCP: tools", () => {
       rationale: "latency first during the evening peak",
       confidence: 0.7,
     });
+  });
+});
+
+describe("MCP: keys", () => {
+  /** A device key's answer from /v1/route: 200 while it works, 401 once it does not. */
+  async function routeWith(key: string): Promise<number> {
+    const res = await exports.default.fetch("http://router.test/v1/route", {
+      method: "POST",
+      headers: { authorization: `Bearer ${key}`, "content-type": "application/json" },
+      body: JSON.stringify(routeBody("DE", MUNICH)),
+    });
+    return res.status;
+  }
+
+  it("create_key, list_keys, rotate_key and revoke_key manage a tenant's keys", async () => {
+    expect((await http("POST", "/v1/tenants", { id: "mcp-keys", name: "MCP keys" })).status).toBe(
+      201,
+    );
+    const created = await ok<{ key: string; id: string; prefix: string; status: string }>(
+      "create_key",
+      { tenant: "mcp-keys", scope: "device", name: "phone app" },
+    );
+    expect(created.key.startsWith(`${created.prefix}_`)).toBe(true);
+    expect(created.status).toBe("active");
+    expect(await routeWith(created.key)).toBe(200);
+
+    const listed = await ok<{ keys: { id: string; prefix: string }[] }>("list_keys", {
+      tenant: "mcp-keys",
+    });
+    expect(listed.keys.map((k) => k.id)).toEqual([created.id]);
+    // Lists never carry a secret.
+    expect(JSON.stringify(listed)).not.toContain(created.key);
+
+    const rotated = await ok<{ key: string; id: string; replaces: { id: string } }>("rotate_key", {
+      id: created.id,
+      overlapSeconds: 0,
+    });
+    expect(rotated.replaces.id).toBe(created.id);
+    expect(await routeWith(rotated.key)).toBe(200);
+    expect(await routeWith(created.key)).toBe(401);
+    await toolError("rotate_key", { id: created.id }, "conflict");
+
+    const revoked = await ok<{ status: string }>("revoke_key", { id: rotated.id });
+    expect(revoked.status).toBe("revoked");
+    expect(await routeWith(rotated.key)).toBe(401);
+    // Idempotent.
+    expect((await ok<{ status: string }>("revoke_key", { id: rotated.id })).status).toBe("revoked");
+  });
+
+  it("refuses bad key tool input with field paths, and unknown keys with 404", async () => {
+    const bad = await toolError("create_key", { scope: "admin" }, "invalid_request");
+    expect(JSON.stringify(bad.details)).toContain("scope");
+    await toolError("revoke_key", { id: "not-a-key" }, "invalid_request");
+    await toolError("revoke_key", { id: "aaaaaaaaaaaaaaaa" }, "not_found");
   });
 });
 

@@ -23,6 +23,7 @@ import {
   requireRoleOrSession,
 } from "../../worker/session.ts";
 import type { AppEnv } from "../../worker/types.ts";
+import { tenantWithKeys } from "./fixtures/tenants.ts";
 import { decision, deps, messages, QUEUE, resetDb } from "./helpers/monitor-harness.ts";
 
 const ORIGIN = "http://router.test";
@@ -104,7 +105,31 @@ describe("login", () => {
       expect(res.status, path).toBe(200);
     }
     const me = await exports.default.fetch(`${ORIGIN}/v1/session`, { headers: cookie(token) });
-    expect(((await me.json()) as { session: { role: string } }).session.role).toBe("operator");
+    expect(((await me.json()) as { session: unknown }).session).toMatchObject({
+      role: "operator",
+      tenantId: "platform",
+      platform: true,
+    });
+  });
+
+  it("works for a tenant's issued operator key and names its tenant", async () => {
+    const tenant = await tenantWithKeys("dash");
+    const token = tokenOf(await login(tenant.operator));
+    const me = await exports.default.fetch(`${ORIGIN}/v1/session`, { headers: cookie(token) });
+    expect(((await me.json()) as { session: unknown }).session).toMatchObject({
+      role: "operator",
+      tenantId: tenant.id,
+      platform: false,
+    });
+    // Its own decisions and the shared fleet, not the fleet-wide aggregates.
+    for (const [path, status] of [
+      ["/v1/analytics/decisions?range=15m", 200],
+      ["/v1/analytics/fleet", 200],
+      ["/v1/analytics/summary?range=15m", 403],
+    ] as const) {
+      const res = await exports.default.fetch(`${ORIGIN}${path}`, { headers: cookie(token) });
+      expect(res.status, path).toBe(status);
+    }
   });
 
   it("does not open routes that change state", async () => {
@@ -210,6 +235,19 @@ describe("a session ends", () => {
     for (const bad of [later, flipped, "v1.garbage", `${token}x`, "x".repeat(300)]) {
       const res = await as(env, "/v1/analytics/fleet", { headers: cookie(bad) });
       expect(res.status, bad).toBe(401);
+    }
+  });
+
+  it("and GET /v1/session says so with 200 and a null session, not an error", async () => {
+    // The dashboard asks on every page load; a 401 would be logged as an error by browsers.
+    const principal = await authenticate(env, "dev-operator-key");
+    if (!principal) throw new Error("dev operator key not configured");
+    const { token: expired } = await issueSession(env, principal, Date.now() - 120_000, 60);
+    for (const headers of [{}, cookie(expired), cookie("v1.garbage")]) {
+      const res = await as(env, "/v1/session", { headers });
+      expect(res.status).toBe(200);
+      expect(res.headers.get("cache-control")).toBe("no-store");
+      expect(await res.json()).toEqual({ session: null });
     }
   });
 });

@@ -4,6 +4,7 @@
 import type { Context } from "hono";
 import * as z from "zod/mini";
 import { decisionIdParam, siteIdParam, windowQuerySchema } from "../../shared/analytics-api.ts";
+import { KEY_ID_PATTERN } from "../../shared/api-key.ts";
 import { routeRequestSchema } from "../../shared/route-request.ts";
 import { explainDecision } from "../analytics/decisions.ts";
 import { fleetStatus, siteStatus } from "../analytics/fleet.ts";
@@ -23,8 +24,23 @@ import {
   routeAnswerSchema,
   siteAnswerSchema,
 } from "../openapi/responses.ts";
+import {
+  issuedKeySchema,
+  keySchema,
+  keysAnswerSchema,
+  rotatedKeySchema,
+} from "../openapi/tenancy-responses.ts";
 import { FLEET_WIDE_ONLY, windowOf } from "../routes/analytics.ts";
 import { anomaliesQuerySchema, recentAnomalies } from "../routes/anomalies.ts";
+import {
+  createKey,
+  createSchema as createKeySchema,
+  listKeys,
+  listQuerySchema as listKeysSchema,
+  revokeKey,
+  rotateKey,
+  rotateSchema,
+} from "../routes/keys.ts";
 import { createProposal, proposalBodySchema } from "../routes/proposals.ts";
 import { setDraining, siteParamsSchema } from "../routes/sites.ts";
 import { readScope } from "../tenancy/scope.ts";
@@ -84,6 +100,10 @@ export function defineTool<S extends z.ZodMiniType>(def: {
 
 const READ = { readOnlyHint: true, openWorldHint: false } as const;
 const noInput = z.strictObject({});
+
+const keyId = z.strictObject({
+  id: z.string().check(z.regex(KEY_ID_PATTERN, "expected a key id (16 base32 characters)")),
+});
 
 /** `/v1/route`'s body without `reserve`: a dry run never takes a slot. */
 export const dryRunSchema = z.omit(routeRequestSchema, { reserve: true });
@@ -217,5 +237,53 @@ export const TOOLS: readonly Tool[] = [
       assertPlatform(principal);
       return createProposal(c.env.DB, body, principal);
     },
+  }),
+  defineTool({
+    name: "list_keys",
+    title: "List API keys",
+    description:
+      "API keys of the caller's tenant (a platform key: every tenant's, or `tenant`'s), newest " +
+      "first, as GET /v1/keys: prefix, scope, site, status, creation, expiry, revocation and " +
+      "rotation. Never a secret. `limit` 1–500 (default 100), as a string.",
+    input: listKeysSchema,
+    output: keysAnswerSchema,
+    annotations: READ,
+    run: ({ c, principal }, query) => listKeys(c.env, principal, query),
+  }),
+  defineTool({
+    name: "create_key",
+    title: "Create an API key",
+    description:
+      "Issue a key, as POST /v1/keys: `scope` device, operator or site; `tenant` (default the " +
+      "caller's; platform keys may give any tenant); `site` for a site key (platform only); " +
+      "optional `name` and `expiresAt` (epoch ms). The answer holds the key's secret, shown " +
+      "this once and stored nowhere: hand it to whoever needs it and do not keep it.",
+    input: createKeySchema,
+    output: issuedKeySchema,
+    annotations: { destructiveHint: false, idempotentHint: false, openWorldHint: false },
+    run: ({ c, principal }, body) => createKey(c.env, principal, body),
+  }),
+  defineTool({
+    name: "rotate_key",
+    title: "Rotate an API key",
+    description:
+      "Replace key `id` with a new one, as POST /v1/keys/{id}/rotate: the old key keeps " +
+      "working for `overlapSeconds` (default 86400, 0 = stop now, at most 30 days). The answer " +
+      "holds the new key's secret, shown this once.",
+    input: z.extend(keyId, rotateSchema.shape),
+    output: rotatedKeySchema,
+    annotations: { destructiveHint: true, idempotentHint: false, openWorldHint: false },
+    run: ({ c, principal }, { id, ...body }) => rotateKey(c.env, principal, id, body),
+  }),
+  defineTool({
+    name: "revoke_key",
+    title: "Revoke an API key",
+    description:
+      "Stop key `id` now, as POST /v1/keys/{id}/revoke (in force in every edge isolate within " +
+      "30 s). Idempotent.",
+    input: keyId,
+    output: keySchema,
+    annotations: { destructiveHint: true, idempotentHint: true, openWorldHint: false },
+    run: ({ c, principal }, { id }) => revokeKey(c.env, principal, id),
   }),
 ];

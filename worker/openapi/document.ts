@@ -76,6 +76,7 @@ const NAMED_RESPONSES: [z.ZodMiniType, string][] = [
   [A.siteStatusAnswerSchema, "AnalyticsSite"],
   [A.policiesAnswerSchema, "PolicyAnalytics"],
   [R.sessionAnswerSchema, "SessionAnswer"],
+  [R.currentSessionAnswerSchema, "CurrentSessionAnswer"],
   [T.tenantAnswerSchema, "TenantAnswer"],
   [T.tenantsAnswerSchema, "Tenants"],
   [T.keySchema, "ApiKey"],

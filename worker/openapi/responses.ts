@@ -288,14 +288,21 @@ export const approvedAnswerSchema = z.object({
 
 export const healthSchema = z.object({ ok: z.literal(true) });
 
-export const sessionAnswerSchema = z.object({
-  session: z.object({
-    /** The operator key's id (a hash prefix), never the key. */
-    keyId: z.string(),
-    role: z.enum(["device", "operator", "site"]),
-    expiresAt: z.number(),
-  }),
+const sessionSchema = z.object({
+  /** The operator key's id (a hash prefix, or an issued key's id), never the key. */
+  keyId: z.string(),
+  role: z.enum(["device", "operator", "site"]),
+  /** The key's tenant (`platform` for the platform's keys). */
+  tenantId: z.string(),
+  /** A platform key: the fleet-wide views are open to it. */
+  platform: z.boolean(),
+  expiresAt: z.number(),
 });
+
+export const sessionAnswerSchema = z.object({ session: sessionSchema });
+
+/** GET /v1/session: the session, or `null` without one (a page asks without an error). */
+export const currentSessionAnswerSchema = z.object({ session: z.nullable(sessionSchema) });
 
 /** A JSON-RPC 2.0 message (MCP); its methods and results are MCP's, listed by `tools/list`. */
 export const jsonRpcRequestSchema = z.looseObject({

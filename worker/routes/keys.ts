@@ -10,7 +10,7 @@
 // Another tenant's key or tenant answers 404. Revocation and rotation are in force in this
 // isolate at once and in every other within the key cache's 30 s; an expiry is exact.
 
-import { type Context, Hono } from "hono";
+import { Hono } from "hono";
 import * as z from "zod/mini";
 import {
   KEY_ID_PATTERN,
@@ -21,7 +21,7 @@ import {
   type Scope,
   tenantIdSchema,
 } from "../../shared/api-key.ts";
-import { requireRole } from "../auth.ts";
+import { type Principal, requireRole } from "../auth.ts";
 import { AppError, Forbidden, InvalidRequest, NotFound } from "../errors.ts";
 import { siteStub } from "../fleet/site-stub.ts";
 import { forgetKey } from "../tenancy/key-store.ts";
@@ -57,6 +57,10 @@ export const listQuerySchema = z.object({
   tenant: z.optional(tenantIdSchema),
   limit: limitParam(MAX_KEYS_PAGE),
 });
+
+export type CreateKeyInput = z.infer<typeof createSchema>;
+export type RotateKeyInput = z.infer<typeof rotateSchema>;
+export type ListKeysQuery = z.infer<typeof listQuerySchema>;
 
 interface KeyRow {
   id: string;
@@ -98,14 +102,17 @@ function view(r: KeyRow, now: number) {
 }
 
 /** The key row, or 404 (also for another tenant's key). */
-async function keyRow(c: Context<AppEnv>, id: string): Promise<KeyRow> {
+async function keyRow(db: D1Database, principal: Principal, id: string): Promise<KeyRow> {
   const row = KEY_ID_PATTERN.test(id)
-    ? await c.env.DB.prepare(`SELECT ${COLUMNS} FROM api_keys WHERE id = ?`)
-        .bind(id)
-        .first<KeyRow>()
+    ? await db.prepare(`SELECT ${COLUMNS} FROM api_keys WHERE id = ?`).bind(id).first<KeyRow>()
     : null;
-  if (!row || !mayAccess(c.get("principal"), row.tenant_id)) throw new NotFound(`no key ${id}`);
+  if (!row || !mayAccess(principal, row.tenant_id)) throw new NotFound(`no key ${id}`);
   return row;
+}
+
+/** One key as the API shows it (prefix and status, never the secret), or 404. */
+export async function describeKey(env: Env, principal: Principal, id: string) {
+  return view(await keyRow(env.DB, principal, id), Date.now());
 }
 
 async function insertKey(
@@ -133,9 +140,11 @@ async function insertKey(
   return { key: issued.key, id: issued.id };
 }
 
-keysApp.post("/", limitBody(), requireRole("operator"), async (c) => {
-  const body = await readJson(c, createSchema);
-  const principal = c.get("principal");
+/**
+ * Issues a key for a tenant (a tenant's operator: its own; a platform key: any tenant's, and the
+ * per-site keys). Answers it with the secret, shown this once.
+ */
+export async function createKey(env: Env, principal: Principal, body: CreateKeyInput) {
   const now = Date.now();
   if (body.expiresAt !== undefined && body.expiresAt <= now) {
     throw new InvalidRequest("the key would be expired already", [
@@ -157,7 +166,7 @@ keysApp.post("/", limitBody(), requireRole("operator"), async (c) => {
         { path: "site", message: "give the id of the site it heartbeats" },
       ]);
     }
-    if (!(await siteStub(c.env, body.site).describe())) {
+    if (!(await siteStub(env, body.site).describe())) {
       throw new NotFound(`no site "${body.site}" is registered`);
     }
     tenant = PLATFORM_TENANT;
@@ -173,7 +182,7 @@ keysApp.post("/", limitBody(), requireRole("operator"), async (c) => {
         { path: "tenant", message: "give the tenant the key is for" },
       ]);
     }
-    await tenantRow(c.env.DB, tenant, mayAccess(principal, tenant));
+    await tenantRow(env.DB, tenant, mayAccess(principal, tenant));
   }
   const row = {
     tenant_id: tenant,
@@ -184,55 +193,67 @@ keysApp.post("/", limitBody(), requireRole("operator"), async (c) => {
     created_by: createdBy(principal),
     expires_at: body.expiresAt ?? null,
   };
-  const { key, id } = await insertKey(c.env.DB, row);
+  const { key, id } = await insertKey(env.DB, row);
   forgetKey(id);
   console.log(JSON.stringify({ event: "key_created", id, tenant, scope: body.scope }));
-  return c.json({ key, ...view({ ...row, id, revoked_at: null, replaced_by: null }, now) }, 201);
+  return { key, ...view({ ...row, id, revoked_at: null, replaced_by: null }, now) };
+}
+
+keysApp.post("/", limitBody(), requireRole("operator"), async (c) => {
+  const body = await readJson(c, createSchema);
+  return c.json(await createKey(c.env, c.get("principal"), body), 201);
 });
+
+/** Keys of the caller's tenant (a platform key: every tenant's, or `tenant`'s), newest first. */
+export async function listKeys(env: Env, principal: Principal, query: ListKeysQuery) {
+  const tenant = readScope(principal, query.tenant);
+  const limit = query.limit !== undefined ? Number(query.limit) : 100;
+  const stmt =
+    tenant === undefined
+      ? env.DB.prepare(`SELECT ${COLUMNS} FROM api_keys ORDER BY created_at DESC, id LIMIT ?`).bind(
+          limit,
+        )
+      : env.DB.prepare(
+          `SELECT ${COLUMNS} FROM api_keys WHERE tenant_id = ?
+           ORDER BY created_at DESC, id LIMIT ?`,
+        ).bind(tenant, limit);
+  const { results } = await stmt.all<KeyRow>();
+  const now = Date.now();
+  return { keys: results.map((r) => view(r, now)) };
+}
 
 keysApp.get("/", requireRole("operator"), async (c) => {
   const parsed = listQuerySchema.safeParse(c.req.query());
   if (!parsed.success) {
     throw new InvalidRequest("invalid query", toFieldIssues(parsed.error.issues));
   }
-  const tenant = readScope(c.get("principal"), parsed.data.tenant);
-  const limit = parsed.data.limit !== undefined ? Number(parsed.data.limit) : 100;
-  const stmt =
-    tenant === undefined
-      ? c.env.DB.prepare(
-          `SELECT ${COLUMNS} FROM api_keys ORDER BY created_at DESC, id LIMIT ?`,
-        ).bind(limit)
-      : c.env.DB.prepare(
-          `SELECT ${COLUMNS} FROM api_keys WHERE tenant_id = ?
-           ORDER BY created_at DESC, id LIMIT ?`,
-        ).bind(tenant, limit);
-  const { results } = await stmt.all<KeyRow>();
-  const now = Date.now();
-  return c.json({ keys: results.map((r) => view(r, now)) });
+  return c.json(await listKeys(c.env, c.get("principal"), parsed.data));
 });
 
 keysApp.get("/:id", requireRole("operator"), async (c) => {
-  return c.json(view(await keyRow(c, c.req.param("id")), Date.now()));
+  return c.json(await describeKey(c.env, c.get("principal"), c.req.param("id")));
 });
 
-keysApp.post("/:id/rotate", limitBody(), requireRole("operator"), async (c) => {
-  const old = await keyRow(c, c.req.param("id"));
-  // The body is optional: without one, the default overlap.
-  const body = c.req.header("content-type") ? await readJson(c, rotateSchema) : {};
+/**
+ * Replaces a key with a new one; the old one keeps working for the overlap (default 24 h, 0 =
+ * stop now). Answers the new key with its secret, shown this once; 409 when it was rotated,
+ * revoked or expired already.
+ */
+export async function rotateKey(env: Env, principal: Principal, id: string, body: RotateKeyInput) {
+  const old = await keyRow(env.DB, principal, id);
   const now = Date.now();
   const overlapEnd = now + (body.overlapSeconds ?? DEFAULT_OVERLAP_S) * 1000;
   const oldExpires = old.expires_at === null ? overlapEnd : Math.min(old.expires_at, overlapEnd);
   const issued = await newIssuedKey(old.scope);
-  const principal = c.get("principal");
   // One transaction: the old key is marked replaced only if it is still current, and the new
   // key is inserted only if that happened (two rotations at once: one wins, the other is 409).
-  const [, inserted] = await c.env.DB.batch([
-    c.env.DB.prepare(
+  const [, inserted] = await env.DB.batch([
+    env.DB.prepare(
       `UPDATE api_keys SET replaced_by = ?, expires_at = ?
        WHERE id = ? AND revoked_at IS NULL AND replaced_by IS NULL
          AND (expires_at IS NULL OR expires_at > ?)`,
     ).bind(issued.id, oldExpires, old.id, now),
-    c.env.DB.prepare(
+    env.DB.prepare(
       `INSERT INTO api_keys (id, tenant_id, scope, site_id, name, hash, created_at, created_by,
          expires_at)
        SELECT ?, tenant_id, scope, site_id, name, ?, ?, ?, NULL
@@ -240,7 +261,7 @@ keysApp.post("/:id/rotate", limitBody(), requireRole("operator"), async (c) => {
     ).bind(issued.id, issued.hash, now, createdBy(principal), old.id, issued.id),
   ]);
   if (inserted?.meta.changes !== 1) {
-    const current = view(await keyRow(c, old.id), now);
+    const current = view(await keyRow(env.DB, principal, old.id), now);
     throw new AppError(
       409,
       "conflict",
@@ -253,30 +274,41 @@ keysApp.post("/:id/rotate", limitBody(), requireRole("operator"), async (c) => {
   forgetKey(old.id);
   forgetKey(issued.id);
   console.log(JSON.stringify({ event: "key_rotated", id: old.id, to: issued.id }));
-  const fresh = await keyRow(c, issued.id);
-  return c.json(
-    {
-      key: issued.key,
-      ...view(fresh, now),
-      replaces: { id: old.id, expiresAt: oldExpires },
-    },
-    201,
-  );
+  const fresh = await keyRow(env.DB, principal, issued.id);
+  return {
+    key: issued.key,
+    ...view(fresh, now),
+    replaces: { id: old.id, expiresAt: oldExpires },
+  };
+}
+
+keysApp.post("/:id/rotate", limitBody(), requireRole("operator"), async (c) => {
+  const principal = c.get("principal");
+  const id = c.req.param("id");
+  // Unknown or another tenant's key: 404 before the body is read.
+  await keyRow(c.env.DB, principal, id);
+  // The body is optional: without one, the default overlap.
+  const body = c.req.header("content-type") ? await readJson(c, rotateSchema) : {};
+  return c.json(await rotateKey(c.env, principal, id, body), 201);
 });
 
-keysApp.post("/:id/revoke", requireRole("operator"), async (c) => {
-  const id = c.req.param("id");
-  await keyRow(c, id);
+/** Stops a key at once (idempotent); 404 for an unknown or another tenant's key. */
+export async function revokeKey(env: Env, principal: Principal, id: string) {
+  await keyRow(env.DB, principal, id);
   const now = Date.now();
-  await c.env.DB.prepare("UPDATE api_keys SET revoked_at = ? WHERE id = ? AND revoked_at IS NULL")
+  await env.DB.prepare("UPDATE api_keys SET revoked_at = ? WHERE id = ? AND revoked_at IS NULL")
     .bind(now, id)
     .run();
   forgetKey(id);
   console.log(JSON.stringify({ event: "key_revoked", id }));
-  return c.json(view(await keyRow(c, id), now));
+  return view(await keyRow(env.DB, principal, id), now);
+}
+
+keysApp.post("/:id/revoke", requireRole("operator"), async (c) => {
+  return c.json(await revokeKey(c.env, c.get("principal"), c.req.param("id")));
 });
 
 /** Who created a key: the creating key's id, marked when it is a platform key. */
-function createdBy(p: AppEnv["Variables"]["principal"]): string {
+function createdBy(p: Principal): string {
   return p.platform ? `platform:${p.keyId}` : p.keyId;
 }

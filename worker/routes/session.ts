@@ -1,6 +1,7 @@
 // Dashboard login (see worker/session.ts):
 //   POST   /v1/session  {"key": "<operator key>"} → the session cookie; 401 bad key, 403 not operator
-//   GET    /v1/session  the current session, or 401
+//   GET    /v1/session  the current session, or `{"session": null}` (200: a page asks without an
+//                       error, which browsers would log)
 //   DELETE /v1/session  clears the cookie (204)
 // POST and DELETE must come from this origin with the `x-mec-csrf` header. Answers are never
 // cached.
@@ -27,8 +28,10 @@ export const loginBodySchema = z.strictObject({
   key: z.string().check(z.minLength(1), z.maxLength(512)),
 });
 
+/** What the dashboard needs to know of its session: whose key, and so which views it may show. */
 function view(s: Session) {
-  return { session: { keyId: s.principal.keyId, role: s.principal.role, expiresAt: s.expiresAt } };
+  const { keyId, role, tenantId, platform } = s.principal;
+  return { session: { keyId, role, tenantId, platform, expiresAt: s.expiresAt } };
 }
 
 sessionApp.use("*", async (c, next) => {
@@ -60,8 +63,7 @@ sessionApp.post("/", limitBody(4 * 1024), async (c) => {
 
 sessionApp.get("/", async (c) => {
   const session = await sessionOf(c, Date.now());
-  if (!session) throw new Unauthorized("no valid session");
-  return c.json(view(session));
+  return c.json(session ? view(session) : { session: null });
 });
 
 sessionApp.delete("/", async (c) => {

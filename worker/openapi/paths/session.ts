@@ -3,7 +3,7 @@
 import { loginBodySchema } from "../../routes/session.ts";
 import { CSRF_HEADER } from "../../session.ts";
 import { operation } from "../operation.ts";
-import { sessionAnswerSchema } from "../responses.ts";
+import { currentSessionAnswerSchema, sessionAnswerSchema } from "../responses.ts";
 
 const CSRF = {
   [CSRF_HEADER]: {
@@ -49,7 +49,10 @@ export const SESSION_OPERATIONS = [
     roles: [],
     session: true,
     responses: {
-      200: { description: "Who is logged in, until when.", schema: sessionAnswerSchema },
+      200: {
+        description: "Who is logged in, until when; `session` is `null` without a valid session.",
+        schema: currentSessionAnswerSchema,
+      },
     },
     example: {},
   }),
