@@ -209,10 +209,12 @@ export function applyChoice(
     model: chosen.model,
     predicted: {
       latencyMs: chosen.predictedLatencyMs,
+      worstLatencyMs: chosen.worstLatencyMs,
       // The step keeps only the latency under the request's target: an upper bound of the first token.
       firstTokenMs: chosen.predictedLatencyMs,
       costUsd: chosen.predictedCostUsd,
     },
+    bestEffort: chosen.worstLatencyMs > decision.plan.timeoutMs,
     plan: { ...decision.plan, primary: chosen, backups },
     reasoner: "nova-pro",
     rationale: [...decision.rationale, note],
