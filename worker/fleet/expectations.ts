@@ -1,5 +1,6 @@
 // Decide-only answers tell the chosen site to expect the request (expected load for a moment,
-// demand for its cache agent). One Durable Object call per answer would make a popular site's
+// demand for its cache agent), and any decision may tell a site that it would have taken the
+// request had a model been resident there (demand only: `SiteAgent.want`). One Durable Object call per answer would make a popular site's
 // agent the bottleneck of /v1/route (one object serves on the order of 1,000 calls/s) and cost a
 // call per answer; measured under `npm run bench:overhead`, it was the largest part of the
 // route's CPU. So each isolate adds them up per site and model and sends one call per site and
@@ -45,12 +46,18 @@ export class ExpectationBatch {
 }
 
 let batch: ExpectationBatch | undefined;
+let wants: ExpectationBatch | undefined;
+
+const flushWait = () => new Promise<void>((resolve) => setTimeout(resolve, EXPECT_FLUSH_MS));
 
 /** The isolate's batch: tells `siteId` to expect one more request for `model`. */
 export function expectAtSite(env: Env, siteId: string, model: string): Promise<void> {
-  batch ??= new ExpectationBatch(
-    (site, m, n) => siteStub(env, site).expect(m, n),
-    () => new Promise((resolve) => setTimeout(resolve, EXPECT_FLUSH_MS)),
-  );
+  batch ??= new ExpectationBatch((site, m, n) => siteStub(env, site).expect(m, n), flushWait);
   return batch.add(siteId, model);
+}
+
+/** The same for a request that wanted `model` at `siteId` but could not have it resident there. */
+export function wantAtSite(env: Env, siteId: string, model: string): Promise<void> {
+  wants ??= new ExpectationBatch((site, m, n) => siteStub(env, site).want(m, n), flushWait);
+  return wants.add(siteId, model);
 }
