@@ -197,7 +197,6 @@ export function decide(
 
   candidates.sort(byScore);
   const primary = candidates[0] as Candidate;
-  const backups = pickBackups(candidates, policy.maxBackups);
   const next = candidates[1];
   const sla = req.constraints.latencySlaMs;
   const margin = next ? clamp01((next.score - primary.score) / 0.2) : 1;
@@ -206,6 +205,13 @@ export function decide(
   const bestEffort = primaryWorstMs > sla;
   // Best effort: a long answer is let through late rather than cut off at the SLA with nothing.
   const deadline = bestEffort ? Math.max(sla, attemptTimeout(policy, primaryWorstMs)) : sla;
+  // What is left of the SLA once the primary has used its whole timeout (it hung).
+  const afterTimeout = sla - Math.min(deadline, attemptTimeout(policy, primaryWorstMs));
+  const backups = pickBackups(
+    candidates,
+    policy.maxBackups,
+    (c) => slaLatency(req, c.prediction) <= afterTimeout,
+  );
   const slack = clamp01((sla - primaryMs) / sla);
   const confidence = round(0.45 * margin + 0.35 * slack + 0.2 * primary.freshness, 2);
 
@@ -540,10 +546,16 @@ function byScore(a: Candidate, b: Candidate): number {
 }
 
 /**
- * Backups in fault domains other than the primary's and each other's: the best such candidate,
- * then the best one on another tier (a regional outage takes whole tiers), then by score.
+ * Up to `max` backups in fault domains other than the primary's and each other's, one on another
+ * tier when one is feasible (a regional outage takes whole tiers). A backup runs once the attempt
+ * before it failed, at worst after a whole timeout: those that can still make the SLA then
+ * (`inTime`) come first, by score, ahead of those that cannot.
  */
-function pickBackups(ranked: Candidate[], max: number): Candidate[] {
+function pickBackups(
+  ranked: Candidate[],
+  max: number,
+  inTime: (c: Candidate) => boolean,
+): Candidate[] {
   const primary = ranked[0] as Candidate;
   const chosen: Candidate[] = [];
   const domains = new Set([primary.faultDomain]);
@@ -552,7 +564,8 @@ function pickBackups(ranked: Candidate[], max: number): Candidate[] {
     chosen.push(c);
     domains.add(c.faultDomain);
   };
-  const rest = ranked.slice(1);
+  const fits = new Set(ranked.slice(1).filter(inTime));
+  const rest = [...fits, ...ranked.slice(1).filter((c) => !fits.has(c))];
   take(rest.find((c) => !domains.has(c.faultDomain)));
   if (!chosen.some((c) => c.tier !== primary.tier)) {
     take(rest.find((c) => c.tier !== primary.tier && !domains.has(c.faultDomain)));
@@ -561,7 +574,7 @@ function pickBackups(ranked: Candidate[], max: number): Candidate[] {
     if (chosen.length >= max) break;
     if (!domains.has(c.faultDomain)) take(c);
   }
-  return chosen.sort(byScore);
+  return chosen.sort((a, b) => Number(fits.has(b)) - Number(fits.has(a)) || byScore(a, b));
 }
 
 /** The predicted latency the SLA is about: to the last token, or to the first. */

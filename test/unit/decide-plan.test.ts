@@ -50,6 +50,38 @@ describe("backups", () => {
     });
   });
 
+  it("put first those that can still meet the SLA after the primary's whole timeout", () => {
+    // b bills GPU time at 20 $/h, so the far US region's Nova Micro outscores it; but a1 may
+    // take 2.2 s before it is given up on, and the region needs ~1.1 s more, b ~0.8 s.
+    const fleet = makeFleet(
+      [
+        makeSite({ id: "a1", faultDomain: "rack-a" }),
+        makeSite({ id: "b", faultDomain: "rack-b", cost: { gpuHourUsd: 20 } }),
+      ],
+      [farRegion],
+    );
+    const within = (latencySlaMs: number) => {
+      const d = placed(makeRequest({ constraints: { latencySlaMs } }), fleet);
+      const room = latencySlaMs - d.plan.primary.timeoutMs;
+      return {
+        room,
+        backups: d.plan.backups.map((b) => [targetKey(b.target), b.predictedLatencyMs]),
+      };
+    };
+    // 3.2 s leaves ~1 s after a1's timeout: only b fits in it.
+    const tight = within(3_200);
+    expect(tight.backups).toEqual([
+      ["site:b", expect.any(Number)],
+      ["cloud:us-east-1", expect.any(Number)],
+    ]);
+    expect(tight.backups[0]?.[1]).toBeLessThanOrEqual(tight.room);
+    expect(tight.backups[1]?.[1]).toBeGreaterThan(tight.room);
+    // With room for both, the score decides.
+    const loose = within(4_000);
+    expect(loose.backups.map(([key]) => key)).toEqual(["cloud:us-east-1", "site:b"]);
+    expect(loose.backups.every(([, ms]) => Number(ms) <= loose.room)).toBe(true);
+  });
+
   it("count sites sharing a fault domain as one", () => {
     const fleet = makeFleet([
       makeSite({ id: "p" }),
