@@ -2,7 +2,7 @@
 // site and model per flush, with the count, and never a rejection into the request.
 
 import { describe, expect, it } from "vitest";
-import { ExpectationBatch } from "../../worker/fleet/expectations.ts";
+import { expectationBatch } from "../../worker/fleet/expectations.ts";
 
 /** A flush timer the test fires by hand. */
 function manualTimer() {
@@ -20,15 +20,15 @@ describe("expectation batch", () => {
   it("sends one call per site and model with the number of answers, after the flush", async () => {
     const calls: [string, string, number][] = [];
     const timer = manualTimer();
-    const batch = new ExpectationBatch(async (s, m, n) => {
+    const batch = expectationBatch(async (s, m, n) => {
       calls.push([s, m, n]);
     }, timer.wait);
     const done = [
-      batch.add("berlin-1", "llama-3.2-1b"),
-      batch.add("berlin-1", "llama-3.2-1b"),
-      batch.add("berlin-1", "llama-3.1-8b"),
-      batch.add("paris-1", "llama-3.2-1b"),
-      batch.add("berlin-1", "llama-3.2-1b"),
+      batch.add({ siteId: "berlin-1", model: "llama-3.2-1b" }),
+      batch.add({ siteId: "berlin-1", model: "llama-3.2-1b" }),
+      batch.add({ siteId: "berlin-1", model: "llama-3.1-8b" }),
+      batch.add({ siteId: "paris-1", model: "llama-3.2-1b" }),
+      batch.add({ siteId: "berlin-1", model: "llama-3.2-1b" }),
     ];
     expect(timer.armed()).toBe(1);
     expect(calls).toEqual([]);
@@ -45,15 +45,15 @@ describe("expectation batch", () => {
     const calls: number[] = [];
     const timer = manualTimer();
     let fail = true;
-    const batch = new ExpectationBatch(async (_s, _m, n) => {
+    const batch = expectationBatch(async (_s, _m, n) => {
       calls.push(n);
       if (fail) throw new Error("agent unreachable");
     }, timer.wait);
-    const first = batch.add("a", "m");
+    const first = batch.add({ siteId: "a", model: "m" });
     timer.fire();
     await expect(first).resolves.toBeUndefined();
     fail = false;
-    const second = [batch.add("a", "m"), batch.add("a", "m")];
+    const second = [batch.add({ siteId: "a", model: "m" }), batch.add({ siteId: "a", model: "m" })];
     expect(timer.armed()).toBe(1);
     timer.fire();
     await Promise.all(second);
