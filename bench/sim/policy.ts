@@ -35,7 +35,6 @@ import { residencyAllows } from "../../shared/residency.ts";
 import type { Modality, RegionView, RouteRequest, SiteView } from "../../shared/types.ts";
 import { modelGroup } from "./baselines.ts";
 import {
-  type AttemptOutcome,
   evaluate,
   hash01,
   isDown,
