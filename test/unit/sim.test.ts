@@ -12,7 +12,7 @@ import {
   randomShuffle,
   targetKey,
 } from "../../bench/sim/baselines.ts";
-import { mecRouter, oracle, type Step, violation } from "../../bench/sim/policy.ts";
+import { fastestOracle, mecRouter, oracle, type Step, violation } from "../../bench/sim/policy.ts";
 import { scenarios } from "../../bench/sim/scenarios.ts";
 import { simulate, summarize } from "../../bench/sim/simulate.ts";
 import { simWorkload } from "../../bench/sim/workload.ts";
@@ -305,6 +305,30 @@ describe("oracle", () => {
     expect(oracle(w).plan(request({ constraints: { privacy: "strict" } }), 0).steps).toEqual([]);
     const steps = oracle(w).plan(request(), 0).steps;
     expect(stepKeys(steps)).not.toContain("site:down");
+  });
+});
+
+describe("fastest oracle", () => {
+  it("takes the option with the lowest true latency, whatever it costs, within the rules", () => {
+    // With a loose SLA the cheapest oracle stays on the free phone; the fastest does not.
+    const w = world([site("a")]);
+    const loose = request({
+      device: { models: ["llama-3.2-1b-q4"] },
+      constraints: { latencySlaMs: 60_000 },
+    });
+    expect(stepKeys(oracle(w).plan(loose, 0).steps)).toEqual(["device"]);
+    const chosen = fastestOracle(w).plan(loose, 0).steps[0] as Step;
+    const ms = (target: Step["target"], model: CatalogModel) =>
+      evaluate(loose, target, model, 0, false).latencyMs;
+    const candidates = [
+      ms({ kind: "device" }, catalogModel("llama-3.2-1b") as CatalogModel),
+      ms({ kind: "site", site: w.sites[0] as SimSite }, SMALL),
+      ms({ kind: "cloud", region: FRANKFURT_REGION }, catalogModel("nova-micro") as CatalogModel),
+    ];
+    expect(targetKey(chosen.target)).not.toBe("device");
+    expect(ms(chosen.target, chosen.model)).toBeLessThanOrEqual(Math.min(...candidates));
+    const strict = request({ constraints: { privacy: "strict" } });
+    expect(stepKeys(fastestOracle(w).plan(strict, 0).steps)).not.toContain("cloud:eu-central-1");
   });
 });
 
