@@ -189,6 +189,7 @@ export function applyChoice(
   primary: string,
   reason: string,
   cached: boolean,
+  slaMs: number,
 ): Decision {
   const steps = [decision.plan.primary, ...decision.plan.backups];
   const chosen = steps.find((s) => targetKey(s) === primary);
@@ -214,7 +215,8 @@ export function applyChoice(
       firstTokenMs: chosen.predictedLatencyMs,
       costUsd: chosen.predictedCostUsd,
     },
-    bestEffort: chosen.worstLatencyMs > decision.plan.timeoutMs,
+    // Against the SLA: a best-effort plan's deadline runs past it.
+    bestEffort: chosen.worstLatencyMs > slaMs,
     plan: { ...decision.plan, primary: chosen, backups },
     reasoner: "nova-pro",
     rationale: [...decision.rationale, note],
