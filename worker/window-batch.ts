@@ -1,14 +1,16 @@
 // Coalesces what many requests of one isolate hand over within a short window into one flush:
-// the first item opens a window, every item added before it closes joins it, and each adder gets
-// the promise of the flush that carries its item — so a request's `waitUntil` keeps the isolate
-// alive until its item is delivered, and the request itself never waits. A failed flush rejects
-// nobody: what it carried is a hint or is logged by the flush itself.
+// the first item opens a window, every item added before it closes joins it. The request that
+// opens a window carries it: its `add` returns the flush, which its `waitUntil` holds, and the
+// flush's I/O runs in its context; the others' `add` returns at once, their items already in the
+// opener's hands. No request ever waits on I/O another request started — workerd refuses to
+// settle such I/O across requests ("Cannot perform I/O on behalf of a different request"). A
+// failed flush rejects nobody: what it carried is a hint, or is logged by the flush itself.
 
 export class WindowBatch<T> {
   readonly #flush: (items: T[]) => Promise<unknown>;
   readonly #wait: () => Promise<void>;
   #items: T[] = [];
-  #flushed: Promise<void> | undefined;
+  #open = false;
 
   /**
    * @param flush delivers one window's items
@@ -19,17 +21,21 @@ export class WindowBatch<T> {
     this.#wait = wait;
   }
 
-  /** Adds items to the open window; resolves once the flush that carries them is done. */
+  /**
+   * Adds items to the open window. Opening one returns its flush (done once the items are
+   * delivered or dropped); joining one returns a settled promise.
+   */
   add(...items: T[]): Promise<void> {
     this.#items.push(...items);
-    this.#flushed ??= this.#wait().then(() => this.#run());
-    return this.#flushed;
+    if (this.#open) return Promise.resolve();
+    this.#open = true;
+    return this.#wait().then(() => this.#run());
   }
 
   async #run(): Promise<void> {
     const items = this.#items;
     this.#items = [];
-    this.#flushed = undefined;
+    this.#open = false;
     try {
       await this.#flush(items);
     } catch {

@@ -1,8 +1,10 @@
 // The isolate's batch of decide-only expectations (worker/fleet/expectations.ts): one call per
-// site and model per flush, with the count, and never a rejection into the request.
+// site and model per flush, with the count, and never a rejection into the request; and the window
+// batch under it (worker/window-batch.ts): the request that opens a window carries it.
 
 import { describe, expect, it } from "vitest";
 import { expectationBatch } from "../../worker/fleet/expectations.ts";
+import { WindowBatch } from "../../worker/window-batch.ts";
 
 /** A flush timer the test fires by hand. */
 function manualTimer() {
@@ -58,5 +60,32 @@ describe("expectation batch", () => {
     timer.fire();
     await Promise.all(second);
     expect(calls).toEqual([1, 2]);
+  });
+});
+
+describe("window batch", () => {
+  it("lets the request that opens a window carry it; the others return at once", async () => {
+    const flushed: number[][] = [];
+    const timer = manualTimer();
+    const batch = new WindowBatch<number>(async (items) => {
+      flushed.push(items);
+    }, timer.wait);
+    let openerDone = false;
+    const opener = batch.add(1).then(() => {
+      openerDone = true;
+    });
+    // A joiner's promise is already settled: it never waits on the opener's I/O.
+    await batch.add(2, 3);
+    expect(openerDone).toBe(false);
+    expect(flushed).toEqual([]);
+    timer.fire();
+    await opener;
+    expect(flushed).toEqual([[1, 2, 3]]);
+    // The next item opens a new window with its own timer.
+    const next = batch.add(4);
+    expect(timer.armed()).toBe(1);
+    timer.fire();
+    await next;
+    expect(flushed).toEqual([[1, 2, 3], [4]]);
   });
 });

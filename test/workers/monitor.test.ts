@@ -16,6 +16,7 @@ import { asc, sql } from "drizzle-orm";
 import { drizzle } from "drizzle-orm/d1";
 import fc from "fast-check";
 import { beforeEach, describe, expect, it, onTestFinished, vi } from "vitest";
+import type { MonitorEvent } from "../../shared/events.ts";
 import { QuantileSketch } from "../../shared/sketch.ts";
 import worker from "../../worker/index.ts";
 import { consumeMessages, retryDelaySeconds } from "../../worker/monitor/consumer.ts";
@@ -598,6 +599,23 @@ describe("producer", () => {
     expect(calls.map((c) => c.length)).toEqual([100, 100, 50]);
     expect(calls.flat().map((m) => m.body)).toEqual(events);
     expect(calls.flat().every((m) => m.contentType === "json")).toBe(true);
+  });
+
+  it("gathers the events of requests within a window into one call", async () => {
+    const { queue, calls } = recordingQueue();
+    const contexts = [0, 1, 2].map(() => createExecutionContext());
+    for (const [i, ctx] of contexts.entries()) {
+      sendEvents({ EVENTS: queue }, ctx, [decision({ time: T0 + i }), outcome()]);
+    }
+    // The first request's waitUntil holds the one flush that carries every request's events.
+    await Promise.all(contexts.map((ctx) => waitOnExecutionContext(ctx)));
+    expect(calls.map((c) => c.length)).toEqual([6]);
+    const sent = (calls[0] ?? []).map((m) => m.body as MonitorEvent);
+    expect(sent.filter((e) => e.type === "decision").map((e) => e.time)).toEqual([
+      T0,
+      T0 + 1,
+      T0 + 2,
+    ]);
   });
 
   it("keeps each call under the byte limit", () => {

@@ -4,8 +4,8 @@
 // call per answer would make a popular site's agent the bottleneck of /v1/route (one object
 // serves on the order of 1,000 calls/s) and cost a call per answer; measured under
 // `npm run bench:overhead`, it was the largest part of the route's CPU. So each isolate adds them
-// up per site and model and sends one call per site and model every EXPECT_FLUSH_MS. Each
-// request's `waitUntil` waits for the flush that carries its expectation, so the isolate stays
+// up per site and model and sends one call per site and model every EXPECT_FLUSH_MS. The request
+// that opens a window holds its flush in `waitUntil` (window-batch.ts), so the isolate stays
 // alive until it is delivered; a failed call is dropped (the expectation is a hint, and the next
 // heartbeat corrects the load).
 
