@@ -180,7 +180,7 @@ function afterCacheHit(
   );
   const hit = cacheGet(cache, key, NOW);
   if (!hit) return decision;
-  return applyChoice(decision, hit.primary, hit.rationale, true);
+  return applyChoice(decision, hit.primary, hit.rationale, true, req.constraints.latencySlaMs);
 }
 
 function percentile(sorted: Float64Array, q: number): number {

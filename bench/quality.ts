@@ -5,17 +5,18 @@
 //   npm run bench:quality [-- --seed 1 --scale 1 --scenarios steady,flash-crowd]
 //
 // Policies: cloud-only, nearest-site, least-busy (LiteLLM), latency-based (LiteLLM), random
-// (LiteLLM simple-shuffle), mec-router, oracle (bench/sim/baselines.ts and policy.ts say how
-// each behaves). Same seed → same trace, same world, same figures.
+// (LiteLLM simple-shuffle), mec-router, the oracle (cheapest option that meets the SLA), and the
+// same oracle taking the fastest option (the bound on latency) (bench/sim/baselines.ts and
+// policy.ts say how each behaves). Same seed → same trace, same world, same figures.
 
 import { parseArgs } from "node:util";
 import { type Pinning, pinToOneCore } from "./pin.ts";
 import { progressBar } from "./progress.ts";
 import { headerLines, round, runContext, writeChart, writeResults } from "./report.ts";
 import { cloudOnly, latencyBased, leastBusy, nearestSite, randomShuffle } from "./sim/baselines.ts";
-import { mecRouter, oracle, type SimPolicy } from "./sim/policy.ts";
+import { fastestOracle, mecRouter, oracle, type SimPolicy } from "./sim/policy.ts";
 import { type Scenario, scenarios } from "./sim/scenarios.ts";
-import { type Summary, simulate, summarize } from "./sim/simulate.ts";
+import { type RequestResult, type Summary, simulate, summarize } from "./sim/simulate.ts";
 import { simWorkload } from "./sim/workload.ts";
 import type { World } from "./sim/world.ts";
 import { PALETTE, renderBarChart } from "./svg-chart.ts";
@@ -44,6 +45,7 @@ export const POLICIES: { id: string; make: (w: World) => SimPolicy }[] = [
   { id: "random", make: randomShuffle },
   { id: "mec-router", make: mecRouter },
   { id: "oracle", make: oracle },
+  { id: "oracle-fastest", make: fastestOracle },
 ];
 const BASELINES = ["cloud-only", "nearest-site", "least-busy", "latency-based", "random"];
 
@@ -61,12 +63,40 @@ interface ScenarioResult {
     slaVsOracle: { value: number; target: number; met: boolean };
     costVsOracle: { value: number; target: number; met: boolean };
     missesVsBestBaseline: { value: number; best: string; target: number; met: boolean };
-    latencyVsCloudOnly: { value: number; target: number; met: boolean };
+    latencyVsCloudOnly: {
+      value: number;
+      target: number;
+      met: boolean;
+      /** The same ratio over the requests both served, and the fastest oracle's there. */
+      common: { requests: number; value: number; fastest: number };
+    };
     violations: { value: number; target: number; met: boolean };
   };
 }
 
-function judge(s: Scenario, policies: ScenarioResult["policies"]): ScenarioResult["targets"] {
+/** Mean latency over the requests every one of `runs` served. */
+function commonMeans(runs: readonly (readonly RequestResult[])[]): {
+  requests: number;
+  means: number[];
+} {
+  const sums = runs.map(() => 0);
+  let n = 0;
+  const length = runs[0]?.length ?? 0;
+  for (let i = 0; i < length; i++) {
+    if (!runs.every((r) => r[i]?.served)) continue;
+    n++;
+    runs.forEach((r, k) => {
+      sums[k] = (sums[k] as number) + (r[i] as RequestResult).latencyMs;
+    });
+  }
+  return { requests: n, means: sums.map((x) => x / Math.max(1, n)) };
+}
+
+function judge(
+  s: Scenario,
+  policies: ScenarioResult["policies"],
+  results: Record<string, RequestResult[]>,
+): ScenarioResult["targets"] {
   const mec = policies["mec-router"] as Summary;
   const orc = policies.oracle as Summary;
   const cloud = policies["cloud-only"] as Summary;
@@ -77,12 +107,29 @@ function judge(s: Scenario, policies: ScenarioResult["policies"]): ScenarioResul
   const costVsOracle = orc.costUsd > 0 ? mec.costUsd / orc.costUsd : Number.POSITIVE_INFINITY;
   const fewer = best.misses > 0 ? 1 - mec.slaMisses / best.misses : 0;
   const faster = cloud.meanLatencyMs / mec.meanLatencyMs;
+  // Cloud-only refuses what Bedrock cannot take (speech, strict privacy): compare on the
+  // requests cloud-only, mec-router and the fastest oracle all served.
+  const common = commonMeans([
+    results["cloud-only"] ?? [],
+    results["mec-router"] ?? [],
+    results["oracle-fastest"] ?? [],
+  ]);
+  const [cloudMean = Number.NaN, mecMean = Number.NaN, fastestMean = Number.NaN] = common.means;
   void s;
   return {
     slaVsOracle: { value: round(slaVsOracle, 4), target: 0.99, met: slaVsOracle >= 0.99 },
     costVsOracle: { value: round(costVsOracle, 3), target: 1.1, met: costVsOracle <= 1.1 },
     missesVsBestBaseline: { value: round(fewer, 3), best: best.id, target: 0.3, met: fewer >= 0.3 },
-    latencyVsCloudOnly: { value: round(faster, 2), target: 3, met: faster >= 3 },
+    latencyVsCloudOnly: {
+      value: round(faster, 2),
+      target: 3,
+      met: faster >= 3,
+      common: {
+        requests: common.requests,
+        value: round(cloudMean / mecMean, 2),
+        fastest: round(cloudMean / fastestMean, 2),
+      },
+    },
     violations: { value: mec.violations.total, target: 0, met: mec.violations.total === 0 },
   };
 }
@@ -100,25 +147,27 @@ function main(): void {
   for (const [i, s] of list.entries()) {
     const trace = traces[i] ?? [];
     const policies: ScenarioResult["policies"] = {};
+    const results: Record<string, RequestResult[]> = {};
     for (const p of POLICIES) {
       const world = s.world(SEED);
       const policy = p.make(world);
       let last = 0;
       const t0 = performance.now();
-      const results = simulate(trace, policy, (n) => {
+      const run = simulate(trace, policy, (n) => {
         progress.tick(`${s.id} ${p.id}`, Math.floor(n / 1_000) - last);
         last = Math.floor(n / 1_000);
       });
       const ms = performance.now() - t0;
       progress.tick(`${s.id} ${p.id}`, Math.ceil(trace.length / 1_000) - last);
-      policies[p.id] = { name: policy.name, ...summarize(results), decideMsTotal: round(ms, 0) };
+      policies[p.id] = { name: policy.name, ...summarize(run), decideMsTotal: round(ms, 0) };
+      results[p.id] = run;
     }
     out.push({
       scenario: s.id,
       title: s.title,
       requests: trace.length,
       policies,
-      targets: judge(s, policies),
+      targets: judge(s, policies, results),
     });
   }
   progress.done();
@@ -174,6 +223,7 @@ function main(): void {
     `| cost ≤ 1.1× the oracle's | ${out.map((r) => `${fmt(r.targets.costVsOracle.value, 2)}× ${mark(r.targets.costVsOracle.met)}`).join(" | ")} |`,
     `| ≥ 30% fewer SLA misses than the best baseline | ${out.map((r) => `${fmt(100 * r.targets.missesVsBestBaseline.value, 0)}% vs ${r.targets.missesVsBestBaseline.best} ${mark(r.targets.missesVsBestBaseline.met)}`).join(" | ")} |`,
     `| mean latency ≥ 3× lower than cloud-only | ${out.map((r) => `${fmt(r.targets.latencyVsCloudOnly.value, 1)}× ${mark(r.targets.latencyVsCloudOnly.met)}`).join(" | ")} |`,
+    `| … on the requests both served (fastest oracle) | ${out.map((r) => `${fmt(r.targets.latencyVsCloudOnly.common.value, 1)}× (${fmt(r.targets.latencyVsCloudOnly.common.fastest, 1)}×)`).join(" | ")} |`,
     `| zero privacy / residency violations | ${out.map((r) => `${r.targets.violations.value} ${mark(r.targets.violations.met)}`).join(" | ")} |`,
   );
   const totalS = round((performance.now() - started) / 1000, 1);

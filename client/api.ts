@@ -388,9 +388,11 @@ export interface components {
       confidenceLevel: "high" | "medium" | "low";
       predicted: {
         latencyMs: number;
+        worstLatencyMs: number;
         firstTokenMs: number;
         costUsd: number;
       };
+      bestEffort: boolean;
       resources: {
         memoryGb: number;
         cpuCores: number;
@@ -403,6 +405,7 @@ export interface components {
           target: components["schemas"]["Target"];
           model: string;
           predictedLatencyMs: number;
+          worstLatencyMs: number;
           predictedCostUsd: number;
           timeoutMs: number;
         };
@@ -411,6 +414,7 @@ export interface components {
           target: components["schemas"]["Target"];
           model: string;
           predictedLatencyMs: number;
+          worstLatencyMs: number;
           predictedCostUsd: number;
           timeoutMs: number;
         })[];

@@ -1,10 +1,12 @@
 // FleetDirectory: one Durable Object holding the compact view of every MEC site and cloud
 // service breaker, so an edge isolate reads the whole fleet in one call. Site agents push their
 // view on change (throttled); views carry a sequence number so a late push never overwrites a
-// newer one.
+// newer one. The monitor pushes the answer lengths it learned (shared/answer-length.ts), which
+// the snapshot carries to the decision engine.
 
 import { DurableObject } from "cloudflare:workers";
 import * as z from "zod/mini";
+import { type AnswerShares, answerSharesSchema } from "../shared/answer-length.ts";
 import { siteViewSchema } from "../shared/fleet-schema.ts";
 import type { BreakerState, SiteView } from "../shared/types.ts";
 
@@ -19,6 +21,8 @@ export interface DirectorySnapshot {
   version: number;
   sites: SiteView[];
   services: ServiceView[];
+  /** Learned answer lengths; absent until the monitor has pushed some. */
+  answerShares?: AnswerShares;
 }
 
 const storedSite = z.object({ seq: z.number(), view: siteViewSchema });
@@ -32,6 +36,7 @@ const storedService = z.object({
 export class FleetDirectory extends DurableObject<Env> {
   #sites = new Map<string, { seq: number; view: SiteView }>();
   #services = new Map<string, ServiceView>();
+  #answerShares: AnswerShares | undefined;
   #version = 0;
 
   constructor(ctx: DurableObjectState, env: Env) {
@@ -50,6 +55,8 @@ export class FleetDirectory extends DurableObject<Env> {
         if (parsed.success) this.#services.set(key.slice(8), parsed.data);
         else kv.delete(key);
       }
+      const shares = answerSharesSchema.safeParse(kv.get("answers"));
+      if (shares.success) this.#answerShares = shares.data;
     });
   }
 
@@ -86,12 +93,24 @@ export class FleetDirectory extends DurableObject<Env> {
     this.#bump();
   }
 
+  /** Replaces the learned answer lengths; false (and nothing kept) when they do not validate. */
+  setAnswerShares(shares: AnswerShares): boolean {
+    const parsed = answerSharesSchema.safeParse(shares);
+    if (!parsed.success) return false;
+    this.#answerShares = parsed.data;
+    this.ctx.storage.kv.put("answers", parsed.data);
+    this.#bump();
+    return true;
+  }
+
   /** The whole fleet in one answer. */
   snapshot(): DirectorySnapshot {
-    return {
+    const snap: DirectorySnapshot = {
       version: this.#version,
       sites: [...this.#sites.values()].map((e) => e.view),
       services: [...this.#services.values()],
     };
+    if (this.#answerShares) snap.answerShares = this.#answerShares;
+    return snap;
   }
 }

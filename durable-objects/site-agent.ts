@@ -341,6 +341,19 @@ export class SiteAgent extends DurableObject<Env> {
     await this.#publish(now);
   }
 
+  /**
+   * Requests that could have used `model` here, had it been resident, but went elsewhere or were
+   * refused (`Prewarm` in shared/decide.ts; summed by the isolate): demand for the cache agent,
+   * which the alarm may answer by prewarming the model. Not load: they do not come here.
+   */
+  async want(model: string, requests = 1): Promise<void> {
+    const reg = this.#reg;
+    if (!reg || !siteFootprints(reg)(model)) return;
+    const n = Math.max(1, Math.min(MAX_EXPECTED_PER_CALL, Math.floor(requests) || 1));
+    this.#cache = recordDemand(this.#cache, model, this.now(), DEFAULT_CACHE_POLICY, n);
+    this.ctx.storage.kv.put("cache", this.#cache);
+  }
+
   // ---- admission ----------------------------------------------------------------------------
 
   /**

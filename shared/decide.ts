@@ -2,6 +2,7 @@
 // Pure and deterministic: the same request, fleet, policy and `now` give the same decision.
 
 import { admissionLimit, isSaturated } from "./admission.ts";
+import { type AnswerShares, outputShare } from "./answer-length.ts";
 import { CATALOG, type CatalogModel, catalogModel } from "./catalog.ts";
 import {
   analyzeRequest,
@@ -28,19 +29,35 @@ import type {
   Tier,
 } from "./types.ts";
 
+/**
+ * A site whose cache agent should hear of this request: it serves a model the request could use
+ * but does not hold it in GPU memory, and with it resident it would be the fastest option found
+ * (faster than the decision's primary, or the only one meeting the SLA). Demand recorded there
+ * lets the cache agent prewarm the model (model-cache.ts) even while requests go elsewhere or
+ * are refused, so that a model resident nowhere does not stay cold.
+ */
+export interface Prewarm {
+  siteId: string;
+  model: string;
+  /** Predicted latency under the request's target once the model is resident. */
+  warmMs: number;
+}
+
 export type DecideResult =
-  | { ok: true; decision: Decision }
+  | { ok: true; decision: Decision; prewarm?: Prewarm }
   | {
       ok: false;
       /**
        * `overloaded`: sheddable work and every feasible target saturated; `unavailable`: some
-       * target was refused only for a passing reason (breaker open, full, draining, unhealthy),
-       * so the same request may succeed later; `infeasible`: nothing could ever take it.
+       * target was refused only for a passing reason (breaker open, full, draining, unhealthy, a
+       * queue, or a model not resident where it would fit: see `prewarm`), so the same request
+       * may succeed later; `infeasible`: nothing could ever take it.
        */
       code: "infeasible" | "overloaded" | "unavailable";
       message: string;
       rejected: Rejection[];
       rationale: RationaleItem[];
+      prewarm?: Prewarm;
     };
 
 interface Candidate {
@@ -50,7 +67,12 @@ interface Candidate {
   faultDomain: string;
   model: CatalogModel;
   prediction: Prediction;
+  /** Set once every candidate is known (the cost term is relative to the cheapest). */
   score: number;
+  /** Privacy exposure × the request's privacy emphasis. */
+  privacy: number;
+  /** 0–1 penalty: errors, breaker probing, stale data, the device's battery or heat. */
+  reliability: number;
   /** 0–1: how fresh the data behind the prediction is. */
   freshness: number;
   notes: string[];
@@ -66,6 +88,11 @@ interface Run {
   saturated: number;
   /** Targets rejected for the SLA only because of their queue: busy now, not infeasible. */
   queued: number;
+  /** Learned answer lengths (answer-length.ts), and the share per model looked up so far. */
+  shares: AnswerShares | undefined;
+  shareOf: Map<string, number>;
+  /** The fastest option that is slow only because its model is not resident. */
+  cold: Prewarm | undefined;
 }
 
 const PRIVACY_EXPOSURE = { device: 0, trustedSite: 0.25, site: 0.5, cloud: 1 } as const;
@@ -86,11 +113,22 @@ export function decide(
   hint?: ContextHint,
 ): DecideResult {
   const ctx = analyzeRequest(req, policy, hint);
-  const run: Run = { req, ctx, policy, now, rejected: [], saturated: 0, queued: 0 };
-  const candidates: Candidate[] = [];
+  const run: Run = {
+    req,
+    ctx,
+    policy,
+    now,
+    rejected: [],
+    saturated: 0,
+    queued: 0,
+    shares: fleet.data.answerShares,
+    shareOf: new Map(),
+    cold: undefined,
+  };
+  // Every feasible (target, model) option, grouped by target.
+  const options: Candidate[] = [];
 
-  const device = evaluateDevice(run);
-  if (device) candidates.push(device);
+  evaluateDevice(run, options);
 
   const sites = fleet.data.sites;
   const nearby = req.location
@@ -98,32 +136,32 @@ export function decide(
     : fleet.siteIndex.items
         .slice(0, policy.maxSiteCandidates)
         .map((item) => ({ item, km: policy.unknownDistanceKm }));
-  for (const { item, km } of nearby) {
-    const c = evaluateSite(run, item, km);
-    if (c) candidates.push(c);
-  }
+  for (const { item, km } of nearby) evaluateSite(run, item, km, options);
   for (const region of fleet.data.regions) {
     const km = req.location ? distanceKm(req.location, region.location) : policy.unknownDistanceKm;
-    const c = evaluateRegion(run, region, km);
-    if (c) candidates.push(c);
+    evaluateRegion(run, region, km, options);
   }
 
   // A site whose data is older than the staleness limit is a last resort: used only when every
   // fresh alternative was rejected, and then said so.
-  const fresh = candidates.filter((c) => c.freshness > 0);
+  let feasible = options;
   let lastResort: RationaleItem | undefined;
-  if (fresh.length > 0 && fresh.length < candidates.length) {
-    for (const c of candidates) {
-      if (c.freshness === 0) reject(run, c.key, "capacity", "stale: no recent heartbeat");
+  const fresh = options.filter((c) => c.freshness > 0);
+  if (fresh.length > 0 && fresh.length < options.length) {
+    let last = "";
+    for (const c of options) {
+      if (c.freshness > 0 || c.key === last) continue;
+      last = c.key;
+      reject(run, c.key, "capacity", "stale: no recent heartbeat");
     }
-    candidates.length = 0;
-    candidates.push(...fresh);
-  } else if (fresh.length === 0 && candidates.length > 0) {
+    feasible = fresh;
+  } else if (fresh.length === 0 && options.length > 0) {
     lastResort = {
       factor: "reliability",
       detail: "every target with fresh data was rejected; using a site whose data is stale",
     };
   }
+  const candidates = bestPerTarget(run, feasible);
 
   const scope: RationaleItem = {
     factor: "candidates",
@@ -134,42 +172,59 @@ export function decide(
   if (candidates.length === 0) {
     const shed = req.task.criticality === "sheddable" && run.saturated > 0;
     const blocked = run.rejected.some((r) => r.reason === "breaker" || r.reason === "capacity");
-    const passing = blocked || run.queued > 0;
-    return {
+    const cold = run.cold;
+    const passing = blocked || run.queued > 0 || cold !== undefined;
+    const refused: DecideResult = {
       ok: false,
       code: shed ? "overloaded" : passing ? "unavailable" : "infeasible",
       message: shed
         ? "every feasible target is saturated; sheddable request refused"
         : blocked
           ? "every target that could take this request is unavailable now (breaker open, full, draining or unhealthy)"
-          : passing
+          : run.queued > 0
             ? "every target that could take this request is too busy to meet its SLA now (queue wait)"
-            : "no target satisfies the request's constraints",
+            : cold
+              ? `no target meets the SLA until ${cold.model} is resident at site:${cold.siteId} (being asked for there)`
+              : "no target satisfies the request's constraints",
       rejected: run.rejected,
-      rationale: [contextRationale(req, ctx), scope],
+      rationale: cold
+        ? [contextRationale(req, ctx), scope, coldRationale(cold)]
+        : [contextRationale(req, ctx), scope],
     };
+    if (cold) refused.prewarm = cold;
+    return refused;
   }
 
   candidates.sort(byScore);
   const primary = candidates[0] as Candidate;
-  const backups = pickBackups(candidates, policy.maxBackups);
   const next = candidates[1];
   const sla = req.constraints.latencySlaMs;
   const margin = next ? clamp01((next.score - primary.score) / 0.2) : 1;
   const primaryMs = slaLatency(req, primary.prediction);
+  const primaryWorstMs = slaWorstLatency(req, primary.prediction);
+  const bestEffort = primaryWorstMs > sla;
+  // Best effort: a long answer is let through late rather than cut off at the SLA with nothing.
+  const deadline = bestEffort ? Math.max(sla, attemptTimeout(policy, primaryWorstMs)) : sla;
+  // What is left of the SLA once the primary has used its whole timeout (it hung).
+  const afterTimeout = sla - Math.min(deadline, attemptTimeout(policy, primaryWorstMs));
+  const backups = pickBackups(
+    candidates,
+    policy.maxBackups,
+    (c) => slaLatency(req, c.prediction) <= afterTimeout,
+  );
   const slack = clamp01((sla - primaryMs) / sla);
   const confidence = round(0.45 * margin + 0.35 * slack + 0.2 * primary.freshness, 2);
 
-  const primaryStep = step(run, primary);
-  const firstBackup = backups[0];
-  if (firstBackup) {
-    // Leave the first backup its predicted time inside the SLA, when that still fits.
-    const room = Math.floor(sla - slaLatency(req, firstBackup.prediction));
-    if (room > primaryMs) primaryStep.timeoutMs = Math.min(primaryStep.timeoutMs, room);
-  }
-  const spare = sla - primaryMs;
-  const retryFits = spare >= primaryMs + policy.retry.baseDelayMs;
+  const spare = sla - primaryWorstMs;
+  const retryFits = spare >= primaryWorstMs + policy.retry.baseDelayMs;
 
+  const cold = run.cold;
+  const prewarm =
+    cold &&
+    cold.warmMs < primaryMs &&
+    !(primary.target.kind === "site" && primary.target.siteId === cold.siteId)
+      ? cold
+      : undefined;
   const decision: Decision = {
     tier: primary.tier,
     target: primary.target,
@@ -180,30 +235,32 @@ export function decide(
     confidenceLevel: confidenceLevel(confidence),
     predicted: {
       latencyMs: Math.round(primaryMs),
+      worstLatencyMs: Math.round(primaryWorstMs),
       firstTokenMs: Math.round(primary.prediction.firstTokenMs),
       costUsd: roundCost(primary.prediction.costUsd),
     },
+    bestEffort,
     resources: ctx.resources,
     plan: {
-      primary: primaryStep,
-      backups: backups.map((b) => step(run, b)),
-      timeoutMs: sla,
+      primary: step(run, primary, deadline),
+      backups: backups.map((b) => step(run, b, deadline)),
+      timeoutMs: deadline,
       retry: {
         maxAttempts: retryFits ? policy.retry.maxAttempts : 1,
         baseDelayMs: policy.retry.baseDelayMs,
         maxDelayMs: Math.max(
           policy.retry.baseDelayMs,
-          Math.min(policy.retry.maxDelayMs, Math.floor(spare / 4)),
+          Math.min(policy.retry.maxDelayMs, Math.floor((sla - primaryMs) / 4)),
         ),
       },
     },
-    rationale: lastResort
-      ? [...rationale(run, primary, next, scope), lastResort]
-      : rationale(run, primary, next, scope),
+    rationale: rationale(run, candidates, next, scope),
     rejected: run.rejected,
     reasoner: "rules",
   };
-  return { ok: true, decision };
+  if (prewarm) decision.rationale.push(coldRationale(prewarm));
+  if (lastResort) decision.rationale.push(lastResort);
+  return prewarm ? { ok: true, decision, prewarm } : { ok: true, decision };
 }
 
 function reject(run: Run, target: string, reason: RejectionReason, detail: string): undefined {
@@ -217,7 +274,18 @@ function eligible(ctx: RequestContext, req: RouteRequest, m: CatalogModel): bool
   return ctx.requestedModel ? m.id === ctx.requestedModel.id : m.quality >= ctx.requiredQuality;
 }
 
-function evaluateDevice(run: Run): Candidate | undefined {
+/** The expected share of `max_tokens` an answer from `model` uses (answer-length.ts). */
+function shareFor(run: Run, model: CatalogModel): number {
+  if (run.shares === undefined) return run.policy.answerShare;
+  let share = run.shareOf.get(model.id);
+  if (share === undefined) {
+    share = outputShare(run.shares, run.req.task.modality, model.id, run.policy.answerShare);
+    run.shareOf.set(model.id, share);
+  }
+  return share;
+}
+
+function evaluateDevice(run: Run, out: Candidate[]): void {
   const { req, ctx } = run;
   const key = "device";
   const installed: CatalogModel[] = [];
@@ -228,31 +296,39 @@ function evaluateDevice(run: Run): Candidate | undefined {
   }
   if (installed.length === 0) {
     const what = ctx.requestedModel ? ctx.requestedModel.id : `quality ≥ ${ctx.requiredQuality}`;
-    return reject(run, key, "device", `no installed ${req.task.modality} model (${what})`);
+    reject(run, key, "device", `no installed ${req.task.modality} model (${what})`);
+    return;
   }
-  if (ctx.device.blocked) return reject(run, key, "device", ctx.device.blocked);
+  if (ctx.device.blocked) {
+    reject(run, key, "device", ctx.device.blocked);
+    return;
+  }
   const fits = installed.filter((m) => (m.device?.ramMb ?? 0) <= req.device.memoryFreeMb);
   if (fits.length === 0) {
-    return reject(run, key, "device", `needs more than ${req.device.memoryFreeMb} MB free RAM`);
+    reject(run, key, "device", `needs more than ${req.device.memoryFreeMb} MB free RAM`);
+    return;
   }
   const options = fits.map((model) => ({
     model,
-    prediction: predictDevice(req, model, ctx.device),
+    prediction: predictDevice(req, model, ctx.device, shareFor(run, model)),
   }));
-  return pickModel(run, key, options, (model, prediction) => ({
+  const privacy = PRIVACY_EXPOSURE.device * run.policy.privacyEmphasis[req.constraints.privacy];
+  addFeasible(run, key, options, out, (model, prediction) => ({
     key,
     tier: "device",
     target: { kind: "device" },
     faultDomain: "device",
     model,
     prediction,
-    score: score(run, prediction, PRIVACY_EXPOSURE.device, ctx.device.penalty),
+    score: 0,
+    privacy,
+    reliability: ctx.device.penalty,
     freshness: 1,
     notes: ctx.device.notes,
   }));
 }
 
-function evaluateSite(run: Run, site: SiteView, km: number): Candidate | undefined {
+function evaluateSite(run: Run, site: SiteView, km: number, out: Candidate[]): undefined {
   const { req, ctx, policy } = run;
   const key = `site:${site.id}`;
   const c = req.constraints;
@@ -284,7 +360,8 @@ function evaluateSite(run: Run, site: SiteView, km: number): Candidate | undefin
     const model = catalogModel(sm.model);
     if (!model?.mec || !eligible(ctx, req, model)) continue;
     if (model.mec.gpuMemoryGb > capacity.gpuMemoryGb) continue;
-    options.push({ model, prediction: predictSite(req, site, model, km, policy) });
+    const share = shareFor(run, model);
+    options.push({ model, prediction: predictSite(req, site, model, km, policy, share) });
   }
   if (options.length === 0) return reject(run, key, "modality", modalityDetail(ctx, req));
   // Only a site that could serve the request counts as saturated: `overloaded` means "try later".
@@ -307,14 +384,17 @@ function evaluateSite(run: Run, site: SiteView, km: number): Candidate | undefin
   }
   if (freshness < 0.5) notes.push(`site data ${Math.round(age / 1000)} s old`);
   const exposure = site.trusted ? PRIVACY_EXPOSURE.trustedSite : PRIVACY_EXPOSURE.site;
-  return pickModel(run, key, options, (model, prediction) => ({
+  const privacy = exposure * policy.privacyEmphasis[c.privacy];
+  addFeasible(run, key, options, out, (model, prediction) => ({
     key,
     tier: "mec",
     target: { kind: "site", siteId: site.id, endpoint: site.endpoint },
     faultDomain: `site:${site.faultDomain}`,
     model,
     prediction,
-    score: score(run, prediction, exposure, clamp01(reliability)),
+    score: 0,
+    privacy,
+    reliability: clamp01(reliability),
     freshness,
     notes: load.residentModels.includes(model.id)
       ? notes
@@ -322,7 +402,7 @@ function evaluateSite(run: Run, site: SiteView, km: number): Candidate | undefin
   }));
 }
 
-function evaluateRegion(run: Run, region: RegionView, km: number): Candidate | undefined {
+function evaluateRegion(run: Run, region: RegionView, km: number, out: Candidate[]): undefined {
   const { req, ctx, policy } = run;
   const key = `cloud:${region.id}`;
   const c = req.constraints;
@@ -340,73 +420,125 @@ function evaluateRegion(run: Run, region: RegionView, km: number): Candidate | u
   for (const id of region.models) {
     const model = catalogModel(id);
     if (!model?.cloud || !eligible(ctx, req, model)) continue;
-    options.push({ model, prediction: predictCloud(req, region, model, km, policy) });
+    const share = shareFor(run, model);
+    options.push({ model, prediction: predictCloud(req, region, model, km, policy, share) });
   }
   if (options.length === 0) return reject(run, key, "modality", modalityDetail(ctx, req));
   const reliability = clamp01(region.errorRate + (region.breaker === "half_open" ? 0.5 : 0));
-  return pickModel(run, key, options, (model, prediction) => ({
+  const privacy = PRIVACY_EXPOSURE.cloud * policy.privacyEmphasis[c.privacy];
+  addFeasible(run, key, options, out, (model, prediction) => ({
     key,
     tier: "cloud",
     target: { kind: "cloud", region: region.id, modelId: model.cloud?.modelId ?? model.id },
     faultDomain: key,
     model,
     prediction,
-    score: score(run, prediction, PRIVACY_EXPOSURE.cloud, reliability),
+    score: 0,
+    privacy,
+    reliability,
     freshness: 1,
     notes: region.breaker === "half_open" ? ["breaker half-open (probing)"] : [],
   }));
 }
 
 /**
- * Among a target's model options, the best-scoring one within SLA and budget; otherwise a
- * rejection naming what failed (SLA before budget).
+ * Adds a target's model options whose expected latency meets the SLA and whose worst-case cost
+ * the budget covers; with none, records a rejection naming what failed (SLA before budget).
  */
-function pickModel(
+function addFeasible(
   run: Run,
   key: string,
   options: { model: CatalogModel; prediction: Prediction }[],
+  out: Candidate[],
   build: (model: CatalogModel, p: Prediction) => Candidate,
-): Candidate | undefined {
+): void {
   const { latencySlaMs: sla, maxCostUsd } = run.req.constraints;
-  let best: Candidate | undefined;
+  let added = false;
   let fastest = Number.POSITIVE_INFINITY;
   let cheapestInSla = Number.POSITIVE_INFINITY;
   let queueBound = false;
   for (const { model, prediction } of options) {
     const ms = slaLatency(run.req, prediction);
     fastest = Math.min(fastest, ms);
+    if (prediction.coldStartMs > 0) {
+      const warmMs = ms - prediction.coldStartMs;
+      if (warmMs <= sla && (!run.cold || warmMs < run.cold.warmMs)) {
+        run.cold = { siteId: key.slice("site:".length), model: model.id, warmMs };
+      }
+    }
     if (ms > sla) {
       queueBound ||= ms - prediction.queueMs <= sla;
       continue;
     }
-    cheapestInSla = Math.min(cheapestInSla, prediction.costUsd);
-    if (maxCostUsd !== undefined && prediction.costUsd > maxCostUsd) continue;
-    const c = build(model, prediction);
-    if (!best || c.score < best.score) best = c;
+    // A budget is a hard rule: it must hold however long the answer runs.
+    cheapestInSla = Math.min(cheapestInSla, prediction.worstCostUsd);
+    if (maxCostUsd !== undefined && prediction.worstCostUsd > maxCostUsd) continue;
+    out.push(build(model, prediction));
+    added = true;
   }
-  if (best) return best;
+  if (added) return;
   if (cheapestInSla === Number.POSITIVE_INFINITY) {
     // Standard work queues only within its SLA: a target that would meet it but for its queue
     // is busy, and the refusal says "try later" (503), not "impossible" (422).
     if (queueBound) run.queued++;
     const ms = Number.isFinite(fastest) ? `${Math.round(fastest)} ms` : "never (no uplink)";
-    return reject(run, key, "sla", `predicted ${ms} > SLA ${sla} ms`);
+    reject(run, key, "sla", `predicted ${ms} > SLA ${sla} ms`);
+    return;
   }
-  return reject(run, key, "budget", `$${roundCost(cheapestInSla)} > budget $${maxCostUsd}`);
+  reject(run, key, "budget", `$${roundCost(cheapestInSla)} > budget $${maxCostUsd}`);
 }
 
-function score(run: Run, p: Prediction, exposure: number, reliability: number): number {
+/**
+ * Scores every option (lower wins) and keeps each target's best, in the order found:
+ *
+ *   latency: `latencyUtility` of the expected latency / SLA, plus the risk that an answer
+ *     longer than expected misses the SLA (0 when even `max_tokens` fits it);
+ *   cost: the price above the cheapest option, in units of the cheapest paid option's price,
+ *     as a share: extra / (extra + cheapest paid) — 0 for the cheapest, ½ for twice its price
+ *     (or for the cheapest paid one beside a free device), → 1 for far pricier ones;
+ *   privacy exposure and reliability as computed per target.
+ */
+function bestPerTarget(run: Run, options: Candidate[]): Candidate[] {
   const { req, policy } = run;
   const w = policy.weights;
-  const budget = req.constraints.maxCostUsd ?? policy.referenceCostUsd;
-  const costTerm = budget > 0 ? Math.min(1, p.costUsd / budget) : p.costUsd > 0 ? 1 : 0;
-  const privacy = exposure * policy.privacyEmphasis[req.constraints.privacy];
-  return (
-    w.latency * (slaLatency(req, p) / req.constraints.latencySlaMs) +
-    w.cost * costTerm +
-    w.privacy * privacy +
-    w.reliability * reliability
-  );
+  const sla = req.constraints.latencySlaMs;
+  let minCost = Number.POSITIVE_INFINITY;
+  let minPaid = Number.POSITIVE_INFINITY;
+  for (const c of options) {
+    const cost = c.prediction.costUsd;
+    if (cost < minCost) minCost = cost;
+    if (cost > 0 && cost < minPaid) minPaid = cost;
+  }
+  const best: Candidate[] = [];
+  for (const c of options) {
+    const p = c.prediction;
+    const expected = slaLatency(req, p);
+    const worst = slaWorstLatency(req, p);
+    const risk = worst > sla ? (worst - sla) / (worst - expected) : 0;
+    const extra = p.costUsd - minCost;
+    const cost = extra > 0 ? extra / (extra + minPaid) : 0;
+    c.score =
+      w.latency * (latencyUtility(expected / sla, policy) + risk) +
+      w.cost * cost +
+      w.privacy * c.privacy +
+      w.reliability * c.reliability;
+    const last = best[best.length - 1];
+    if (last && last.key === c.key) {
+      if (c.score < last.score) best[best.length - 1] = c;
+    } else best.push(c);
+  }
+  return best;
+}
+
+/**
+ * What latency costs in the score, for latency as a share `x` of the SLA: a gentle slope while
+ * well within it (being faster than needed is worth little), then steep up to 1 at the SLA,
+ * where a prediction's error turns into a miss. Continuous and increasing.
+ */
+export function latencyUtility(x: number, policy: Policy): number {
+  const { slaComfort: knee, comfortSlope: slope } = policy;
+  if (x <= knee) return slope * x;
+  return slope * knee + ((x - knee) * (1 - slope * knee)) / (1 - knee);
 }
 
 function byScore(a: Candidate, b: Candidate): number {
@@ -414,10 +546,16 @@ function byScore(a: Candidate, b: Candidate): number {
 }
 
 /**
- * Backups in fault domains other than the primary's and each other's: the best such candidate,
- * then the best one on another tier (a regional outage takes whole tiers), then by score.
+ * Up to `max` backups in fault domains other than the primary's and each other's, one on another
+ * tier when one is feasible (a regional outage takes whole tiers). A backup runs once the attempt
+ * before it failed, at worst after a whole timeout: those that can still make the SLA then
+ * (`inTime`) come first, by score, ahead of those that cannot.
  */
-function pickBackups(ranked: Candidate[], max: number): Candidate[] {
+function pickBackups(
+  ranked: Candidate[],
+  max: number,
+  inTime: (c: Candidate) => boolean,
+): Candidate[] {
   const primary = ranked[0] as Candidate;
   const chosen: Candidate[] = [];
   const domains = new Set([primary.faultDomain]);
@@ -426,7 +564,8 @@ function pickBackups(ranked: Candidate[], max: number): Candidate[] {
     chosen.push(c);
     domains.add(c.faultDomain);
   };
-  const rest = ranked.slice(1);
+  const fits = new Set(ranked.slice(1).filter(inTime));
+  const rest = [...fits, ...ranked.slice(1).filter((c) => !fits.has(c))];
   take(rest.find((c) => !domains.has(c.faultDomain)));
   if (!chosen.some((c) => c.tier !== primary.tier)) {
     take(rest.find((c) => c.tier !== primary.tier && !domains.has(c.faultDomain)));
@@ -435,7 +574,7 @@ function pickBackups(ranked: Candidate[], max: number): Candidate[] {
     if (chosen.length >= max) break;
     if (!domains.has(c.faultDomain)) take(c);
   }
-  return chosen.sort(byScore);
+  return chosen.sort((a, b) => Number(fits.has(b)) - Number(fits.has(a)) || byScore(a, b));
 }
 
 /** The predicted latency the SLA is about: to the last token, or to the first. */
@@ -443,40 +582,71 @@ function slaLatency(req: RouteRequest, p: Prediction): number {
   return req.constraints.latencyTarget === "first_token" ? p.firstTokenMs : p.latencyMs;
 }
 
-function step(run: Run, c: Candidate): PlanStep {
+/** The same when the answer runs to `max_tokens`. */
+function slaWorstLatency(req: RouteRequest, p: Prediction): number {
+  return req.constraints.latencyTarget === "first_token" ? p.firstTokenMs : p.worstLatencyMs;
+}
+
+/**
+ * A healthy attempt may run to its worst case: its timeout, `timeoutFactor` × that, only catches
+ * a failing one. It is not cut short to leave a backup room in the SLA: a healthy attempt killed
+ * a little past its prediction loses more requests than the backup then saves.
+ */
+function attemptTimeout(policy: Policy, worstMs: number): number {
+  return Math.ceil(Math.max(worstMs * policy.timeoutFactor, worstMs + policy.minTimeoutSlackMs));
+}
+
+function step(run: Run, c: Candidate, deadline: number): PlanStep {
   const { req, policy } = run;
-  const sla = req.constraints.latencySlaMs;
   const p = slaLatency(req, c.prediction);
-  const timeout = Math.ceil(Math.max(p * policy.timeoutFactor, p + policy.minTimeoutSlackMs));
+  const worst = slaWorstLatency(req, c.prediction);
   return {
     tier: c.tier,
     target: c.target,
     model: c.model.id,
     predictedLatencyMs: Math.round(p),
+    worstLatencyMs: Math.round(worst),
     predictedCostUsd: roundCost(c.prediction.costUsd),
-    timeoutMs: Math.min(sla, timeout),
+    timeoutMs: Math.min(deadline, attemptTimeout(policy, worst)),
   };
 }
 
 function rationale(
   run: Run,
-  primary: Candidate,
+  candidates: Candidate[],
   next: Candidate | undefined,
   scope: RationaleItem,
 ): RationaleItem[] {
+  const primary = candidates[0] as Candidate;
   const { req, ctx } = run;
   const p = primary.prediction;
   const sla = req.constraints.latencySlaMs;
   const target = req.constraints.latencyTarget === "first_token" ? "first token" : "complete";
   const items: RationaleItem[] = [contextRationale(req, ctx)];
+  const max = req.task.maxOutputTokens;
+  const answer =
+    target === "complete" ? `, an answer of ~${Math.round(p.outputTokens)} of ${max} tokens` : "";
   items.push({
     factor: "latency",
     detail:
       `${primary.key} predicted ${Math.round(slaLatency(req, p))} ms (${target}) of ${sla} ms ` +
       `SLA (network ` +
       `${Math.round(p.rttMs)}, upload ${Math.round(p.uploadMs)}, queue ${Math.round(p.queueMs)}, ` +
-      `cold start ${Math.round(p.coldStartMs)}, compute ${Math.round(p.computeMs)})`,
+      `cold start ${Math.round(p.coldStartMs)}, compute ${Math.round(p.computeMs)}${answer})`,
   });
+  const worst = slaWorstLatency(req, p);
+  if (worst > sla) {
+    const safe = candidates.find((c) => slaWorstLatency(req, c.prediction) <= sla);
+    items.push({
+      factor: "sla",
+      detail:
+        `best effort: the expected answer fits the SLA, one of all ${max} tokens would take ` +
+        `${Math.round(worst)} ms; ` +
+        (safe
+          ? `${safe.key} would fit even then but scored ${round(safe.score, 3)}`
+          : "no target fits the SLA in that worst case"),
+    });
+  }
   const budget = req.constraints.maxCostUsd;
   items.push({
     factor: "cost",
@@ -499,6 +669,15 @@ function rationale(
   });
   items.push(scope);
   return items;
+}
+
+function coldRationale(cold: Prewarm): RationaleItem {
+  return {
+    factor: "cache",
+    detail:
+      `site:${cold.siteId} would answer in ~${Math.round(cold.warmMs)} ms with ${cold.model} ` +
+      "resident; its cache agent is told of the demand",
+  };
 }
 
 function modalityDetail(ctx: RequestContext, req: RouteRequest): string {

@@ -31,8 +31,17 @@ export interface Policy {
   saturation: { queue: number; kvCache: number };
   /** Site data older than this counts as stale (confidence falls to 0 on freshness). */
   staleAfterMs: number;
-  /** Cost that scores 1 on the cost term when the request gives no budget. */
-  referenceCostUsd: number;
+  /**
+   * Share of `max_tokens` an answer is expected to use until outcomes teach the fleet snapshot's
+   * `answerShares` (answer-length.ts).
+   */
+  answerShare: number;
+  /**
+   * The score's latency term (`latencyUtility` in decide.ts): up to `slaComfort` × the SLA,
+   * latency costs `comfortSlope` per SLA; beyond it, the term rises steeply to 1 at the SLA.
+   */
+  slaComfort: number;
+  comfortSlope: number;
   /** Primary attempt timeout: prediction × factor, at least prediction + slack. */
   timeoutFactor: number;
   minTimeoutSlackMs: number;
@@ -54,7 +63,11 @@ export const DEFAULT_POLICY: Policy = {
   unknownDistanceKm: 500,
   saturation: { queue: 5, kvCache: 0.8 },
   staleAfterMs: 10_000,
-  referenceCostUsd: 0.005,
+  // Apps size max_tokens for the longest answer they accept; half of it is a middle prior that
+  // outcomes replace within tens of answers.
+  answerShare: 0.5,
+  slaComfort: 0.6,
+  comfortSlope: 0.25,
   timeoutFactor: 1.5,
   minTimeoutSlackMs: 50,
   retry: { maxAttempts: 2, baseDelayMs: 25, maxDelayMs: 200 },

@@ -2,6 +2,11 @@
 //   latency = network RTT + upload + queue wait + cold start + compute (prefill + decode)
 //   first token = the same with prefill only
 //   cost    = tokens × price (cloud) | amortised GPU time (MEC) | 0 (device)
+//
+// Answers usually stop well before `max_tokens`, so the prediction decodes the expected answer
+// length (`outputShare` × `max_tokens`, learned from outcomes; see answer-length.ts) and keeps
+// the worst case — every `max_tokens` decoded — beside it, for timeouts and hard budgets. Requests
+// queued ahead at a site are counted at the expected length too: theirs stop early as well.
 
 import type { CatalogModel } from "./catalog.ts";
 import type { DeviceAssessment } from "./context.ts";
@@ -9,16 +14,34 @@ import type { Policy } from "./policy.ts";
 import type { RegionView, RouteRequest, SiteView } from "./types.ts";
 
 export interface Prediction {
-  /** Until the last token. */
+  /** Until the last token of an answer of the expected length. */
   latencyMs: number;
+  /** Until the last token when the answer runs to `max_tokens`. */
+  worstLatencyMs: number;
   /** Until the first token (what a streaming client feels). */
   firstTokenMs: number;
+  /** Of an answer of the expected length. */
   costUsd: number;
+  /** When the answer runs to `max_tokens`. */
+  worstCostUsd: number;
+  /** Expected answer length, tokens. */
+  outputTokens: number;
   rttMs: number;
   uploadMs: number;
   queueMs: number;
   coldStartMs: number;
+  /** Prefill and decode of an answer of the expected length. */
   computeMs: number;
+}
+
+interface Parts {
+  rttMs: number;
+  uploadMs: number;
+  queueMs: number;
+  coldStartMs: number;
+  prefillMs: number;
+  /** Decode time per output token. */
+  msPerToken: number;
 }
 
 function uploadMs(req: RouteRequest): number {
@@ -28,25 +51,59 @@ function uploadMs(req: RouteRequest): number {
   return (req.task.payloadBytes * 8) / (up * 1000);
 }
 
-function total(p: Omit<Prediction, "latencyMs" | "firstTokenMs">, prefillMs: number): Prediction {
+/** The expected answer length: a share of `max_tokens`, at least one token. */
+export function expectedOutputTokens(req: RouteRequest, outputShare: number): number {
+  const max = req.task.maxOutputTokens;
+  return Math.min(max, Math.max(1, max * outputShare));
+}
+
+/** Cost of an attempt: a fixed part, plus per ms of compute (a GPU slot), plus per output token. */
+interface Price {
+  fixedUsd: number;
+  perComputeMsUsd: number;
+  perOutputTokenUsd: number;
+}
+
+const FREE: Price = { fixedUsd: 0, perComputeMsUsd: 0, perOutputTokenUsd: 0 };
+
+function total(p: Parts, outputTokens: number, maxOutputTokens: number, price: Price): Prediction {
   const before = p.rttMs + p.uploadMs + p.queueMs + p.coldStartMs;
-  return { ...p, latencyMs: before + p.computeMs, firstTokenMs: before + prefillMs };
+  const computeMs = p.prefillMs + outputTokens * p.msPerToken;
+  const worstComputeMs = p.prefillMs + maxOutputTokens * p.msPerToken;
+  const { fixedUsd, perComputeMsUsd, perOutputTokenUsd } = price;
+  return {
+    latencyMs: before + computeMs,
+    worstLatencyMs: before + worstComputeMs,
+    firstTokenMs: before + p.prefillMs,
+    costUsd: fixedUsd + perComputeMsUsd * computeMs + perOutputTokenUsd * outputTokens,
+    worstCostUsd: fixedUsd + perComputeMsUsd * worstComputeMs + perOutputTokenUsd * maxOutputTokens,
+    outputTokens,
+    rttMs: p.rttMs,
+    uploadMs: p.uploadMs,
+    queueMs: p.queueMs,
+    coldStartMs: p.coldStartMs,
+    computeMs,
+  };
 }
 
 export function predictDevice(
   req: RouteRequest,
   model: CatalogModel,
   device: DeviceAssessment,
+  outputShare: number,
 ): Prediction {
   const v = model.device;
   if (!v) throw new Error(`${model.id} has no on-device variant`);
-  const prefill = (req.task.inputTokens / v.prefillTokensPerSec) * 1000 * device.throttle;
-  const decode =
-    (req.task.maxOutputTokens / v.tokensPerSec[req.device.class]) * 1000 * device.throttle;
-  return total(
-    { costUsd: 0, rttMs: 0, uploadMs: 0, queueMs: 0, coldStartMs: 0, computeMs: prefill + decode },
-    prefill,
-  );
+  const parts: Parts = {
+    rttMs: 0,
+    uploadMs: 0,
+    queueMs: 0,
+    coldStartMs: 0,
+    prefillMs: (req.task.inputTokens / v.prefillTokensPerSec) * 1000 * device.throttle,
+    msPerToken: (1000 / v.tokensPerSec[req.device.class]) * device.throttle,
+  };
+  const out = expectedOutputTokens(req, outputShare);
+  return total(parts, out, req.task.maxOutputTokens, FREE);
 }
 
 export function predictSite(
@@ -55,6 +112,7 @@ export function predictSite(
   model: CatalogModel,
   km: number,
   policy: Policy,
+  outputShare: number,
 ): Prediction {
   const v = model.mec;
   if (!v) throw new Error(`${model.id} has no MEC variant`);
@@ -64,26 +122,29 @@ export function predictSite(
   // Continuous batching shares the GPU: a full site decodes each stream ~40% slower.
   const busy = Math.min(1, running / maxConcurrent);
   const tps = (own?.tokensPerSec ?? v.tokensPerSec) * (1 - 0.4 * busy);
-  const prefill = (req.task.inputTokens / v.prefillTokensPerSec) * 1000;
-  const compute = prefill + (req.task.maxOutputTokens / tps) * 1000;
-  // Requests ahead of this one beyond the free slots, served maxConcurrent at a time.
+  const prefillMs = (req.task.inputTokens / v.prefillTokensPerSec) * 1000;
+  const msPerToken = 1000 / tps;
+  const out = expectedOutputTokens(req, outputShare);
+  // Requests ahead of this one beyond the free slots, served maxConcurrent at a time, each
+  // taking about as long as this one is expected to.
   const ahead = Math.max(0, waiting + running + 1 - maxConcurrent);
-  const queue = (ahead * compute) / maxConcurrent;
+  const queueMs = (ahead * (prefillMs + out * msPerToken)) / maxConcurrent;
   const resident = site.load.residentModels.includes(model.id);
-  const coldStart = resident ? 0 : (own?.loadTimeMs ?? v.loadTimeMs);
+  const parts: Parts = {
+    rttMs: req.network.rttMs + km * policy.rttMsPerKm,
+    uploadMs: uploadMs(req),
+    queueMs,
+    coldStartMs: resident ? 0 : (own?.loadTimeMs ?? v.loadTimeMs),
+    prefillMs,
+    msPerToken,
+  };
   // The site's hourly GPU cost spread over its concurrent slots.
-  const costUsd = (((site.cost.gpuHourUsd * gpus) / 3600) * (compute / 1000)) / maxConcurrent;
-  return total(
-    {
-      costUsd,
-      rttMs: req.network.rttMs + km * policy.rttMsPerKm,
-      uploadMs: uploadMs(req),
-      queueMs: queue,
-      coldStartMs: coldStart,
-      computeMs: compute,
-    },
-    prefill,
-  );
+  const perComputeMsUsd = (site.cost.gpuHourUsd * gpus) / 3600 / 1000 / maxConcurrent;
+  return total(parts, out, req.task.maxOutputTokens, {
+    fixedUsd: 0,
+    perComputeMsUsd,
+    perOutputTokenUsd: 0,
+  });
 }
 
 export function predictCloud(
@@ -92,24 +153,24 @@ export function predictCloud(
   model: CatalogModel,
   km: number,
   policy: Policy,
+  outputShare: number,
 ): Prediction {
   const v = model.cloud;
   if (!v) throw new Error(`${model.id} has no cloud variant in ${region.id}`);
-  const { inputTokens, maxOutputTokens } = req.task;
-  // Prefill at ~20k tokens/s on top of the service's time to first token.
-  const prefill = v.ttftMs + inputTokens * 0.05;
-  const compute = prefill + (maxOutputTokens / v.tokensPerSec) * 1000;
-  const costUsd =
-    (inputTokens / 1000) * v.inputPer1kUsd + (maxOutputTokens / 1000) * v.outputPer1kUsd;
-  return total(
-    {
-      costUsd,
-      rttMs: req.network.rttMs + policy.cloudBaseRttMs + km * policy.rttMsPerKm,
-      uploadMs: uploadMs(req),
-      queueMs: 0,
-      coldStartMs: 0,
-      computeMs: compute,
-    },
-    prefill,
-  );
+  const { inputTokens } = req.task;
+  const parts: Parts = {
+    rttMs: req.network.rttMs + policy.cloudBaseRttMs + km * policy.rttMsPerKm,
+    uploadMs: uploadMs(req),
+    queueMs: 0,
+    coldStartMs: 0,
+    // Prefill at ~20k tokens/s on top of the service's time to first token.
+    prefillMs: v.ttftMs + inputTokens * 0.05,
+    msPerToken: 1000 / v.tokensPerSec,
+  };
+  const out = expectedOutputTokens(req, outputShare);
+  return total(parts, out, req.task.maxOutputTokens, {
+    fixedUsd: (inputTokens / 1000) * v.inputPer1kUsd,
+    perComputeMsUsd: 0,
+    perOutputTokenUsd: v.outputPer1kUsd / 1000,
+  });
 }

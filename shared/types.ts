@@ -165,6 +165,8 @@ export interface FleetData {
   generatedAt: number;
   sites: SiteView[];
   regions: RegionView[];
+  /** Learned answer lengths as shares of `max_tokens` (answer-length.ts); none: the prior. */
+  answerShares?: Record<string, number> | undefined;
 }
 
 export interface Rejection {
@@ -182,7 +184,10 @@ export interface PlanStep {
   tier: Tier;
   target: Target;
   model: string;
+  /** Expected latency under the request's latency target. */
   predictedLatencyMs: number;
+  /** The same when the answer runs to `max_tokens`. */
+  worstLatencyMs: number;
   predictedCostUsd: number;
   /** Time this attempt may take before the executor moves on. */
   timeoutMs: number;
@@ -217,8 +222,17 @@ export interface Decision {
   complexity: number;
   confidence: number;
   confidenceLevel: ConfidenceLevel;
-  /** `latencyMs` is under the request's latency target; `firstTokenMs` always until the first token. */
-  predicted: { latencyMs: number; firstTokenMs: number; costUsd: number };
+  /**
+   * `latencyMs` (an answer of the expected length) and `worstLatencyMs` (one of `max_tokens`)
+   * are under the request's latency target; `firstTokenMs` always until the first token;
+   * `costUsd` of the expected answer.
+   */
+  predicted: { latencyMs: number; worstLatencyMs: number; firstTokenMs: number; costUsd: number };
+  /**
+   * The expected answer meets the SLA but one of `max_tokens` would not: served on a best-effort
+   * basis rather than refused.
+   */
+  bestEffort: boolean;
   resources: Resources;
   plan: Plan;
   rationale: RationaleItem[];

@@ -12,6 +12,7 @@ import type { Decision, GeoPoint, RouteRequest } from "../shared/types.ts";
 import type { Principal } from "./auth.ts";
 import { policyForDecision } from "./config.ts";
 import { InvalidRequest, refusal } from "./errors.ts";
+import { wantAtSite } from "./fleet/expectations.ts";
 import { fleetSource } from "./fleet/live-fleet-source.ts";
 import { sendEvents } from "./monitor/producer.ts";
 import { cachedHint, consultHints } from "./reasoning/hints.ts";
@@ -73,6 +74,13 @@ export async function decideRequest(
   let result = decide(req, fleet, policy, now, hint);
   // Nova's view of the class may leave nothing feasible; then the rules' own view stands.
   if (!result.ok && hint) result = decide(req, fleet, policy, now);
+  // A model resident nowhere near stays cold unless someone asks for it where it would serve:
+  // the site's cache agent hears of it (batched, after the answer), refused or not; a dry run
+  // changes nothing.
+  const { prewarm } = result;
+  if (prewarm && (opts.record ?? true)) {
+    waitUntil(wantAtSite(c.env, prewarm.siteId, prewarm.model));
+  }
   if (!result.ok) {
     const details = { rejected: result.rejected, rationale: result.rationale };
     throw refusal(result.code, result.message, details);

@@ -2,6 +2,11 @@
 // shared/ on a fleet snapshot built the way the worker builds it — and the oracle.
 
 import {
+  type AnswerLengthState,
+  answerShares,
+  observeAnswers,
+} from "../../shared/answer-length.ts";
+import {
   acquire,
   type Breaker,
   breakerView,
@@ -14,17 +19,26 @@ import {
   windowStats,
 } from "../../shared/breaker.ts";
 import { type CatalogModel, catalogModel } from "../../shared/catalog.ts";
-import { decide } from "../../shared/decide.ts";
+import { decide, type Prewarm } from "../../shared/decide.ts";
 import { type PreparedFleet, prepareFleet } from "../../shared/fleet.ts";
+import {
+  type CacheState,
+  DEFAULT_CACHE_POLICY,
+  emptyCacheState,
+  prewarmCandidates,
+  reconcileResident,
+  recordDemand,
+  siteFootprints,
+} from "../../shared/model-cache.ts";
 import { DEFAULT_POLICY } from "../../shared/policy.ts";
 import { residencyAllows } from "../../shared/residency.ts";
-import type { RegionView, RouteRequest, SiteView } from "../../shared/types.ts";
+import type { Modality, RegionView, RouteRequest, SiteView } from "../../shared/types.ts";
 import { modelGroup } from "./baselines.ts";
 import {
-  type AttemptOutcome,
   evaluate,
   hash01,
   isDown,
+  prewarm,
   type SimRequest,
   siteLoad,
   type TargetRef,
@@ -48,6 +62,10 @@ export interface Plan {
 export interface Feedback {
   at: number;
   target: TargetRef;
+  /** The model and the request's modality and `max_tokens`, as an outcome event carries them. */
+  model: string;
+  modality: Modality;
+  maxOutputTokens: number;
   ok: boolean;
   latencyMs: number;
   ttftMs: number;
@@ -103,6 +121,17 @@ export function mecRouter(world: World): SimPolicy {
   let fleet: PreparedFleet | undefined;
   let builtAt = Number.NEGATIVE_INFINITY;
   let probedAt = 0;
+  // What the monitor learns from outcomes' token counts and publishes with the snapshot.
+  let answers: AnswerLengthState = {};
+  // Each site agent's cache agent: demand from leases and from decisions that wanted a model
+  // there, residency from the site's metrics, prewarm after each probe (durable-objects/site-agent.ts).
+  const caches = new Map<string, CacheState>(
+    world.sites.map((s) => [s.view.id, emptyCacheState()]),
+  );
+  const demand = (siteId: string, model: string, t: number) => {
+    const c = caches.get(siteId);
+    if (c) caches.set(siteId, recordDemand(c, model, t, DEFAULT_CACHE_POLICY));
+  };
   const rand = (t: number, salt: number) => hash01(world.seed, t, salt);
 
   const lastHeartbeat = (site: World["sites"][number], t: number): number => {
@@ -113,16 +142,35 @@ export function mecRouter(world: World): SimPolicy {
     return Math.max(0, hb);
   };
 
+  const prewarmAfterProbe = (s: World["sites"][number], t: number) => {
+    const footprint = siteFootprints(s.view);
+    const cache = reconcileResident(
+      caches.get(s.view.id) as CacheState,
+      [...s.state.resident.keys()],
+      footprint,
+      t,
+    );
+    caches.set(s.view.id, cache);
+    const [first] = prewarmCandidates(
+      cache,
+      footprint,
+      s.view.capacity.gpuMemoryGb,
+      t,
+      DEFAULT_CACHE_POLICY,
+    );
+    const model = first && catalogModel(first.model);
+    if (model) prewarm(s, model, t);
+  };
+
   const snapshot = (t: number): PreparedFleet => {
     // Health probes every 5 s: an answer counts for the breaker, silence against it.
     while (probedAt + PROBE_EVERY_MS <= t) {
       probedAt += PROBE_EVERY_MS;
       for (const s of world.sites) {
         const b = breakers.get(s.view.id) as Breaker;
-        breakers.set(
-          s.view.id,
-          observeProbe(b, !isDown(s, probedAt), probedAt, cfg, rand(probedAt, 1)),
-        );
+        const up = !isDown(s, probedAt);
+        breakers.set(s.view.id, observeProbe(b, up, probedAt, cfg, rand(probedAt, 1)));
+        if (up) prewarmAfterProbe(s, t);
       }
     }
     const sites: SiteView[] = world.sites.map((s) => {
@@ -159,7 +207,13 @@ export function mecRouter(world: World): SimPolicy {
       breaker: "closed",
       errorRate: 0.002,
     }));
-    return prepareFleet({ version: 1, generatedAt: t, sites, regions });
+    return prepareFleet({
+      version: 1,
+      generatedAt: t,
+      sites,
+      regions,
+      answerShares: answerShares(answers, DEFAULT_POLICY.answerShare),
+    });
   };
 
   return {
@@ -170,6 +224,8 @@ export function mecRouter(world: World): SimPolicy {
         builtAt = t;
       }
       const result = decide(r.req, fleet, DEFAULT_POLICY, t);
+      const wanted: Prewarm | undefined = result.prewarm;
+      if (wanted) demand(wanted.siteId, wanted.model, t);
       if (!result.ok) return { steps: [] };
       const d = result.decision;
       const steps: Step[] = [];
@@ -197,9 +253,12 @@ export function mecRouter(world: World): SimPolicy {
       const id = step.target.site.view.id;
       const a = acquire(breakers.get(id) as Breaker, t, cfg);
       breakers.set(id, a.state);
+      // A lease counts as demand for its model at the site, as SiteAgent.reserve records it.
+      if (a.admitted) demand(id, step.model.id, t);
       return a.admitted;
     },
     observe(f) {
+      if (f.ok) answers = observeAnswers(answers, [f]);
       if (f.target.kind !== "site") return;
       const id = f.target.site.view.id;
       const b = breakers.get(id) as Breaker;
@@ -224,8 +283,36 @@ export function mecRouter(world: World): SimPolicy {
  * that no router can reach.
  */
 export function oracle(world: World): SimPolicy {
+  return clairvoyant(world, "oracle", (a, b, sla) => {
+    const meets = a.ms <= sla;
+    const bMeets = b.ms <= sla;
+    return meets
+      ? !bMeets || a.costUsd < b.costUsd || (a.costUsd === b.costUsd && a.ms < b.ms)
+      : !bMeets && a.ms < b.ms;
+  });
+}
+
+/**
+ * The same clairvoyance, taking the fastest option whatever it costs: the lowest latency any
+ * router could give each request (the bound for the mean latency compared with cloud-only).
+ */
+export function fastestOracle(world: World): SimPolicy {
+  return clairvoyant(world, "oracle, fastest", (a, b) => a.ms < b.ms);
+}
+
+/** Options as the clairvoyant policies see them: the true latency and cost of each. */
+interface Seen {
+  ms: number;
+  costUsd: number;
+}
+
+function clairvoyant(
+  world: World,
+  name: string,
+  better: (a: Seen, b: Seen, sla: number) => boolean,
+): SimPolicy {
   return {
-    name: "oracle",
+    name,
     plan(r, t) {
       const req = r.req;
       const group = modelGroup(req);
@@ -254,23 +341,12 @@ export function oracle(world: World): SimPolicy {
       }
       const sla = req.constraints.latencySlaMs;
       const first = req.constraints.latencyTarget === "first_token";
-      let best: { o: (typeof options)[number]; out: AttemptOutcome; ms: number } | undefined;
+      let best: ({ o: (typeof options)[number] } & Seen) | undefined;
       for (const o of options) {
         const out = evaluate(r, o.target, o.model, t, false);
         if (out.result !== "ok") continue;
-        const ms = first ? out.ttftMs : out.latencyMs;
-        if (!best) {
-          best = { o, out, ms };
-          continue;
-        }
-        const meets = ms <= sla;
-        const bestMeets = best.ms <= sla;
-        const better = meets
-          ? !bestMeets ||
-            out.costUsd < best.out.costUsd ||
-            (out.costUsd === best.out.costUsd && ms < best.ms)
-          : !bestMeets && ms < best.ms;
-        if (better) best = { o, out, ms };
+        const seen = { o, ms: first ? out.ttftMs : out.latencyMs, costUsd: out.costUsd };
+        if (!best || better(seen, best, sla)) best = seen;
       }
       if (!best) return { steps: [] };
       return { steps: [{ ...best.o, timeoutMs: Number.POSITIVE_INFINITY }] };

@@ -102,6 +102,9 @@ export function simulate(
         feedback.push({
           at: t + out.latencyMs,
           target: step.target,
+          model: step.model.id,
+          modality: req.task.modality,
+          maxOutputTokens: req.task.maxOutputTokens,
           ok: true,
           latencyMs: out.latencyMs,
           ttftMs: out.ttftMs,
@@ -128,6 +131,9 @@ export function simulate(
       feedback.push({
         at: t + spent,
         target: step.target,
+        model: step.model.id,
+        modality: req.task.modality,
+        maxOutputTokens: req.task.maxOutputTokens,
         ok: false,
         latencyMs: spent,
         ttftMs: spent,

@@ -199,6 +199,17 @@ function load(site: SimSite, model: CatalogModel, t: number, until: number): voi
   if (until > t) loadingUntil.set(model.id, until);
 }
 
+/**
+ * The site's control API loading `model` at `t` (a cache agent's prewarm): resident once its true
+ * load time has passed, evicting the least recently used models as a request's load does. No-op
+ * when it is resident or loading, or the site is down.
+ */
+export function prewarm(site: SimSite, model: CatalogModel, t: number): void {
+  if (isDown(site, t) || site.state.resident.has(model.id)) return;
+  const { at } = readyAt(site, model, t);
+  load(site, model, t, at);
+}
+
 function gbOf(id: string): number {
   return catalogModel(id)?.mec?.gpuMemoryGb ?? 0;
 }

@@ -38,15 +38,48 @@ describe("backups", () => {
       makeSite({ id: "a2", faultDomain: a2Domain }),
       makeSite({ id: "b", faultDomain: "rack-b", load: { running: 8 } }),
     ];
+    // The region's Nova Micro is cheaper than busy b's GPU time, so it ranks first.
     expect(layout(makeRequest(), makeFleet(sites("rack-a"), [farRegion]))).toEqual({
       primary: "site:a1",
-      backups: ["site:b", "cloud:us-east-1"],
+      backups: ["cloud:us-east-1", "site:b"],
     });
     // The same fleet with a2 in a rack of its own: now a2 is the first backup.
     expect(layout(makeRequest(), makeFleet(sites("rack-c"), [farRegion]))).toEqual({
       primary: "site:a1",
       backups: ["site:a2", "cloud:us-east-1"],
     });
+  });
+
+  it("put first those that can still meet the SLA after the primary's whole timeout", () => {
+    // b bills GPU time at 20 $/h, so the far US region's Nova Micro outscores it; but a1 may
+    // take 2.2 s before it is given up on, and the region needs ~1.1 s more, b ~0.8 s.
+    const fleet = makeFleet(
+      [
+        makeSite({ id: "a1", faultDomain: "rack-a" }),
+        makeSite({ id: "b", faultDomain: "rack-b", cost: { gpuHourUsd: 20 } }),
+      ],
+      [farRegion],
+    );
+    const within = (latencySlaMs: number) => {
+      const d = placed(makeRequest({ constraints: { latencySlaMs } }), fleet);
+      const room = latencySlaMs - d.plan.primary.timeoutMs;
+      return {
+        room,
+        backups: d.plan.backups.map((b) => [targetKey(b.target), b.predictedLatencyMs]),
+      };
+    };
+    // 3.2 s leaves ~1 s after a1's timeout: only b fits in it.
+    const tight = within(3_200);
+    expect(tight.backups).toEqual([
+      ["site:b", expect.any(Number)],
+      ["cloud:us-east-1", expect.any(Number)],
+    ]);
+    expect(tight.backups[0]?.[1]).toBeLessThanOrEqual(tight.room);
+    expect(tight.backups[1]?.[1]).toBeGreaterThan(tight.room);
+    // With room for both, the score decides.
+    const loose = within(4_000);
+    expect(loose.backups.map(([key]) => key)).toEqual(["cloud:us-east-1", "site:b"]);
+    expect(loose.backups.every(([, ms]) => Number(ms) <= loose.room)).toBe(true);
   });
 
   it("count sites sharing a fault domain as one", () => {
@@ -75,9 +108,10 @@ describe("backups", () => {
   });
 
   it("count the device as a tier of its own", () => {
+    // A hot phone low on battery: free, but not the first choice.
     const req = makeRequest({
       task: { inputTokens: 50, maxOutputTokens: 20 },
-      device: { models: ["llama-3.2-1b-q4"] },
+      device: { models: ["llama-3.2-1b-q4"], batteryPct: 10, thermal: "serious" },
     });
     const fleet = makeFleet([
       makeSite({ id: "s1" }),
@@ -96,33 +130,95 @@ describe("backups", () => {
 describe("timeouts and retries", () => {
   const fleet = makeFleet([makeSite({ id: "a" })], [makeRegion({ id: "eu-central-1" })]);
 
-  it("give the primary 1.5× its prediction, capped by the SLA", () => {
+  it("give the primary 1.5× its worst case, capped by the SLA", () => {
     const d = placed(makeRequest({ constraints: { latencySlaMs: 10_000 } }), fleet);
     const p = d.plan.primary;
-    expect(p.timeoutMs).toBeGreaterThanOrEqual(Math.floor(1.5 * p.predictedLatencyMs));
-    expect(p.timeoutMs).toBeLessThanOrEqual(Math.ceil(1.5 * (p.predictedLatencyMs + 0.5)));
+    expect(p.worstLatencyMs).toBeGreaterThan(p.predictedLatencyMs);
+    expect(p.timeoutMs).toBeGreaterThanOrEqual(Math.floor(1.5 * p.worstLatencyMs));
+    expect(p.timeoutMs).toBeLessThanOrEqual(Math.ceil(1.5 * (p.worstLatencyMs + 0.5)));
     expect(d.plan.timeoutMs).toBe(10_000);
     expect(d.plan.retry).toEqual({ maxAttempts: 2, baseDelayMs: 25, maxDelayMs: 200 });
   });
 
-  it("cut the primary's timeout short so that the first backup still fits the SLA", () => {
-    const d = placed(makeRequest({ constraints: { latencySlaMs: 3_500 } }), fleet);
+  it("never cut a healthy primary short to make room for a backup", () => {
+    // The full timeout leaves the backup no room inside the SLA; the primary keeps it anyway.
+    const d = placed(makeRequest({ constraints: { latencySlaMs: 3_000 } }), fleet);
+    const p = d.plan.primary;
     const [backup] = d.plan.backups;
     expect(backup).toBeDefined();
-    if (!backup) return;
-    expect(d.plan.primary.timeoutMs).toBeLessThan(
-      Math.floor(1.5 * d.plan.primary.predictedLatencyMs),
-    );
-    expect(d.plan.primary.timeoutMs).toBeGreaterThan(d.plan.primary.predictedLatencyMs);
-    expect(d.plan.primary.timeoutMs + backup.predictedLatencyMs).toBeLessThanOrEqual(3_500);
+    expect(p.timeoutMs).toBe(Math.min(3_000, Math.ceil(1.5 * p.worstLatencyMs)));
+    expect(p.timeoutMs + (backup?.predictedLatencyMs ?? 0)).toBeGreaterThan(3_000);
   });
 
   it("allow no retry when a second attempt cannot fit the SLA", () => {
-    const d = placed(makeRequest({ constraints: { latencySlaMs: 2_000 } }), fleet);
-    expect(d.plan.primary.timeoutMs).toBe(2_000);
+    const d = placed(makeRequest({ constraints: { latencySlaMs: 1_500 } }), fleet);
+    expect(d.bestEffort).toBe(false);
+    expect(d.plan.primary.timeoutMs).toBe(1_500);
     expect(d.plan.retry.maxAttempts).toBe(1);
-    // A quarter of the time left after the primary, at least the base delay.
-    expect(d.plan.retry.maxDelayMs).toBe(Math.floor((2_000 - d.predicted.latencyMs) / 4));
+    // A quarter of the time left after the primary's expected answer, at least the base delay.
+    expect(d.plan.retry.maxDelayMs).toBe(Math.floor((1_500 - d.predicted.latencyMs) / 4));
+  });
+});
+
+describe("best effort", () => {
+  // 1,024 tokens at 180/s take ~5.7 s; half of them ~2.9 s. Only the expected answer fits 4 s.
+  const long = makeRequest({
+    task: { maxOutputTokens: 1_024 },
+    constraints: { latencySlaMs: 4_000 },
+  });
+  const fleet = makeFleet([makeSite({ id: "a" })]);
+
+  it("serves a request whose expected answer fits the SLA though a full one would not, and says so", () => {
+    const d = placed(long, fleet);
+    expect(d.bestEffort).toBe(true);
+    expect(d.predicted.latencyMs).toBeLessThanOrEqual(4_000);
+    expect(d.predicted.worstLatencyMs).toBeGreaterThan(4_000);
+    const note = d.rationale.find((r) => r.factor === "sla");
+    expect(note?.detail).toMatch(/^best effort: .* 1024 tokens would take \d+ ms; no target fits/);
+    // The answer is let through late rather than cut off at the SLA with nothing.
+    expect(Math.abs(d.plan.timeoutMs - 1.5 * d.predicted.worstLatencyMs)).toBeLessThanOrEqual(1);
+    expect(d.plan.primary.timeoutMs).toBe(d.plan.timeoutMs);
+  });
+
+  it("prefers a target that meets the SLA even with a full answer, unless the SLA is wide", () => {
+    // A second site, four times as fast but eight times the price per GPU-hour.
+    const fast = makeSite({
+      id: "b",
+      cost: { gpuHourUsd: 12 },
+      models: [{ model: "llama-3.2-1b", tokensPerSec: 720 }],
+      load: { residentModels: ["llama-3.2-1b"] },
+    });
+    const d = placed(long, makeFleet([makeSite({ id: "a" }), fast]));
+    expect(targetKey(d.target)).toBe("site:b");
+    expect(d.bestEffort).toBe(false);
+    // Under a wide SLA the price decides, and nothing is at risk.
+    const wide = { ...long, constraints: { ...long.constraints, latencySlaMs: 20_000 } };
+    expect(targetKey(placed(wide, makeFleet([makeSite({ id: "a" }), fast])).target)).toBe("site:a");
+  });
+
+  it("names the target that would have met the SLA in the worst case when the risk is small", () => {
+    const fast = makeSite({
+      id: "b",
+      cost: { gpuHourUsd: 12 },
+      models: [{ model: "llama-3.2-1b", tokensPerSec: 720 }],
+      load: { residentModels: ["llama-3.2-1b"] },
+    });
+    const req = { ...long, constraints: { ...long.constraints, latencySlaMs: 5_600 } };
+    const d = placed(req, makeFleet([makeSite({ id: "a" }), fast]));
+    expect(targetKey(d.target)).toBe("site:a");
+    expect(d.bestEffort).toBe(true);
+    const note = d.rationale.find((r) => r.factor === "sla");
+    expect(note?.detail).toMatch(/; site:b would fit even then but scored [\d.]+$/);
+  });
+
+  it("is not needed when the learned answer length says answers are short", () => {
+    const learned = makeFleet([makeSite({ id: "a" })]);
+    learned.data.answerShares = { text: 0.1 };
+    const d = placed(long, learned);
+    expect(d.bestEffort).toBe(true);
+    expect(d.predicted.latencyMs).toBeLessThan(placed(long, fleet).predicted.latencyMs);
+    const short = placed({ ...long, task: { ...long.task, maxOutputTokens: 512 } }, learned);
+    expect(short.bestEffort).toBe(false);
   });
 });
 
@@ -131,7 +227,7 @@ describe("confidence", () => {
   const twins = makeFleet([makeSite({ id: "a" }), makeSite({ id: "b" })]);
   const stale = makeFleet([makeSite({ id: "a", load: { updatedAt: NOW - 20_000 } })]);
 
-  const tight = makeRequest({ constraints: { latencySlaMs: 2_000 } });
+  const tight = makeRequest({ constraints: { latencySlaMs: 1_200 } });
   /** The documented bands: high above 0.8, medium from 0.5 to 0.8, low below 0.5. */
   const band = (c: number) => (c > 0.8 ? "high" : c >= 0.5 ? "medium" : "low");
 

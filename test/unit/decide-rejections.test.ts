@@ -267,11 +267,12 @@ describe("rejections", () => {
   });
 
   it("falls back to a cheaper model of the same site when the best one is over budget", () => {
-    // Only 8B is resident, so it wins on latency; it costs ~$0.00025, 1B ~$0.00008.
+    // Only 8B is resident; under a 5 s SLA the cold 1B is too close to it, so 8B wins despite
+    // its price: a full answer costs ~$0.00025 on 8B, ~$0.00008 on 1B.
     const fleet = oneSite({ load: { residentModels: ["llama-3.1-8b"] } });
     const model = (maxCostUsd?: number) => {
       const result = decide(
-        makeRequest({ constraints: { maxCostUsd } }),
+        makeRequest({ constraints: { maxCostUsd, latencySlaMs: 5_000 } }),
         fleet,
         DEFAULT_POLICY,
         NOW,

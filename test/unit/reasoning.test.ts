@@ -8,7 +8,7 @@ import type { ContextHint } from "../../shared/context.ts";
 import { decide } from "../../shared/decide.ts";
 import { DEFAULT_POLICY } from "../../shared/policy.ts";
 import { normalizeRouteRequest } from "../../shared/route-request.ts";
-import type { Decision, RouteRequest } from "../../shared/types.ts";
+import type { Decision, PlanStep, RouteRequest } from "../../shared/types.ts";
 import {
   applyChoice,
   budgetAllows,
@@ -166,7 +166,8 @@ describe("safety: Nova's choice", () => {
     const second = D.plan.backups[0];
     expect(second).toBeDefined();
     const key = candidates[1]?.key ?? "";
-    const d = applyChoice(D, key, "r".repeat(500), false);
+    const sla = REQ.constraints.latencySlaMs;
+    const d = applyChoice(D, key, "r".repeat(500), false, sla);
     expect(d.reasoner).toBe("nova-pro");
     expect(d.plan.primary).toBe(second);
     expect(d.target).toEqual(second?.target);
@@ -175,7 +176,18 @@ describe("safety: Nova's choice", () => {
     const note = d.rationale.at(-1);
     expect(note?.factor).toBe("reasoning");
     expect(note?.detail.length).toBeLessThanOrEqual(200 + `Nova Pro chose ${key}: `.length);
-    expect(applyChoice(D, key, "r", true).rationale.at(-1)?.detail).toMatch(/cached/);
+    expect(applyChoice(D, key, "r", true, sla).rationale.at(-1)?.detail).toMatch(/cached/);
+  });
+
+  it("says best effort when the chosen step's full-length answer would miss the SLA", () => {
+    const key = candidates[1]?.key ?? "";
+    const second = D.plan.backups[0] as PlanStep;
+    // A best-effort plan: its deadline runs past the SLA, beyond the chosen step's worst case.
+    const late = { ...second, worstLatencyMs: 5_000 };
+    const plan = { ...D.plan, backups: [late, ...D.plan.backups.slice(1)], timeoutMs: 8_000 };
+    const bestEffort = { ...D, plan, bestEffort: true };
+    expect(applyChoice(bestEffort, key, "r", false, 4_000).bestEffort).toBe(true);
+    expect(applyChoice(bestEffort, key, "r", false, 6_000).bestEffort).toBe(false);
   });
 
   it("keeps the rules' decision with the reason when discarded", () => {

@@ -12,13 +12,14 @@ import {
   randomShuffle,
   targetKey,
 } from "../../bench/sim/baselines.ts";
-import { mecRouter, oracle, type Step, violation } from "../../bench/sim/policy.ts";
+import { fastestOracle, mecRouter, oracle, type Step, violation } from "../../bench/sim/policy.ts";
 import { scenarios } from "../../bench/sim/scenarios.ts";
 import { simulate, summarize } from "../../bench/sim/simulate.ts";
 import { simWorkload } from "../../bench/sim/workload.ts";
 import {
   evaluate,
   newSiteState,
+  prewarm,
   type SimRegion,
   type SimRequest,
   type SimSite,
@@ -88,6 +89,8 @@ function request(o: RequestOverrides = {}, at = 0, outputTokens = 100): SimReque
 }
 
 const stepKeys = (steps: Step[]) => steps.map((s) => targetKey(s.target));
+/** What a feedback says about the request it answered. */
+const ANSWER = { model: "llama-3.2-3b", modality: "text", maxOutputTokens: 128 } as const;
 
 describe("simulated world", () => {
   it("queues a request behind a full site's slots and refuses once the queue is full", () => {
@@ -124,6 +127,22 @@ describe("simulated world", () => {
     expect(evaluate(r, target, SMALL, 0, false)).toEqual(look);
   });
 
+  it("prewarms a model at a site's control API: resident after its true load time", () => {
+    const s = site("a", { resident: [], loadTimeMs: 7_000 });
+    prewarm(s, SMALL, 1_000);
+    const target = { kind: "site", site: s } as const;
+    // Asked at 5 s, it waits for the rest of the load (less the half RTT on the way there).
+    const waiting = evaluate(request(), target, SMALL, 5_000, false).coldStartMs;
+    expect(waiting).toBeGreaterThan(2_900);
+    expect(waiting).toBeLessThanOrEqual(3_000);
+    expect(evaluate(request(), target, SMALL, 8_000, false).coldStartMs).toBe(0);
+    // Not while the site is down.
+    const down = site("b", { resident: [] });
+    down.down.push([0, 10_000]);
+    prewarm(down, SMALL, 1_000);
+    expect(down.state.resident.size).toBe(0);
+  });
+
   it("never answers from a site during its outage", () => {
     const s = site("a");
     s.down.push([1_000, 2_000]);
@@ -146,6 +165,7 @@ describe("baselines", () => {
     policy.dispatched?.({ ...toA, target: { kind: "site", site: b } }, 0);
     for (let i = 0; i < 2; i++) {
       policy.observe?.({
+        ...ANSWER,
         at: 1,
         target: toA.target,
         ok: true,
@@ -163,6 +183,7 @@ describe("baselines", () => {
     const policy = latencyBased(world([a, b], []));
     const seen = (s: SimSite, latencyMs: number) =>
       policy.observe?.({
+        ...ANSWER,
         at: 0,
         target: { kind: "site", site: s },
         ok: true,
@@ -287,6 +308,30 @@ describe("oracle", () => {
   });
 });
 
+describe("fastest oracle", () => {
+  it("takes the option with the lowest true latency, whatever it costs, within the rules", () => {
+    // With a loose SLA the cheapest oracle stays on the free phone; the fastest does not.
+    const w = world([site("a")]);
+    const loose = request({
+      device: { models: ["llama-3.2-1b-q4"] },
+      constraints: { latencySlaMs: 60_000 },
+    });
+    expect(stepKeys(oracle(w).plan(loose, 0).steps)).toEqual(["device"]);
+    const chosen = fastestOracle(w).plan(loose, 0).steps[0] as Step;
+    const ms = (target: Step["target"], model: CatalogModel) =>
+      evaluate(loose, target, model, 0, false).latencyMs;
+    const candidates = [
+      ms({ kind: "device" }, catalogModel("llama-3.2-1b") as CatalogModel),
+      ms({ kind: "site", site: w.sites[0] as SimSite }, SMALL),
+      ms({ kind: "cloud", region: FRANKFURT_REGION }, catalogModel("nova-micro") as CatalogModel),
+    ];
+    expect(targetKey(chosen.target)).not.toBe("device");
+    expect(ms(chosen.target, chosen.model)).toBeLessThanOrEqual(Math.min(...candidates));
+    const strict = request({ constraints: { privacy: "strict" } });
+    expect(stepKeys(fastestOracle(w).plan(strict, 0).steps)).not.toContain("cloud:eu-central-1");
+  });
+});
+
 describe("mec-router in the simulator", () => {
   it("plans with the real decision engine and never sends strict requests to the cloud", () => {
     const w = world([site("a"), site("b", { trusted: false })]);
@@ -296,6 +341,67 @@ describe("mec-router in the simulator", () => {
     expect(steps.length).toBeGreaterThan(0);
     for (const s of steps) expect(violation(strict.req, s.target)).toBeNull();
     expect(stepKeys(steps)[0]).toBe("site:a");
+  });
+});
+
+describe("mec-router's learning loops in the simulator", () => {
+  it("learns the answer length from outcomes and publishes it with the next snapshot", () => {
+    const w = world([site("a")], []);
+    const policy = mecRouter(w);
+    // 512 tokens at 100/s: half of them (the prior) miss a 2 s SLA, an eighth would not.
+    const req = (at: number) =>
+      request(
+        {
+          task: { model: "llama-3.2-3b", maxOutputTokens: 512 },
+          constraints: { latencySlaMs: 2_000 },
+        },
+        at,
+      );
+    expect(policy.plan(req(0), 0).steps).toEqual([]);
+    for (let i = 0; i < 200; i++) {
+      policy.observe?.({
+        ...ANSWER,
+        maxOutputTokens: 512,
+        at: 10 + i,
+        target: { kind: "site", site: w.sites[0] as SimSite },
+        ok: true,
+        latencyMs: 1,
+        ttftMs: 1,
+        outputTokens: 64,
+      });
+    }
+    // Still the old snapshot within the second; the next one carries what was learned.
+    expect(policy.plan(req(500), 500).steps).toEqual([]);
+    expect(stepKeys(policy.plan(req(1_500), 1_500).steps)).toEqual(["site:a"]);
+  });
+
+  it("prewarms a model asked for at a site where it is not resident, from demand alone", () => {
+    // Qwen2.5 7B served but resident nowhere; 11 s to load makes a 5 s SLA impossible, so every
+    // request is refused, and each tells the site's cache agent of the demand.
+    const s = site("a", { resident: [] });
+    s.view = {
+      ...s.view,
+      models: [{ model: "qwen2.5-7b", tokensPerSec: 58 }],
+      load: { ...s.view.load, residentModels: [] },
+    };
+    s.loadTimeMs = { "qwen2.5-7b": 11_000 };
+    s.tokensPerSec = { "qwen2.5-7b": 58 };
+    const policy = mecRouter(world([s], []));
+    const qwen = (at: number) =>
+      request(
+        {
+          task: { model: "qwen2.5-7b", maxOutputTokens: 64 },
+          constraints: { latencySlaMs: 5_000 },
+        },
+        at,
+      );
+    let t = 0;
+    for (; t < 20_000; t += 500) expect(policy.plan(qwen(t), t).steps).toEqual([]);
+    // The demand (40 requests in 20 s) crossed the prewarm threshold: loaded after a probe.
+    expect(s.state.resident.has("qwen2.5-7b")).toBe(true);
+    let served = false;
+    for (; t < 60_000 && !served; t += 500) served = policy.plan(qwen(t), t).steps.length > 0;
+    expect(served).toBe(true);
   });
 });
 

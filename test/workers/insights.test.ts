@@ -1,14 +1,15 @@
 // The monitor's learning and anomaly stage (worker/monitor/insights.ts) inside workerd, on D1
 // with the real migrations: batches through the consumer on a simulated clock, a latency shift
 // at one site flagged within minutes and listed by GET /v1/anomalies, replays that change
-// nothing, a site's decode speed learned and taken by its SiteAgent, and the route's validation
-// and keys.
+// nothing, a site's decode speed learned and taken by its SiteAgent, answer lengths learned and
+// served by the fleet directory, and the route's validation and keys.
 
 import { createMessageBatch, runInDurableObject } from "cloudflare:test";
 import { env, exports } from "cloudflare:workers";
 import { beforeEach, describe, expect, it } from "vitest";
 import type { SiteAgent } from "../../durable-objects/site-agent.ts";
 import type { MonitorEvent } from "../../shared/events.ts";
+import { ANSWERS_NAME, ANSWERS_SCOPE } from "../../worker/monitor/answer-lengths.ts";
 import { consumeMessages } from "../../worker/monitor/consumer.ts";
 import {
   afterCommit,
@@ -264,6 +265,44 @@ describe("learned decode speed", () => {
     expect(Math.abs(speed - TRUE_TPS)).toBeLessThan(3);
     // A model the site is not registered for is learned in D1 but not taken by the agent.
     expect(models.map((m) => m.model)).toEqual([LARGE]);
+  });
+});
+
+describe("learned answer length", () => {
+  it("learns the share of max_tokens answers use, once per outcome, and the fleet directory serves it", async () => {
+    // 40 text answers on Llama 3.1 8B at a quarter of max_tokens, and one failed request.
+    const bodies: MonitorEvent[] = [];
+    for (let j = 0; j < 40; j++) {
+      const time = BASE + j * 1_000;
+      const d = decision({ time, tier: "mec", target: "site:answers-a", model: LARGE });
+      bodies.push(
+        d,
+        outcome({ decisionId: d.id, time, finalModel: LARGE, tokens: { input: 500, output: 64 } }),
+      );
+    }
+    const failed = decision({ time: BASE, tier: "mec", target: "site:answers-a", model: LARGE });
+    bodies.push(
+      failed,
+      outcome({ decisionId: failed.id, time: BASE, ok: false, finalModel: LARGE }),
+    );
+    await deliver(bodies, BASE + 2 * MINUTE);
+
+    const [row] = await learnedRows(ANSWERS_SCOPE);
+    expect(row?.name).toBe(ANSWERS_NAME);
+    const stored = JSON.parse(row?.value ?? "{}") as {
+      state: Record<string, { n: number; mean: number }>;
+    };
+    expect(stored.state.text).toEqual({ n: 40, mean: 0.25 });
+    expect(stored.state[`text|${LARGE}`]).toEqual({ n: 40, mean: 0.25 });
+    const snap = await env.FLEET_DIRECTORY.getByName("global").snapshot();
+    // 40 samples against a prior weight of 20: two thirds of the way from 0.5 to 0.25.
+    expect(snap.answerShares?.text).toBeCloseTo(0.5 / 3 + (2 / 3) * 0.25, 9);
+
+    // A redelivered chunk teaches nothing twice.
+    const version = row?.version;
+    await deliver(bodies, BASE + 3 * MINUTE);
+    const [again] = await learnedRows(ANSWERS_SCOPE);
+    expect(again?.version).toBe(version);
   });
 });
 

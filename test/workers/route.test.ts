@@ -1,4 +1,4 @@
-import { exports } from "cloudflare:workers";
+import { env, exports } from "cloudflare:workers";
 import { beforeAll, describe, expect, it } from "vitest";
 import fleet from "./fixtures/fleet.json";
 
@@ -225,5 +225,41 @@ describe("GET /v1/catalog and /healthz", () => {
     );
     const anon = await exports.default.fetch("http://router.test/v1/catalog");
     expect(anon.status).toBe(401);
+  });
+});
+
+describe("POST /v1/route: a model resident nowhere near", () => {
+  it("503 unavailable while it is cold, and the site that serves it hears of the demand", async () => {
+    // A Berlin site serving Qwen2.5 7B without it loaded: 11 s of cold load miss a 5 s SLA.
+    const res = await exports.default.fetch("http://router.test/v1/sites/cold-c", {
+      method: "PUT",
+      headers: { "content-type": "application/json", authorization: `Bearer ${OPERATOR_KEY}` },
+      body: JSON.stringify({
+        ...fleet.sites[0],
+        load: undefined,
+        id: "cold-c",
+        name: "Berlin C (Qwen not loaded)",
+        models: [{ model: "qwen2.5-7b" }],
+        residentModels: [],
+      }),
+    });
+    expect(res.status).toBe(200);
+    const refused = await post({
+      task: { modality: "text", model: "qwen2.5-7b", maxOutputTokens: 64 },
+      constraints: { latencySlaMs: 5_000 },
+      location: BERLIN,
+    });
+    const body = await expectError(refused, 503, "unavailable");
+    expect(refused.headers.get("retry-after")).toBe("5");
+    expect(body.error.message).toContain("until qwen2.5-7b is resident at site:cold-c");
+    // The demand reaches the site's cache agent after the answer (batched per isolate).
+    const agent = env.SITE_AGENT.getByName("cold-c");
+    let demand = 0;
+    for (let i = 0; i < 40 && demand === 0; i++) {
+      await new Promise((r) => setTimeout(r, 50));
+      demand = (await agent.describe())?.cache.demand["qwen2.5-7b"]?.count ?? 0;
+    }
+    expect(demand).toBeGreaterThan(0.99);
+    expect((await agent.describe())?.view.load.running).toBe(0);
   });
 });

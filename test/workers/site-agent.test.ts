@@ -1,6 +1,7 @@
 // The site agent (durable-objects/site-agent.ts) inside workerd: admission under concurrency,
 // lease reclaim by the alarm, state across eviction, staleness and probes, the breaker fed by
-// outcomes, the cache agent against a real control API, and the views pushed to the fleet
+// outcomes, the cache agent against a real control API (and prewarming on demand for a model
+// that is not resident), and the views pushed to the fleet
 // directory; plus a cloud service breaker as the router sees it.
 //
 // Time: every agent runs on a test clock (`instance.now`) far in the future, so the alarms it
@@ -488,6 +489,38 @@ describe("cache agent against the demo site's control API", () => {
   });
 });
 
+describe("demand for a model that is not resident", () => {
+  it("records demand without load, and the alarm prewarms the model once demand is enough", async () => {
+    const id = "want-1";
+    const clock = { t: T0 };
+    const stub = await agent(id, clock);
+    await stub.register(
+      registration(id, {
+        endpoint: `${DEMO}/v1`,
+        controlEndpoint: `${DEMO}/control`,
+        models: [{ model: WHISPER }, { model: SMALL }],
+        residentModels: [SMALL],
+      }),
+    );
+    // Below the prewarm threshold (1 request/min): 5 asks decay to ~0.35/min.
+    await stub.want(WHISPER, 5);
+    // A model the site does not serve is ignored.
+    await stub.want(LARGE, 100);
+    let d = await detail(stub);
+    expect(d.view.load.running).toBe(0);
+    expect(d.cache.demand[WHISPER]?.count).toBeCloseTo(5, 5);
+    expect(d.cache.demand[LARGE]).toBeUndefined();
+    await alarmAt(stub, clock, T0 + PROBE_MS);
+    expect((await detail(stub)).cache.resident.map((r) => r.model)).toEqual([SMALL]);
+    // 15 more: ~1.4/min, so the next alarm loads it through the control API.
+    await stub.want(WHISPER, 15);
+    await alarmAt(stub, clock, T0 + 2 * PROBE_MS);
+    d = await detail(stub);
+    expect(d.cache.resident.map((r) => r.model)).toEqual([SMALL, WHISPER]);
+    expect(d.view.load.residentModels).toContain(WHISPER);
+  });
+});
+
 describe("fleet directory", () => {
   it("receives the agent's views on register and heartbeat, throttled, and ignores stale pushes", async () => {
     const id = "dir-1";
@@ -528,6 +561,16 @@ describe("fleet directory", () => {
     expect(await directory().upsertSite(late, seq)).toBe(false);
     expect(await directory().upsertSite(late, seq - 1)).toBe(false);
     expect(await directoryView(id)).toEqual(current);
+  });
+
+  it("keeps the learned answer lengths it is given, across eviction, and refuses invalid ones", async () => {
+    const before = (await directory().snapshot()).version;
+    expect(await directory().setAnswerShares({ text: 1.5 })).toBe(false);
+    expect(await directory().setAnswerShares({ text: 0.4, "text|llama-3.1-8b": 0.3 })).toBe(true);
+    await evictDurableObject(directory());
+    const snap = await directory().snapshot();
+    expect(snap.answerShares).toEqual({ text: 0.4, "text|llama-3.1-8b": 0.3 });
+    expect(snap.version).toBe(before + 1);
   });
 });
 

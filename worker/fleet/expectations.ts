@@ -1,11 +1,13 @@
 // Decide-only answers tell the chosen site to expect the request (expected load for a moment,
-// demand for its cache agent). One Durable Object call per answer would make a popular site's
-// agent the bottleneck of /v1/route (one object serves on the order of 1,000 calls/s) and cost a
-// call per answer; measured under `npm run bench:overhead`, it was the largest part of the
-// route's CPU. So each isolate adds them up per site and model and sends one call per site and
-// model every EXPECT_FLUSH_MS. The request that opens a window holds its flush in `waitUntil`
-// (window-batch.ts), so the isolate stays alive until it is delivered; a failed call is dropped
-// (the expectation is a hint, and the next heartbeat corrects the load).
+// demand for its cache agent), and any decision may tell a site that it would have taken the
+// request had a model been resident there (demand only: `SiteAgent.want`). One Durable Object
+// call per answer would make a popular site's agent the bottleneck of /v1/route (one object
+// serves on the order of 1,000 calls/s) and cost a call per answer; measured under
+// `npm run bench:overhead`, it was the largest part of the route's CPU. So each isolate adds them
+// up per site and model and sends one call per site and model every EXPECT_FLUSH_MS. The request
+// that opens a window holds its flush in `waitUntil` (window-batch.ts), so the isolate stays
+// alive until it is delivered; a failed call is dropped (the expectation is a hint, and the next
+// heartbeat corrects the load).
 
 import { WindowBatch, windowOf } from "../window-batch.ts";
 import { siteStub } from "./site-stub.ts";
@@ -39,6 +41,7 @@ export function expectationBatch(
 }
 
 let batch: WindowBatch<Expectation> | undefined;
+let wants: WindowBatch<Expectation> | undefined;
 
 /** The isolate's batch: tells `siteId` to expect one more request for `model`. */
 export function expectAtSite(env: Env, siteId: string, model: string): Promise<void> {
@@ -47,4 +50,13 @@ export function expectAtSite(env: Env, siteId: string, model: string): Promise<v
     windowOf(EXPECT_FLUSH_MS),
   );
   return batch.add({ siteId, model });
+}
+
+/** The same for a request that wanted `model` at `siteId` but could not have it resident there. */
+export function wantAtSite(env: Env, siteId: string, model: string): Promise<void> {
+  wants ??= expectationBatch(
+    (site, m, n) => siteStub(env, site).want(m, n),
+    windowOf(EXPECT_FLUSH_MS),
+  );
+  return wants.add({ siteId, model });
 }

@@ -27,7 +27,13 @@ export function fleetFromDirectory(snap: DirectorySnapshot, now: number): Prepar
     const breaker: BreakerState = svc?.breaker ?? "closed";
     return { ...r, breaker, errorRate: svc?.errorRate ?? 0 };
   });
-  return prepareFleet({ version: snap.version, generatedAt: now, sites: snap.sites, regions });
+  return prepareFleet({
+    version: snap.version,
+    generatedAt: now,
+    sites: snap.sites,
+    regions,
+    answerShares: snap.answerShares,
+  });
 }
 
 export class LiveFleetSource implements FleetSource {

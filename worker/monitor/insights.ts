@@ -40,6 +40,9 @@
 // the same check-and-set. `readDemandProfiles` turns the rows into `DemandProfile`s for the
 // scheduled prewarm (scheduled.ts).
 //
+// Answer lengths (shared/answer-length.ts, in answer-lengths.ts): the share of `max_tokens` the
+// successful answers used, per modality and model, pushed to the fleet directory.
+//
 // Last, learned decode speeds (tokens/s of the successful outcomes, over all network classes)
 // go to the SiteAgents of MEC targets (`SiteAgent.learn`), whose views then carry them to the
 // decision engine.
@@ -68,6 +71,8 @@ import {
 import { floorTo, HOUR_MS, HOURS_PER_WEEK, hourOfWeek } from "../../shared/rollup.ts";
 import { DEFAULT_NETWORK } from "../../shared/route-request.ts";
 import { NETWORK_TYPES, type NetworkClass, type NetworkType } from "../../shared/types.ts";
+import { learnAnswerLengths } from "./answer-lengths.ts";
+import { type Cell, compareAndSet } from "./learned-parameters.ts";
 
 const MINUTE_MS = 60_000;
 /** Outcome ids an estimator state remembers, to skip redelivered ones. */
@@ -88,6 +93,7 @@ export const DEMAND_NAME = "demand";
 export interface InsightsEnv {
   DB: D1Database;
   SITE_AGENT: Env["SITE_AGENT"];
+  FLEET_DIRECTORY: Env["FLEET_DIRECTORY"];
 }
 
 export interface InsightsSummary {
@@ -99,6 +105,8 @@ export interface InsightsSummary {
   pushed: number;
   /** Site demand rows written. */
   demand: number;
+  /** Answer lengths learned and pushed to the fleet directory (0 or 1). */
+  answers: number;
 }
 
 /**
@@ -112,7 +120,13 @@ export async function afterCommit(
   now: number = Date.now(),
 ): Promise<InsightsSummary> {
   const outcomes = events.filter((e): e is OutcomeEvent => e.type === "outcome");
-  const summary: InsightsSummary = { estimators: 0, anomalies: 0, pushed: 0, demand: 0 };
+  const summary: InsightsSummary = {
+    estimators: 0,
+    anomalies: 0,
+    pushed: 0,
+    demand: 0,
+    answers: 0,
+  };
   const siteDecisions = events.filter(
     (e): e is DecisionEvent =>
       e.type === "decision" && (e as DecisionEvent).target.startsWith("site:"),
@@ -126,7 +140,14 @@ export async function afterCommit(
     }
   }
   if (outcomes.length === 0) return summary;
-  const speeds = await learn(env.DB, outcomes, now, summary);
+  const decisions = await decisionsOf(env.DB, outcomes);
+  const speeds = await learn(env.DB, outcomes, decisions, now, summary);
+  // Its own failure must not keep the anomalies and speeds from their turn.
+  try {
+    summary.answers = await learnAnswerLengths(env, outcomes, decisions, now);
+  } catch (err) {
+    log("warn", { event: "insights_answers_failed", message: message(err) });
+  }
   await detect(env.DB, [...new Set(outcomes.map((o) => o.finalTarget))], now, summary);
   for (const { target, model, tokensPerSec } of speeds) {
     const siteId = target.slice("site:".length);
@@ -137,102 +158,6 @@ export async function afterCommit(
     }
   }
   return summary;
-}
-
-// ---- check-and-set on learned_parameters ---------------------------------------------------
-
-interface Cell {
-  scope: string;
-  name: string;
-}
-
-interface Stored {
-  value: unknown;
-  version: number;
-}
-
-interface Write {
-  json: string;
-  samples: number;
-  /** Run in the same D1 batch, before the state's write. */
-  with?: D1PreparedStatement[];
-}
-
-/**
- * For each cell: reads it, `compute`s its new value from the stored one and writes it if the
- * version is still the one read; cells that lost are read and computed once more. `compute`
- * returns undefined for nothing to write.
- */
-async function compareAndSet<C extends Cell>(
-  db: D1Database,
-  cells: readonly C[],
-  now: number,
-  compute: (cell: C, stored: unknown) => Promise<Write | undefined> | Write | undefined,
-): Promise<C[]> {
-  let pending = cells;
-  const written: C[] = [];
-  for (let attempt = 0; attempt < 2 && pending.length > 0; attempt++) {
-    const stored = await readCells(db, pending);
-    const statements: D1PreparedStatement[] = [];
-    const casAt: { cell: C; index: number }[] = [];
-    for (const [i, cell] of pending.entries()) {
-      const prev = stored[i];
-      const write = await compute(cell, prev?.value);
-      if (!write) continue;
-      statements.push(...(write.with ?? []));
-      casAt.push({ cell, index: statements.length });
-      statements.push(
-        prev === undefined
-          ? db
-              .prepare(
-                `INSERT INTO learned_parameters (scope, name, value, samples, updated_at, version)
-                 VALUES (?, ?, ?, ?, ?, 1) ON CONFLICT (scope, name) DO NOTHING`,
-              )
-              .bind(cell.scope, cell.name, write.json, write.samples, now)
-          : db
-              .prepare(
-                `UPDATE learned_parameters SET value = ?, samples = ?, updated_at = ?,
-                   version = version + 1
-                 WHERE scope = ? AND name = ? AND version = ?`,
-              )
-              .bind(write.json, write.samples, now, cell.scope, cell.name, prev.version),
-      );
-    }
-    if (statements.length === 0) break;
-    const results = await db.batch(statements);
-    const lost = casAt.filter(({ index }) => (results[index]?.meta.changes ?? 0) === 0);
-    for (const w of casAt) if (!lost.includes(w)) written.push(w.cell);
-    pending = lost.map((l) => l.cell);
-    if (attempt === 1 && pending.length > 0) {
-      log("warn", {
-        event: "insights_cas_conflict",
-        cells: pending.map((c) => `${c.scope}/${c.name}`),
-      });
-    }
-  }
-  return written;
-}
-
-async function readCells(db: D1Database, cells: readonly Cell[]): Promise<(Stored | undefined)[]> {
-  if (cells.length === 0) return [];
-  const results = await db.batch<{ value: unknown; version: number }>(
-    cells.map((c) =>
-      db
-        .prepare("SELECT value, version FROM learned_parameters WHERE scope = ? AND name = ?")
-        .bind(c.scope, c.name),
-    ),
-  );
-  return results.map((r) => {
-    const row = r.results[0];
-    if (!row) return undefined;
-    let value: unknown;
-    try {
-      value = typeof row.value === "string" ? JSON.parse(row.value) : undefined;
-    } catch {
-      value = undefined;
-    }
-    return { value, version: row.version };
-  });
 }
 
 // ---- learning -------------------------------------------------------------------------------
@@ -256,6 +181,8 @@ interface DecisionInfo {
   network: NetworkClass;
   target: string;
   predictedMs: number;
+  modality: string;
+  maxOutputTokens: number;
 }
 
 /** `estimator:<model>:<network>`. */
@@ -267,10 +194,10 @@ export function estimatorName(model: string, network: NetworkClass | "any"): str
 async function learn(
   db: D1Database,
   outcomes: readonly OutcomeEvent[],
+  decisions: ReadonlyMap<string, DecisionInfo>,
   now: number,
   summary: InsightsSummary,
 ): Promise<{ target: string; model: string; tokensPerSec: number }[]> {
-  const decisions = await decisionsOf(db, outcomes);
   const cells = new Map<string, EstimatorCell>();
   const cell = (target: string, model: string, network: NetworkClass | "any") => {
     const name = estimatorName(model, network);
@@ -355,7 +282,8 @@ async function decisionsOf(
     statements.push(
       db
         .prepare(
-          `SELECT event_id, network_type, target, predicted_latency_ms FROM decisions
+          `SELECT event_id, network_type, target, predicted_latency_ms, modality,
+             max_output_tokens FROM decisions
            WHERE event_id IN (${part.map(() => "?").join(", ")})`,
         )
         .bind(...part),
@@ -366,6 +294,8 @@ async function decisionsOf(
     network_type: string;
     target: string;
     predicted_latency_ms: number;
+    modality: string;
+    max_output_tokens: number;
   }>(statements);
   for (const r of results) {
     for (const row of r.results) {
@@ -373,6 +303,8 @@ async function decisionsOf(
         network: classOfType(row.network_type),
         target: row.target,
         predictedMs: row.predicted_latency_ms,
+        modality: row.modality,
+        maxOutputTokens: row.max_output_tokens,
       });
     }
   }

@@ -44,6 +44,7 @@ const planStepSchema = z.object({
   target: targetSchema,
   model: z.string(),
   predictedLatencyMs: z.number(),
+  worstLatencyMs: z.number(),
   predictedCostUsd: z.number(),
   timeoutMs: z.number(),
 });
@@ -56,7 +57,13 @@ export const decisionSchema = z.object({
   complexity: z.number(),
   confidence: z.number(),
   confidenceLevel: z.enum(["high", "medium", "low"]),
-  predicted: z.object({ latencyMs: z.number(), firstTokenMs: z.number(), costUsd: z.number() }),
+  predicted: z.object({
+    latencyMs: z.number(),
+    worstLatencyMs: z.number(),
+    firstTokenMs: z.number(),
+    costUsd: z.number(),
+  }),
+  bestEffort: z.boolean(),
   resources: z.object({
     memoryGb: z.number(),
     cpuCores: z.number(),

@@ -189,6 +189,7 @@ export function applyChoice(
   primary: string,
   reason: string,
   cached: boolean,
+  slaMs: number,
 ): Decision {
   const steps = [decision.plan.primary, ...decision.plan.backups];
   const chosen = steps.find((s) => targetKey(s) === primary);
@@ -209,10 +210,13 @@ export function applyChoice(
     model: chosen.model,
     predicted: {
       latencyMs: chosen.predictedLatencyMs,
+      worstLatencyMs: chosen.worstLatencyMs,
       // The step keeps only the latency under the request's target: an upper bound of the first token.
       firstTokenMs: chosen.predictedLatencyMs,
       costUsd: chosen.predictedCostUsd,
     },
+    // Against the SLA: a best-effort plan's deadline runs past it.
+    bestEffort: chosen.worstLatencyMs > slaMs,
     plan: { ...decision.plan, primary: chosen, backups },
     reasoner: "nova-pro",
     rationale: [...decision.rationale, note],

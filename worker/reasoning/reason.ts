@@ -53,7 +53,8 @@ export async function maybeReason(
     candidates.map((c) => c.key),
   );
   const hit = cacheGet(cache, key, started);
-  if (hit) return applyChoice(decision, hit.primary, hit.rationale, true);
+  if (hit)
+    return applyChoice(decision, hit.primary, hit.rationale, true, req.constraints.latencySlaMs);
 
   const features = requestFeatures(req, decision);
   const promptTokens = Math.ceil(
@@ -71,5 +72,6 @@ export async function maybeReason(
   const verdict = checkChoice(result.answer, candidates, decision);
   if (!verdict.ok) return keepRules(decision, `${verdict.why}; discarded, rules decide`);
   cachePut(cache, key, { primary: verdict.primary, rationale: result.answer.rationale }, started);
-  return applyChoice(decision, verdict.primary, result.answer.rationale, false);
+  const sla = req.constraints.latencySlaMs;
+  return applyChoice(decision, verdict.primary, result.answer.rationale, false, sla);
 }

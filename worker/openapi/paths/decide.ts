@@ -25,8 +25,8 @@ const WHERE_IT_RAN = {
 };
 
 const REFUSALS = {
-  422: "`infeasible`: no target satisfies the constraints; `details.rejected` names every candidate's reason.",
-  503: "`overloaded` (a sheddable request, every feasible target saturated) or `unavailable` (refused only for a passing reason: breaker open, full, draining, unhealthy); `Retry-After`.",
+  422: "`infeasible`: no target satisfies the constraints, not even with an answer of the expected length; `details.rejected` names every candidate's reason.",
+  503: "`overloaded` (a sheddable request, every feasible target saturated) or `unavailable` (refused only for a passing reason: breaker open, full, draining, unhealthy, a queue, or a model not yet resident where it would fit — its site is asked to load it); `Retry-After`.",
 };
 
 const BUDGET = {
@@ -37,7 +37,7 @@ const EXECUTION_ERRORS = {
   ...REFUSALS,
   ...BUDGET,
   502: "`upstream_error`: every attempt failed; `details.attempts` names each. An upstream's own 4xx is passed on as `upstream_rejected` with its status.",
-  504: "`upstream_timeout`: the SLA ran out before an answer.",
+  504: "`upstream_timeout`: the SLA (for a best-effort plan, its deadline) ran out before an answer.",
 };
 
 const routeExampleAnswer = {
@@ -51,7 +51,8 @@ const routeExampleAnswer = {
   complexity: 0.241,
   confidence: 0.82,
   confidenceLevel: "high",
-  predicted: { latencyMs: 447, firstTokenMs: 91, costUsd: 0.0000185 },
+  predicted: { latencyMs: 447, worstLatencyMs: 829, firstTokenMs: 91, costUsd: 0.0000185 },
+  bestEffort: false,
   resources: { memoryGb: 3, cpuCores: 1, gpuUnits: 1, bandwidthMbps: 0.1 },
   plan: {
     primary: {
@@ -59,8 +60,9 @@ const routeExampleAnswer = {
       target: { kind: "site", siteId: "berlin-1", endpoint: "http://127.0.0.1:9101/v1" },
       model: "llama-3.2-3b",
       predictedLatencyMs: 447,
+      worstLatencyMs: 829,
       predictedCostUsd: 0.0000185,
-      timeoutMs: 671,
+      timeoutMs: 1244,
     },
     backups: [
       {
@@ -68,8 +70,9 @@ const routeExampleAnswer = {
         target: { kind: "device" },
         model: "llama-3.2-1b",
         predictedLatencyMs: 2310,
+        worstLatencyMs: 4420,
         predictedCostUsd: 0,
-        timeoutMs: 2329,
+        timeoutMs: 3000,
       },
     ],
     timeoutMs: 3000,
@@ -79,7 +82,7 @@ const routeExampleAnswer = {
     {
       factor: "latency",
       detail:
-        "site:berlin-1 predicted 447 ms (complete) of 3000 ms SLA (network 66, upload 0, queue 0, cold start 0, compute 381)",
+        "site:berlin-1 predicted 447 ms (complete) of 3000 ms SLA (network 66, upload 0, queue 0, cold start 0, compute 381, an answer of ~128 of 256 tokens)",
     },
   ],
   rejected: [
