@@ -3,6 +3,7 @@
 import { Hono } from "hono";
 import { HTTPException } from "hono/http-exception";
 import { AppError, errorBody } from "./errors.ts";
+import { requestLimits } from "./limits.ts";
 import { analyticsApp } from "./routes/analytics.ts";
 import { anomaliesApp } from "./routes/anomalies.ts";
 import { catalogApp } from "./routes/catalog.ts";
@@ -16,6 +17,7 @@ import type { AppEnv } from "./types.ts";
 
 export const app = new Hono<AppEnv>();
 
+app.use(requestLimits());
 app.get("/healthz", (c) => c.json({ ok: true }));
 app.route("/v1/route", routeApp);
 app.route("/v1/catalog", catalogApp);
