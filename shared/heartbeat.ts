@@ -5,6 +5,8 @@ import * as z from "zod/mini";
 
 const count = z.number().check(z.gte(0), z.lte(10_000_000));
 const unit = z.number().check(z.gte(0), z.lte(1));
+const modelId = z.string().check(z.minLength(1), z.maxLength(64));
+const MAX_MODELS = 64;
 
 /**
  * Heartbeat body. `metrics` takes vLLM's own metric names, so a sidecar can forward what
@@ -17,20 +19,25 @@ export const heartbeatSchema = z.strictObject({
     "vllm:kv_cache_usage_perc": z.optional(unit),
   }),
   gpuUtilization: z.optional(unit),
-  freeGpuMemoryGb: z.optional(z.number().check(z.gte(0))),
+  freeGpuMemoryGb: z.optional(z.number().check(z.gte(0), z.lte(1_000_000))),
   residentModels: z.optional(
     z
       .array(
         z.strictObject({
-          model: z.string().check(z.minLength(1), z.maxLength(64)),
-          sizeGb: z.optional(z.number().check(z.gte(0))),
-          lastUsedAt: z.optional(z.number().check(z.gte(0))),
+          model: modelId,
+          sizeGb: z.optional(z.number().check(z.gte(0), z.lte(100_000))),
+          /** Epoch ms. */
+          lastUsedAt: z.optional(z.number().check(z.gte(0), z.lte(10_000_000_000_000))),
         }),
       )
-      .check(z.maxLength(64)),
+      .check(z.maxLength(MAX_MODELS)),
   ),
   /** Measured decode tokens/s per model. */
-  tokensPerSec: z.optional(z.record(z.string().check(z.maxLength(64)), z.number().check(z.gt(0)))),
+  tokensPerSec: z.optional(
+    z
+      .record(modelId, z.number().check(z.gt(0), z.lte(1_000_000)))
+      .check(z.refine((r) => Object.keys(r).length <= MAX_MODELS, `at most ${MAX_MODELS} models`)),
+  ),
 });
 export type Heartbeat = z.infer<typeof heartbeatSchema>;
 

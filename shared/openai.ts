@@ -5,6 +5,14 @@
 import * as z from "zod/mini";
 
 const nonEmpty = z.string().check(z.minLength(1));
+/**
+ * Names and ids (model, tool, call, participant): bounded here. Free text (message content,
+ * tool arguments, media data) is bounded by the route's body limit alone.
+ */
+const ident = (max: number) => z.string().check(z.minLength(1), z.maxLength(max));
+const label = z.string().check(z.maxLength(256));
+/** OpenAI's own limits on `metadata`: 16 pairs, keys ≤ 64 characters. */
+const MAX_METADATA_KEYS = 16;
 /** Optional; an explicit `null` (some clients send one for "unset") reads as absent. */
 const unset = <T extends z.ZodMiniType>(schema: T) =>
   z.optional(
@@ -46,7 +54,10 @@ export type VideoPart = z.infer<typeof videoPartSchema>;
 
 /** A string, or parts; a union reports its issues at `messages.N.content`. */
 const contentOf = <P extends z.ZodMiniType>(part: P, what: string) =>
-  z.union([z.string(), z.array(part)], `expected a string or an array of ${what} parts`);
+  z.union(
+    [z.string(), z.array(part).check(z.maxLength(256))],
+    `expected a string or an array of ${what} parts`,
+  );
 
 const userPart = z.discriminatedUnion("type", [
   textPartSchema,
@@ -57,39 +68,39 @@ const userPart = z.discriminatedUnion("type", [
 const assistantPart = z.discriminatedUnion("type", [textPartSchema, refusalPartSchema]);
 
 export const toolCallSchema = z.object({
-  id: nonEmpty,
+  id: ident(256),
   type: z.literal("function"),
-  function: z.object({ name: nonEmpty, arguments: z.string() }),
+  function: z.object({ name: ident(128), arguments: z.string() }),
 });
 export type ToolCall = z.infer<typeof toolCallSchema>;
 
 const systemMessage = z.object({
   role: z.literal("system"),
   content: contentOf(textPartSchema, "text"),
-  name: z.optional(z.string()),
+  name: z.optional(label),
 });
 const developerMessage = z.object({
   role: z.literal("developer"),
   content: contentOf(textPartSchema, "text"),
-  name: z.optional(z.string()),
+  name: z.optional(label),
 });
 const userMessage = z.object({
   role: z.literal("user"),
   content: contentOf(userPart, "text, image_url, input_audio or video_url"),
-  name: z.optional(z.string()),
+  name: z.optional(label),
 });
 const assistantMessage = z.object({
   role: z.literal("assistant"),
   /** Null when the turn only called tools (the SDKs echo `content: null` back). */
   content: z.nullish(contentOf(assistantPart, "text or refusal")),
   refusal: z.nullish(z.string()),
-  tool_calls: z.optional(z.array(toolCallSchema)),
-  name: z.optional(z.string()),
+  tool_calls: z.optional(z.array(toolCallSchema).check(z.maxLength(128))),
+  name: z.optional(label),
 });
 const toolMessage = z.object({
   role: z.literal("tool"),
   content: contentOf(textPartSchema, "text"),
-  tool_call_id: nonEmpty,
+  tool_call_id: ident(256),
 });
 
 export const chatMessageSchema = z.discriminatedUnion("role", [
@@ -117,7 +128,7 @@ export type Tool = z.infer<typeof toolSchema>;
 
 export const toolChoiceSchema = z.union([
   z.enum(["none", "auto", "required"]),
-  z.object({ type: z.literal("function"), function: z.object({ name: nonEmpty }) }),
+  z.object({ type: z.literal("function"), function: z.object({ name: ident(128) }) }),
 ]);
 export type ToolChoice = z.infer<typeof toolChoiceSchema>;
 
@@ -127,7 +138,7 @@ export type ToolChoice = z.infer<typeof toolChoiceSchema>;
  * ignores them, and any other unknown key is dropped rather than rejected.
  */
 export const chatCompletionRequestSchema = z.object({
-  model: nonEmpty,
+  model: ident(256),
   messages: z.array(chatMessageSchema).check(z.minLength(1), z.maxLength(4096)),
   stream: unset(z.boolean()),
   stream_options: unset(z.looseObject({ include_usage: z.optional(z.boolean()) })),
@@ -135,9 +146,9 @@ export const chatCompletionRequestSchema = z.object({
   max_completion_tokens: tokenLimit,
   temperature: numberIn(0, 2),
   top_p: numberIn(0, 1),
-  stop: unset(z.union([z.string(), z.array(z.string()).check(z.maxLength(4))])),
+  stop: unset(z.union([label, z.array(label).check(z.maxLength(4))])),
   n: unset(z.literal(1, "only n=1 is supported")),
-  user: z.optional(z.string()),
+  user: z.optional(label),
   tools: z.optional(z.array(toolSchema).check(z.maxLength(128))),
   tool_choice: z.optional(toolChoiceSchema),
   /** Routing hints; validated by the routing module, not here. */
@@ -148,12 +159,21 @@ export const chatCompletionRequestSchema = z.object({
   presence_penalty: numberIn(-2, 2),
   seed: unset(z.int()),
   logprobs: unset(z.boolean()),
-  top_logprobs: unset(z.int()),
-  response_format: z.optional(z.looseObject({ type: z.string() })),
+  top_logprobs: unset(z.int().check(z.gte(0), z.lte(20))),
+  response_format: z.optional(z.looseObject({ type: ident(64) })),
   parallel_tool_calls: unset(z.boolean()),
   // Bookkeeping for OpenAI's own platform; no tier uses it.
-  metadata: unset(z.record(z.string(), z.unknown())),
-  service_tier: unset(z.string()),
+  metadata: unset(
+    z
+      .record(z.string().check(z.maxLength(64)), z.unknown())
+      .check(
+        z.refine(
+          (m) => Object.keys(m).length <= MAX_METADATA_KEYS,
+          `at most ${MAX_METADATA_KEYS} keys`,
+        ),
+      ),
+  ),
+  service_tier: unset(ident(64)),
   store: unset(z.boolean()),
 });
 export type ChatCompletionRequest = z.infer<typeof chatCompletionRequestSchema>;

@@ -128,3 +128,54 @@ describe("JSON nesting", () => {
     expect(await expectInvalid(res)).toEqual(["requestId"]);
   });
 });
+
+describe("field bounds", () => {
+  const chat = { model: "auto", messages: [{ role: "user", content: "hi" }] };
+
+  it("chat: names, ids and option values are bounded", async () => {
+    for (const [extra, path] of [
+      [{ user: "u".repeat(257) }, "user"],
+      [{ model: "m".repeat(257) }, "model"],
+      [
+        { metadata: Object.fromEntries(Array.from({ length: 17 }, (_, i) => [`k${i}`, "v"])) },
+        "metadata",
+      ],
+      [{ top_logprobs: 1e9 }, "top_logprobs"],
+      [{ stop: ["s".repeat(300)] }, "stop.0"],
+      [{ messages: [{ role: "user", content: "hi", name: "n".repeat(300) }] }, "messages.0.name"],
+      [
+        { messages: [{ role: "user", content: Array(257).fill({ type: "text", text: "x" }) }] },
+        "messages.0.content",
+      ],
+    ] as const) {
+      const res = await call("POST", "/v1/chat/completions", {
+        key: DEVICE_KEY,
+        body: { ...chat, ...extra },
+      });
+      expect(await expectInvalid(res)).toContain(path);
+    }
+  });
+
+  it("heartbeat: figures are finite and in range, model maps bounded", async () => {
+    const base = { metrics: { "vllm:num_requests_waiting": 0, "vllm:num_requests_running": 0 } };
+    for (const [extra, path] of [
+      [{ freeGpuMemoryGb: 1e300 }, "freeGpuMemoryGb"],
+      [{ residentModels: [{ model: "m", lastUsedAt: 1e20 }] }, "residentModels.0.lastUsedAt"],
+      [
+        { tokensPerSec: Object.fromEntries(Array.from({ length: 65 }, (_, i) => [`m${i}`, 1])) },
+        "tokensPerSec",
+      ],
+      [{ tokensPerSec: { "": 5 } }, "tokensPerSec"],
+    ] as const) {
+      const res = await call("POST", "/v1/sites/any/heartbeat", {
+        key: "dev-site-key",
+        body: { ...base, ...extra },
+      });
+      expect((await expectInvalid(res)).some((p) => p.startsWith(path))).toBe(true);
+    }
+    // 1e999 parses as Infinity: refused like any other out-of-range number.
+    const inf = '{"metrics":{"vllm:num_requests_waiting":1e999,"vllm:num_requests_running":0}}';
+    const res = await call("POST", "/v1/sites/any/heartbeat", { key: "dev-site-key", body: inf });
+    expect(await expectInvalid(res)).toEqual(["metrics.vllm:num_requests_waiting"]);
+  });
+});
