@@ -23,7 +23,11 @@ import {
   trip,
   windowStats,
 } from "../shared/breaker.ts";
-import { type SiteRegistration, siteRegistrationSchema } from "../shared/fleet-schema.ts";
+import {
+  type SiteRegistration,
+  siteRegistrationSchema,
+  siteUrlAllowed,
+} from "../shared/fleet-schema.ts";
 import { type LiveReport, reportFromPrometheus } from "../shared/heartbeat.ts";
 import {
   applyLoaded,
@@ -445,6 +449,7 @@ export class SiteAgent extends DurableObject<Env> {
   ): Promise<{ ok: true } | { ok: false; reason: string }> {
     const base = this.#reg?.controlEndpoint;
     if (!base) return { ok: false, reason: "site has no control endpoint" };
+    if (!this.#mayCall(base)) return { ok: false, reason: "control endpoint is not https" };
     try {
       const res = await fetch(`${base.replace(/\/$/, "")}/models/${action}`, {
         method: "POST",
@@ -530,7 +535,13 @@ export class SiteAgent extends DurableObject<Env> {
     if (this.#reg === reg) this.ctx.storage.kv.put("cache", this.#cache);
   }
 
+  /** A registration made while plain http was allowed is not called once it no longer is. */
+  #mayCall(url: string): boolean {
+    return siteUrlAllowed(url, this.env.ALLOW_HTTP_SITES === "true");
+  }
+
   async #probe(endpoint: string): Promise<{ ok: boolean; report?: LiveReport }> {
+    if (!this.#mayCall(endpoint)) return { ok: false };
     const root = endpoint.replace(/\/v1\/?$/, "").replace(/\/$/, "");
     const timeout = this.timing.probeTimeoutMs;
     try {

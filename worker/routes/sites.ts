@@ -2,7 +2,7 @@
 
 import { Hono } from "hono";
 import * as z from "zod/mini";
-import { siteRegistrationSchema } from "../../shared/fleet-schema.ts";
+import { siteRegistrationSchema, siteUrlAllowed } from "../../shared/fleet-schema.ts";
 import { heartbeatSchema, reportFromHeartbeat } from "../../shared/heartbeat.ts";
 import { requireRole } from "../auth.ts";
 import { AppError, InvalidRequest, NotFound } from "../errors.ts";
@@ -33,6 +33,15 @@ function unknownSite(id: string): NotFound {
 sitesApp.put("/:id", limitBody(), requireRole("operator"), async (c) => {
   const id = siteId(c.req.param("id"));
   const body = await readJson(c, registrationBody);
+  const allowHttp = c.env.ALLOW_HTTP_SITES === "true";
+  for (const field of ["endpoint", "controlEndpoint"] as const) {
+    const url = body[field];
+    if (url !== undefined && !siteUrlAllowed(url, allowHttp)) {
+      throw new InvalidRequest("site endpoints must be https", [
+        { path: field, message: "expected an https URL (plain http only with ALLOW_HTTP_SITES)" },
+      ]);
+    }
+  }
   if (body.id !== undefined && body.id !== id) {
     throw new InvalidRequest("id in the body differs from the path", [
       { path: "id", message: `expected "${id}" or no id` },
