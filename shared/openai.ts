@@ -229,6 +229,31 @@ export interface ChatCompletionChunk {
   usage?: ChatCompletionUsage | null;
 }
 
+/**
+ * Where the messages carry media by remote URL (`image_url` / `video_url` parts that are not
+ * `data:` URLs), as dotted paths. Nothing here fetches a URL a caller gave, and no tier may do it
+ * for us either: a MEC site would fetch it from inside the operator's network, and Bedrock
+ * cannot. Such requests are refused; media travels inline.
+ */
+export function remoteMediaPaths(messages: readonly ChatMessage[]): string[] {
+  const paths: string[] = [];
+  messages.forEach((m, i) => {
+    if (m.role !== "user" || typeof m.content === "string") return;
+    m.content.forEach((part, j) => {
+      const url =
+        part.type === "image_url"
+          ? part.image_url.url
+          : part.type === "video_url"
+            ? part.video_url.url
+            : undefined;
+      if (url !== undefined && !/^data:/i.test(url)) {
+        paths.push(`messages.${i}.content.${j}.${part.type}.url`);
+      }
+    });
+  });
+  return paths;
+}
+
 /** The output limit a request asks for; `max_completion_tokens` replaced `max_tokens`. */
 export function requestedMaxTokens(req: ChatCompletionRequest): number | undefined {
   return req.max_completion_tokens ?? req.max_tokens ?? undefined;

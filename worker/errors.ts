@@ -35,6 +35,15 @@ export class InvalidRequest extends AppError {
   }
 }
 
+/** Media given by URL (dotted paths): refused, since nothing may fetch a caller's URL. */
+export function refuseRemoteMedia(paths: string[]): void {
+  if (paths.length === 0) return;
+  throw new InvalidRequest(
+    "media by URL is not fetched: send it inline (a data: URL, or base64 data)",
+    paths.map((path) => ({ path, message: "expected a data: URL" })),
+  );
+}
+
 export class Unauthorized extends AppError {
   constructor(message = "missing or invalid API key") {
     super(401, "unauthorized", message, undefined, {

@@ -1,7 +1,7 @@
-// Site endpoints are https unless the deployment allows plain http (ALLOW_HTTP_SITES, set for
-// local development and these tests in .dev.vars). Requests here go through the same app with
-// that switch off, to show what a deployment does: registration refuses http, and a site
-// registered over http while it was allowed is no longer called.
+// What the router calls out to: only the sites operators registered — https unless the
+// deployment allows plain http (ALLOW_HTTP_SITES, set for local development and these tests in
+// .dev.vars; some requests here go through the same app with it off, as a deployment runs) —
+// and never a URL a caller gave.
 
 import { createExecutionContext, waitOnExecutionContext } from "cloudflare:test";
 import { env } from "cloudflare:workers";
@@ -70,5 +70,73 @@ describe("site endpoints outside local development", () => {
     const { attempts } = body.error.details as { attempts: { target: string }[] };
     expect(attempts.map((a) => a.target)).toContain("site:tls-b");
     expect((await call("DELETE", "/v1/sites/tls-b")).status).toBe(204);
+  });
+});
+
+describe("callers' URLs", () => {
+  const remote = [
+    "https://example.com/cat.png",
+    "http://169.254.169.254/latest/meta-data/",
+    "HTTPS://internal.example/clip.mp4",
+    "file:///etc/passwd",
+  ];
+
+  it("chat refuses image and video parts given by URL, naming each", async () => {
+    for (const url of remote) {
+      const res = await call("POST", "/v1/chat/completions", {
+        key: DEVICE_KEY,
+        body: {
+          model: "auto",
+          messages: [
+            { role: "user", content: "earlier" },
+            {
+              role: "user",
+              content: [
+                { type: "text", text: "what is this?" },
+                { type: "image_url", image_url: { url } },
+                { type: "video_url", video_url: { url } },
+              ],
+            },
+          ],
+        },
+      });
+      expect(await expectInvalid(res)).toEqual([
+        "messages.1.content.1.image_url.url",
+        "messages.1.content.2.video_url.url",
+      ]);
+    }
+  });
+
+  it("infer refuses media and message parts given by URL, and takes data: URLs", async () => {
+    const route = {
+      task: { modality: "image" },
+      constraints: { latencySlaMs: 30_000, privacy: "strict", dataResidency: ["LU"] },
+      location: LUXEMBOURG,
+    };
+    for (const url of remote) {
+      const res = await call("POST", "/v1/infer", {
+        key: DEVICE_KEY,
+        body: {
+          ...route,
+          input: {
+            messages: [{ role: "user", content: [{ type: "image_url", image_url: { url } }] }],
+            media: [{ type: "image", url }],
+          },
+        },
+      });
+      expect(await expectInvalid(res)).toEqual([
+        "input.media.0.url",
+        "input.messages.0.content.0.image_url.url",
+      ]);
+    }
+    // An inline image is no URL to fetch: past validation, to the decision (no site here: 503).
+    const inline = await call("POST", "/v1/infer", {
+      key: DEVICE_KEY,
+      body: {
+        ...route,
+        input: { media: [{ type: "image", url: "data:image/png;base64,iVBORw0KGgo=" }] },
+      },
+    });
+    expect([200, 422, 503]).toContain(inline.status);
   });
 });
