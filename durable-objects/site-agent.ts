@@ -7,6 +7,7 @@
 
 import { DurableObject } from "cloudflare:workers";
 import * as z from "zod/mini";
+import { readTextWithin } from "../shared/bounded-read.ts";
 import {
   acquire,
   type Breaker,
@@ -60,6 +61,8 @@ export interface SiteTiming {
   pushIntervalMs: number;
   probeTimeoutMs: number;
 }
+
+const MAX_METRICS_BYTES = 1024 * 1024;
 
 export const DEFAULT_SITE_TIMING: SiteTiming = {
   probeIntervalMs: 5_000,
@@ -553,7 +556,8 @@ export class SiteAgent extends DurableObject<Env> {
         await metrics.body?.cancel();
         return { ok: true };
       }
-      const report = reportFromPrometheus(await metrics.text());
+      // vLLM's whole exposition is a few KiB; a larger one is not read.
+      const report = reportFromPrometheus(await readTextWithin(metrics, MAX_METRICS_BYTES));
       return report ? { ok: true, report } : { ok: true };
     } catch {
       return { ok: false };

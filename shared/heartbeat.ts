@@ -3,7 +3,8 @@
 
 import * as z from "zod/mini";
 
-const count = z.number().check(z.gte(0), z.lte(10_000_000));
+const MAX_COUNT = 10_000_000;
+const count = z.number().check(z.gte(0), z.lte(MAX_COUNT));
 const unit = z.number().check(z.gte(0), z.lte(1));
 const modelId = z.string().check(z.minLength(1), z.maxLength(64));
 const MAX_MODELS = 64;
@@ -85,9 +86,11 @@ export function reportFromPrometheus(text: string): LiveReport | undefined {
   const running = sums.get("vllm:num_requests_running");
   if (waiting === undefined && running === undefined) return undefined;
   const kv = sums.get("vllm:kv_cache_usage_perc") ?? sums.get("vllm:gpu_cache_usage_perc");
+  // Clamped to what a heartbeat may say: a scrape is read, never trusted.
+  const clamp = (n: number) => Math.min(MAX_COUNT, Math.max(0, n));
   return {
-    waiting: Math.max(0, waiting ?? 0),
-    running: Math.max(0, running ?? 0),
+    waiting: clamp(waiting ?? 0),
+    running: clamp(running ?? 0),
     kvCacheUsage: kv === undefined ? undefined : Math.min(1, Math.max(0, kv)),
   };
 }

@@ -200,7 +200,8 @@ export interface ChatCompletion {
       refusal: null;
       tool_calls?: ToolCall[];
     };
-    logprobs: null;
+    /** Null unless the caller asked a MEC site for logprobs. */
+    logprobs: unknown;
     finish_reason: FinishReason;
   }[];
   usage?: ChatCompletionUsage;
@@ -222,7 +223,7 @@ export interface ChatCompletionChunk {
   choices: {
     index: number;
     delta: { role?: "assistant"; content?: string | null; tool_calls?: ToolCallDelta[] };
-    logprobs: null;
+    logprobs: unknown;
     finish_reason: FinishReason | null;
   }[];
   /** With `stream_options.include_usage`: null on every chunk but the last, which has no choices. */
@@ -252,6 +253,82 @@ export function remoteMediaPaths(messages: readonly ChatMessage[]): string[] {
     });
   });
   return paths;
+}
+
+// ---- what an OpenAI-compatible upstream (a MEC site) answers ---------------------------------
+// Checked before anything reads it: the router relies on these fields and hands the answer on to
+// OpenAI clients, so a server that sends something else has failed, like one that reset.
+
+const FINISH_REASONS = ["stop", "length", "tool_calls", "content_filter"] as const;
+const tokenCount = z.int().check(z.gte(0), z.lte(100_000_000));
+const upstreamUsage = z.looseObject({
+  prompt_tokens: tokenCount,
+  completion_tokens: tokenCount,
+  total_tokens: z.optional(tokenCount),
+});
+const upstreamToolCall = z.looseObject({
+  id: z.string(),
+  type: z.optional(z.literal("function")),
+  function: z.looseObject({ name: z.string(), arguments: z.string() }),
+});
+
+export const upstreamCompletionSchema = z.looseObject({
+  id: z.string().check(z.maxLength(256)),
+  created: z.optional(z.number()),
+  model: z.optional(z.string()),
+  choices: z
+    .array(
+      z.looseObject({
+        index: z.int().check(z.gte(0), z.lte(127)),
+        message: z.looseObject({
+          role: z.optional(z.literal("assistant")),
+          content: z.nullish(z.string()),
+          tool_calls: z.nullish(z.array(upstreamToolCall)),
+        }),
+        finish_reason: z.nullish(z.string()),
+      }),
+    )
+    .check(z.minLength(1), z.maxLength(128)),
+  usage: z.nullish(upstreamUsage),
+});
+
+export const upstreamChunkSchema = z.looseObject({
+  id: z.optional(z.string().check(z.maxLength(256))),
+  created: z.optional(z.number()),
+  model: z.optional(z.string()),
+  choices: z
+    .array(
+      z.looseObject({
+        index: z.int().check(z.gte(0), z.lte(127)),
+        delta: z.looseObject({
+          role: z.optional(z.literal("assistant")),
+          content: z.nullish(z.string()),
+          tool_calls: z.nullish(
+            z.array(
+              z.looseObject({
+                index: z.int().check(z.gte(0), z.lte(127)),
+                id: z.optional(z.string()),
+                type: z.optional(z.literal("function")),
+                function: z.optional(
+                  z.looseObject({
+                    name: z.optional(z.string()),
+                    arguments: z.optional(z.string()),
+                  }),
+                ),
+              }),
+            ),
+          ),
+        }),
+        finish_reason: z.nullish(z.string()),
+      }),
+    )
+    .check(z.maxLength(128)),
+  usage: z.nullish(upstreamUsage),
+});
+
+/** A finish reason OpenAI clients know; servers' own ones (vLLM's `abort`, …) read as `stop`. */
+export function finishReasonOf(reason: string | null | undefined): FinishReason {
+  return FINISH_REASONS.find((r) => r === reason) ?? "stop";
 }
 
 /** The output limit a request asks for; `max_completion_tokens` replaced `max_tokens`. */
