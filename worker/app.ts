@@ -2,7 +2,7 @@
 
 import { Hono } from "hono";
 import { HTTPException } from "hono/http-exception";
-import { AppError, errorBody } from "./errors.ts";
+import { AppError, errorBody, errorLogFields } from "./errors.ts";
 import { requestLimits } from "./limits.ts";
 import { analyticsApp } from "./routes/analytics.ts";
 import { anomaliesApp } from "./routes/anomalies.ts";
@@ -41,9 +41,8 @@ app.onError((err, c) => {
   if (err instanceof HTTPException && err.status < 500) {
     return c.json(errorBody("invalid_request", err.message || "bad request"), err.status);
   }
-  // A real bug: log what and where, never the body, and answer without internals.
-  console.error(
-    JSON.stringify({ event: "error", path: c.req.path, name: err.name, message: err.message }),
-  );
+  // A real bug: log what and where, never the body (nor what the message quotes of it), and
+  // answer without internals.
+  console.error(JSON.stringify({ event: "error", route: c.req.routePath, ...errorLogFields(err) }));
   return c.json(errorBody("internal", "internal error"), 500);
 });

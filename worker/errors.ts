@@ -108,3 +108,20 @@ export function refusal(
 export function errorBody(code: string, message: string, details?: unknown) {
   return { error: details === undefined ? { code, message } : { code, message, details } };
 }
+
+/**
+ * What a log line may say about an unexpected error: its name, its message up to the first quote
+ * (runtime messages quote the values they choked on, which may be request content), and where it
+ * was thrown.
+ */
+export function errorLogFields(err: Error): { name: string; message: string; at?: string } {
+  const head = err.message.split(/["'`]/, 1)[0] ?? "";
+  const message = (head.length < err.message.length ? `${head}…` : head)
+    .replace(/\s+/g, " ")
+    .slice(0, 200);
+  const at = err.stack
+    ?.split("\n")
+    .find((l) => /^\s+at /.test(l))
+    ?.trim();
+  return at ? { name: err.name, message, at } : { name: err.name, message };
+}
