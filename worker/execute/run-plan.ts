@@ -74,7 +74,8 @@ export class ExecutionFailed extends AppError {
     const message = allDenied
       ? "every target in the plan refused the request (capacity, breaker or drain)"
       : `the request failed on every target; last: ${where}`;
-    super(status, code, message, { attempts });
+    // Refused everywhere (capacity, breakers, drains) clears up: say when to come back.
+    super(status, code, message, { attempts }, allDenied ? { "retry-after": "1" } : {});
     this.attempts = attempts;
   }
 }
