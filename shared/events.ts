@@ -7,6 +7,7 @@
 
 import * as z from "zod/mini";
 import { catalogModel } from "./catalog.ts";
+import { notBuiltinProperty } from "./model-id.ts";
 import {
   CRITICALITIES,
   DEVICE_CLASSES,
@@ -51,7 +52,7 @@ const target = z
   .string()
   .check(z.regex(/^(device|site:[a-z0-9][a-z0-9-]{0,62}|cloud:[a-z0-9][a-z0-9-]{0,31})$/));
 /** A catalog model id, or `auto`. */
-const model = z.string().check(z.regex(/^[a-z0-9][a-z0-9._:-]{0,63}$/));
+const model = z.string().check(z.regex(/^[a-z0-9][a-z0-9._:-]{0,63}$/), notBuiltinProperty);
 const name = z.string().check(z.regex(/^[a-z][a-z0-9_-]{0,31}$/));
 
 export const decisionEventSchema = z.strictObject({

@@ -2,6 +2,7 @@
 // file today and for the fleet API's bodies.
 
 import * as z from "zod/mini";
+import { notBuiltinProperty } from "./model-id.ts";
 import type { FleetData, RegionView, SiteView } from "./types.ts";
 
 const id = z.string().check(z.regex(/^[a-z0-9][a-z0-9-]{0,62}$/, "expected a lower-case slug"));
@@ -13,7 +14,7 @@ const location = z.strictObject({
   lat: z.number().check(z.gte(-90), z.lte(90)),
   lon: z.number().check(z.gte(-180), z.lte(180)),
 });
-const modelId = z.string().check(z.minLength(1), z.maxLength(64));
+const modelId = z.string().check(z.minLength(1), z.maxLength(64), notBuiltinProperty);
 /**
  * A site's API base: an absolute http(s) URL without credentials, query or fragment. Only the
  * operator names one (the fleet API); whether plain http is allowed depends on the deployment

@@ -2,11 +2,12 @@
 // Prometheus metrics (pulled by the site agent's probe). Both become the same `LiveReport`.
 
 import * as z from "zod/mini";
+import { notBuiltinProperty } from "./model-id.ts";
 
 const MAX_COUNT = 10_000_000;
 const count = z.number().check(z.gte(0), z.lte(MAX_COUNT));
 const unit = z.number().check(z.gte(0), z.lte(1));
-const modelId = z.string().check(z.minLength(1), z.maxLength(64));
+const modelId = z.string().check(z.minLength(1), z.maxLength(64), notBuiltinProperty);
 const MAX_MODELS = 64;
 
 /**

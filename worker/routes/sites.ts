@@ -4,6 +4,7 @@ import { Hono } from "hono";
 import * as z from "zod/mini";
 import { siteRegistrationSchema, siteUrlAllowed } from "../../shared/fleet-schema.ts";
 import { heartbeatSchema, reportFromHeartbeat } from "../../shared/heartbeat.ts";
+import { notBuiltinProperty } from "../../shared/model-id.ts";
 import { requireRole } from "../auth.ts";
 import { AppError, InvalidRequest, NotFound } from "../errors.ts";
 import { fleetSource } from "../fleet/live-fleet-source.ts";
@@ -15,7 +16,9 @@ export const sitesApp = new Hono<AppEnv>();
 
 const SITE_ID = /^[a-z0-9][a-z0-9-]{0,62}$/;
 const registrationBody = z.extend(siteRegistrationSchema, { id: z.optional(z.string()) });
-const modelBody = z.strictObject({ model: z.string().check(z.minLength(1), z.maxLength(64)) });
+const modelBody = z.strictObject({
+  model: z.string().check(z.minLength(1), z.maxLength(64), notBuiltinProperty),
+});
 
 function siteId(raw: string): string {
   if (!SITE_ID.test(raw)) {
