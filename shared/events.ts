@@ -284,6 +284,8 @@ export function reportedOutcome(input: {
   latencyMs: number;
   errorClass?: string | undefined;
 }): OutcomeEvent {
+  // A device names the model it ran: only catalog ids are kept, like a decision's `modelAsked`.
+  const model = catalogModel(input.model) ? input.model : "auto";
   const event: OutcomeEvent = {
     type: "outcome",
     v: EVENT_VERSION,
@@ -292,10 +294,10 @@ export function reportedOutcome(input: {
     time: input.time,
     tier: input.tier,
     target: input.target,
-    model: input.model,
+    model,
     finalTier: input.tier,
     finalTarget: input.target,
-    finalModel: input.model,
+    finalModel: model,
     ok: input.ok,
     latencyMs: input.latencyMs,
     attempts: 1,
