@@ -42,6 +42,42 @@ export default defineConfig({
           setupFiles: ["test/workers/apply-migrations.ts"],
         },
       },
+      {
+        // The fuzz suite, inside workerd like `workers`, against a world of its own (demo sites,
+        // a Converse stand-in for the cloud tier and Nova, kinesalite).
+        plugins: [
+          cloudflareTest(async ({ inject }) => ({
+            main: "./worker/index.ts",
+            wrangler: { configPath: "./wrangler.toml" },
+            miniflare: {
+              bindings: {
+                BEDROCK_ENDPOINT: inject("fuzzBedrockUrl"),
+                REASONING: "auto",
+                NOVA_ENDPOINT: inject("fuzzBedrockUrl"),
+                KINESIS_ENDPOINT: inject("fuzzKinesisUrl"),
+                TEST_MIGRATIONS: await readD1Migrations("migrations"),
+              },
+            },
+          })),
+        ],
+        test: {
+          name: "fuzz",
+          include: ["test/fuzz/**/*.test.ts"],
+          globalSetup: ["test/fuzz/global-setup.ts"],
+          setupFiles: ["test/workers/apply-migrations.ts"],
+        },
+      },
+      {
+        // The whole local stack (scripts/local-stack.mjs) from Node: wrangler dev, demo sites,
+        // stand-ins, kinesalite.
+        test: {
+          name: "stack",
+          environment: "node",
+          include: ["test/stack/**/*.test.ts"],
+          testTimeout: 180_000,
+          hookTimeout: 180_000,
+        },
+      },
     ],
   },
 });
