@@ -51,6 +51,8 @@ export interface BedrockStandinOptions {
   /** Time to first token at timeScale 1. Default 300. */
   ttftMs?: number;
   faults?: FaultsPatch;
+  /** Sees every Converse(Stream) request body as it arrived (tests of what reached the cloud). */
+  onRequest?: (operation: Operation, modelId: string, body: Buffer) => void;
 }
 
 export type Operation = "Converse" | "ConverseStream" | "Unknown";

@@ -98,6 +98,8 @@ import { isRecord, mulberry32 } from "./demo-site-wire.mjs";
  * @property {number} [tokensPerSec]
  * @property {number} [ttftMs]
  * @property {FaultsPatch} [faults]
+ * @property {(operation: Operation, modelId: string, body: Buffer) => void} [onRequest] sees
+ *   every Converse(Stream) request body as it arrived (tests that check what reached the cloud)
  */
 /** @typedef {"Converse" | "ConverseStream" | "Unknown"} Operation */
 /**
@@ -172,6 +174,7 @@ export async function startBedrockStandin(options = {}) {
    */
   async function invoke(req, res, entry, requestId, signal) {
     const raw = await readBody(req);
+    options.onRequest?.(entry.operation, entry.modelId, raw);
     checkSignature(req.headers, Date.now());
     const model = resolveModel(entry.modelId);
     const request = parseConverseRequest(raw, model);
