@@ -263,12 +263,12 @@ const parts: fc.Arbitrary<ReadonlySet<Part>> = fc.oneof(
   { weight: 1, arbitrary: fc.constant(new Set<Part>()) },
   { weight: 24, arbitrary: fc.constant(new Set<Part>(["body"])) },
   { weight: 6, arbitrary: fc.constant(new Set<Part>(["text"])) },
-  { weight: 4, arbitrary: fc.constant(new Set<Part>(["auth"])) },
-  { weight: 4, arbitrary: fc.constant(new Set<Part>(["type"])) },
-  { weight: 2, arbitrary: fc.constant(new Set<Part>(["headers"])) },
+  { weight: 3, arbitrary: fc.constant(new Set<Part>(["auth"])) },
+  { weight: 2, arbitrary: fc.constant(new Set<Part>(["type"])) },
+  { weight: 1, arbitrary: fc.constant(new Set<Part>(["headers"])) },
   { weight: 2, arbitrary: fc.constant(new Set<Part>(["method"])) },
   { weight: 4, arbitrary: fc.constant(new Set<Part>(["path"])) },
-  { weight: 2, arbitrary: fc.constant(new Set<Part>(["query"])) },
+  { weight: 1, arbitrary: fc.constant(new Set<Part>(["query"])) },
   {
     weight: 6,
     arbitrary: fc.constant(
@@ -411,7 +411,7 @@ export function fuzzCase(
   // model loads (one at a time per site).
   const withBody = new Set(seeded.filter((x) => x.seed.body !== undefined).map((x) => x.label));
   const weightOf = (label: string) =>
-    withBody.has(label) && !/chat|infer|models/.test(label) ? 4 : 1;
+    !withBody.has(label) ? 1 : /chat|infer|models/.test(label) ? 3 : 10;
   const seedArb = fc
     .oneof(
       ...[...byLabel.keys()].map((label) => ({
