@@ -1,0 +1,292 @@
+// The load test's engine (bench/loadtest.ts runs it for a minute; a short smoke of it runs in
+// `npm test`): against a running local stack, find the fleet's capacity, then send `factor` times
+// that for `seconds`, open loop, and count what every request got back.
+//
+// Capacity: a closed loop with one client per MEC slot of the fleet (Σ maxConcurrent) for
+// `calibrationSeconds`, all `standard`; the completions per second over its second half are the
+// capacity C. Then requests leave at factor·C per second on a fixed schedule (so a slow answer
+// never delays the next request), as a mix of critical / standard / sheddable, strict privacy
+// (MEC only: the cloud tier cannot absorb the overload), spread over the sites' cities in
+// proportion to their slots. Every request ends in exactly one of: an answer (its status), or
+// lost (no answer within SLA + 20 s, or the connection failed). A health check runs every second.
+
+export const CLASSES = ["critical", "standard", "sheddable"] as const;
+export type Criticality = (typeof CLASSES)[number];
+
+export interface LoadSite {
+  location: { lat: number; lon: number };
+  slots: number;
+}
+
+export interface LoadOptions {
+  url: string;
+  sites: LoadSite[];
+  seconds: number;
+  calibrationSeconds: number;
+  factor: number;
+  /** Latency SLA of every request (complete answer), ms. */
+  slaMs: number;
+  /** Share of each class; the rest of 1 is `standard`. */
+  mix: Record<Criticality, number>;
+  seed: number;
+  model: string;
+  maxTokens: number;
+}
+
+export interface ClassResult {
+  sent: number;
+  ok: number;
+  okWithinSla: number;
+  /** 503 with Retry-After. */
+  shed: number;
+  /** Typed refusals and failures other than 503, by status. */
+  refused: Record<string, number>;
+  /** No answer: connection failed or nothing within SLA + 20 s. */
+  lost: number;
+  /** Of the answered requests: any status without the typed error body. */
+  untyped: number;
+  p50Ms: number | null;
+  p95Ms: number | null;
+  p99Ms: number | null;
+  maxMs: number | null;
+}
+
+export interface LoadResult {
+  capacity: { clients: number; perSecond: number; okShare: number };
+  rate: number;
+  seconds: number;
+  slaMs: number;
+  classes: Record<Criticality, ClassResult>;
+  health: { checks: number; failed: number; p99Ms: number | null };
+}
+
+const KEY = "Bearer dev-device-key";
+
+function mulberry32(seed: number): () => number {
+  let a = seed >>> 0;
+  return () => {
+    a = (a + 0x6d2b79f5) >>> 0;
+    let t = a;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4_294_967_296;
+  };
+}
+
+function quantile(sorted: number[], q: number): number | null {
+  if (sorted.length === 0) return null;
+  return sorted[Math.min(sorted.length - 1, Math.floor(q * sorted.length))] as number;
+}
+
+interface Outcome {
+  criticality: Criticality;
+  status: number | "lost";
+  ms: number;
+  typed: boolean;
+  retryAfter: boolean;
+}
+
+async function send(
+  opts: LoadOptions,
+  criticality: Criticality,
+  site: LoadSite,
+  id: number,
+): Promise<Outcome> {
+  const t0 = performance.now();
+  try {
+    const res = await fetch(`${opts.url}/v1/chat/completions`, {
+      method: "POST",
+      headers: { authorization: KEY, "content-type": "application/json" },
+      body: JSON.stringify({
+        model: opts.model,
+        messages: [{ role: "user", content: `Load test request ${id}: summarise MEC in a line.` }],
+        max_tokens: opts.maxTokens,
+        mec: {
+          criticality,
+          location: site.location,
+          constraints: { privacy: "strict", latencySlaMs: opts.slaMs },
+        },
+      }),
+      signal: AbortSignal.timeout(opts.slaMs + 20_000),
+    });
+    const text = await res.text();
+    const ms = performance.now() - t0;
+    let typed = res.ok;
+    if (!res.ok) {
+      try {
+        const body = JSON.parse(text) as { error?: { code?: unknown } };
+        typed = typeof body.error?.code === "string";
+      } catch {
+        typed = false;
+      }
+    }
+    return {
+      criticality,
+      status: res.status,
+      ms,
+      typed,
+      retryAfter: res.headers.has("retry-after"),
+    };
+  } catch {
+    return {
+      criticality,
+      status: "lost",
+      ms: performance.now() - t0,
+      typed: false,
+      retryAfter: false,
+    };
+  }
+}
+
+function pickSite(sites: LoadSite[], r: number): LoadSite {
+  const total = sites.reduce((n, s) => n + s.slots, 0);
+  let x = r * total;
+  for (const s of sites) {
+    x -= s.slots;
+    if (x < 0) return s;
+  }
+  return sites.at(-1) as LoadSite;
+}
+
+/** Closed loop, one client per slot, all standard: completions per second in the second half. */
+async function calibrate(opts: LoadOptions): Promise<LoadResult["capacity"]> {
+  const clients = opts.sites.reduce((n, s) => n + s.slots, 0);
+  const rand = mulberry32(opts.seed ^ 0xca1b);
+  const end = performance.now() + opts.calibrationSeconds * 1000;
+  const half = performance.now() + (opts.calibrationSeconds * 1000) / 2;
+  let counted = 0;
+  let ok = 0;
+  let id = 0;
+  const client = async () => {
+    while (performance.now() < end) {
+      const o = await send(opts, "standard", pickSite(opts.sites, rand()), id++);
+      if (performance.now() >= half && performance.now() < end) {
+        counted++;
+        if (o.status === 200) ok++;
+      }
+    }
+  };
+  await Promise.all(Array.from({ length: clients }, client));
+  const seconds = opts.calibrationSeconds / 2;
+  return {
+    clients,
+    perSecond: Math.round((ok / seconds) * 10) / 10,
+    okShare: counted === 0 ? 0 : Math.round((ok / counted) * 1000) / 1000,
+  };
+}
+
+export async function runLoad(opts: LoadOptions): Promise<LoadResult> {
+  const capacity = await calibrate(opts);
+  const rate = Math.max(1, capacity.perSecond * opts.factor);
+  const rand = mulberry32(opts.seed);
+  const total = Math.round(rate * opts.seconds);
+  const outcomes: Promise<Outcome>[] = [];
+  const health: { ok: boolean; ms: number }[] = [];
+  const t0 = performance.now();
+  let stopHealth = false;
+  const healthLoop = (async () => {
+    while (!stopHealth) {
+      const h0 = performance.now();
+      try {
+        const res = await fetch(`${opts.url}/healthz`, { signal: AbortSignal.timeout(10_000) });
+        await res.arrayBuffer();
+        health.push({ ok: res.ok, ms: performance.now() - h0 });
+      } catch {
+        health.push({ ok: false, ms: performance.now() - h0 });
+      }
+      await new Promise((r) => setTimeout(r, 1_000));
+    }
+  })();
+  for (let i = 0; i < total; i++) {
+    const due = t0 + (i * 1000) / rate;
+    const wait = due - performance.now();
+    if (wait > 1) await new Promise((r) => setTimeout(r, wait));
+    const r = rand();
+    const criticality: Criticality =
+      r < opts.mix.critical
+        ? "critical"
+        : r < opts.mix.critical + opts.mix.sheddable
+          ? "sheddable"
+          : "standard";
+    outcomes.push(send(opts, criticality, pickSite(opts.sites, rand()), i));
+  }
+  const all = await Promise.all(outcomes);
+  stopHealth = true;
+  await healthLoop;
+
+  const classes = {} as Record<Criticality, ClassResult>;
+  for (const c of CLASSES) {
+    const mine = all.filter((o) => o.criticality === c);
+    const okMs = mine
+      .filter((o) => o.status === 200)
+      .map((o) => o.ms)
+      .sort((a, b) => a - b);
+    const refused: Record<string, number> = {};
+    for (const o of mine) {
+      if (o.status !== "lost" && o.status !== 200 && !(o.status === 503 && o.retryAfter)) {
+        refused[o.status] = (refused[o.status] ?? 0) + 1;
+      }
+    }
+    const r0 = (x: number | null) => (x === null ? null : Math.round(x));
+    classes[c] = {
+      sent: mine.length,
+      ok: okMs.length,
+      okWithinSla: okMs.filter((ms) => ms <= opts.slaMs).length,
+      shed: mine.filter((o) => o.status === 503 && o.retryAfter).length,
+      refused,
+      lost: mine.filter((o) => o.status === "lost").length,
+      untyped: mine.filter((o) => o.status !== "lost" && !o.typed).length,
+      p50Ms: r0(quantile(okMs, 0.5)),
+      p95Ms: r0(quantile(okMs, 0.95)),
+      p99Ms: r0(quantile(okMs, 0.99)),
+      maxMs: r0(okMs.at(-1) ?? null),
+    };
+  }
+  const hMs = health.map((h) => h.ms).sort((a, b) => a - b);
+  return {
+    capacity,
+    rate: Math.round(rate * 10) / 10,
+    seconds: opts.seconds,
+    slaMs: opts.slaMs,
+    classes,
+    health: {
+      checks: health.length,
+      failed: health.filter((h) => !h.ok).length,
+      p99Ms: hMs.length ? Math.round(quantile(hMs, 0.99) as number) : null,
+    },
+  };
+}
+
+/** The printed table: one row per class. */
+export function loadTable(r: LoadResult): string[] {
+  const rows = [
+    "| class | sent | 200 | within SLA | 503 shed | other refusals | lost | p50 ms | p95 ms | p99 ms |",
+    "| --- | ---: | ---: | ---: | ---: | --- | ---: | ---: | ---: | ---: |",
+  ];
+  const pct = (n: number, d: number) => (d === 0 ? "–" : `${((100 * n) / d).toFixed(1)} %`);
+  for (const c of CLASSES) {
+    const x = r.classes[c];
+    const other = Object.entries(x.refused)
+      .map(([s, n]) => `${s}×${n}`)
+      .join(" ");
+    rows.push(
+      `| ${c} | ${x.sent} | ${x.ok} | ${x.okWithinSla} (${pct(x.okWithinSla, x.sent)}) | ${x.shed} | ${other || "–"} | ${x.lost} | ${x.p50Ms ?? "–"} | ${x.p95Ms ?? "–"} | ${x.p99Ms ?? "–"} |`,
+    );
+  }
+  return rows;
+}
+
+/** What the run says about the overload behaviour the router promises. */
+export function loadVerdict(r: LoadResult) {
+  const { critical, sheddable } = r.classes;
+  const all = CLASSES.map((c) => r.classes[c]);
+  return {
+    /** Every critical request answered within its SLA (99 % allowed for tail noise). */
+    criticalKeptSla: critical.sent > 0 && critical.okWithinSla >= 0.99 * critical.sent,
+    /** Sheddable requests were shed with 503 + Retry-After. */
+    sheddableShed: sheddable.shed > 0,
+    noneLost: all.every((x) => x.lost === 0),
+    allTyped: all.every((x) => x.untyped === 0),
+    workerUp: r.health.checks > 0 && r.health.failed === 0,
+  };
+}

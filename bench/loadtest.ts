@@ -1,0 +1,83 @@
+// Load test: the local stack (scripts/local-stack.mjs: the router under `wrangler dev`, the seed
+// fleet's demo MEC sites at real speed, the stand-ins, kinesalite) at `--factor` × the fleet's
+// measured capacity for `--seconds`, loopback only, stopping by itself. Prints a table per
+// criticality, flags when critical requests miss their SLA, sheddable ones are not shed, a
+// request is lost or the worker stopped answering, and writes bench/results/loadtest-*.json.
+//
+//   npm run loadtest [-- --seconds 60 --factor 2 --sla-ms 10000 --seed 7]
+//
+// A benchmark, not a test: it reports; it exits 1 only when the stack could not run.
+
+import { readFileSync, rmSync } from "node:fs";
+import { parseArgs } from "node:util";
+import { startLocalStack } from "../scripts/local-stack.mjs";
+import { loadTable, loadVerdict, runLoad } from "./loadtest-run.ts";
+import { headerLines, runContext, writeResults } from "./report.ts";
+
+const { values: opts } = parseArgs({
+  options: {
+    seconds: { type: "string", default: "60" },
+    calibration: { type: "string", default: "20" },
+    factor: { type: "string", default: "2" },
+    "sla-ms": { type: "string", default: "10000" },
+    seed: { type: "string", default: "7" },
+    "max-tokens": { type: "string", default: "96" },
+  },
+});
+const seconds = Number(opts.seconds);
+const factor = Number(opts.factor);
+const slaMs = Number(opts["sla-ms"]);
+if (!(seconds > 0 && seconds <= 600 && factor > 0 && factor <= 10 && slaMs >= 1_000)) {
+  console.error("expected --seconds 1–600, --factor 0–10, --sla-ms ≥ 1000");
+  process.exit(2);
+}
+
+const fleet = JSON.parse(
+  readFileSync(new URL("../shared/seed/fleet.json", import.meta.url), "utf8"),
+) as { sites: { location: { lat: number; lon: number }; capacity: { maxConcurrent: number } }[] };
+
+const ctx = runContext("loadtest", { pinned: false, how: "not pinned: the whole stack runs" });
+const stack = await startLocalStack({ seed: Number(opts.seed) });
+let exitCode = 0;
+try {
+  const result = await runLoad({
+    url: stack.url,
+    sites: fleet.sites.map((s) => ({ location: s.location, slots: s.capacity.maxConcurrent })),
+    seconds,
+    calibrationSeconds: Number(opts.calibration),
+    factor,
+    slaMs,
+    mix: { critical: 0.2, standard: 0.5, sheddable: 0.3 },
+    seed: Number(opts.seed),
+    model: "llama-3.1-8b",
+    maxTokens: Number(opts["max-tokens"]),
+  });
+  const verdict = loadVerdict(result);
+  const lines = [
+    ...headerLines(ctx, "mec-router load test"),
+    `fleet: ${result.capacity.clients} MEC slots over ${fleet.sites.length} sites; capacity ` +
+      `${result.capacity.perSecond} req/s (closed loop, ${(result.capacity.okShare * 100).toFixed(1)} % answered 200)`,
+    `load: ${result.rate} req/s (${factor}× capacity) for ${seconds} s, SLA ${slaMs} ms, ` +
+      "strict privacy (MEC only), 20 % critical / 50 % standard / 30 % sheddable",
+    "",
+    ...loadTable(result),
+    "",
+    `health checks: ${result.health.checks}, failed ${result.health.failed}, p99 ${result.health.p99Ms} ms`,
+    `critical kept SLA: ${verdict.criticalKeptSla ? "yes" : "NO"}; sheddable shed with 503: ` +
+      `${verdict.sheddableShed ? "yes" : "NO"}; none lost: ${verdict.noneLost ? "yes" : "NO"}; ` +
+      `all errors typed: ${verdict.allTyped ? "yes" : "NO"}; worker up: ${verdict.workerUp ? "yes" : "NO"}`,
+  ];
+  console.log(lines.join("\n"));
+  writeResults(ctx, {
+    options: { seconds, factor, slaMs, seed: Number(opts.seed) },
+    result,
+    verdict,
+  });
+} catch (err) {
+  console.error(err instanceof Error ? err.message : err);
+  exitCode = 1;
+} finally {
+  await stack.stop();
+  rmSync(stack.dir, { recursive: true, force: true });
+}
+process.exit(exitCode);
