@@ -485,8 +485,12 @@ export async function startDemoSite(options) {
         sizeGb: r.sizeGb,
         lastUsedAt: r.lastUsedAt,
       })),
+      // The speed it really decodes at: a time-scaled site is that much faster or slower.
       tokensPerSec: Object.fromEntries(
-        [...resident.keys()].map((m) => [m, specs.get(m)?.tokensPerSec ?? 1]),
+        [...resident.keys()].map((m) => {
+          const tps = specs.get(m)?.tokensPerSec ?? 1;
+          return [m, timeScale > 0 ? round(tps / timeScale) : tps];
+        }),
       ),
     };
   }
