@@ -2,11 +2,11 @@
 // `npm test`): against a running local stack, find the fleet's capacity, then send `factor` times
 // that for `seconds`, open loop, and count what every request got back.
 //
-// Capacity: a closed loop with one client per MEC slot of the fleet (Σ maxConcurrent) for
-// `calibrationSeconds`, all `standard`; the completions per second over its second half are the
-// capacity C. Then requests leave at factor·C per second on a fixed schedule (so a slow answer
-// never delays the next request), as a mix of critical / standard / sheddable, strict privacy
-// (MEC only: the cloud tier cannot absorb the overload), spread over the sites' cities in
+// Capacity: what the fleet's GPUs can serve, C = Σ slots (maxConcurrent) ÷ the time one request
+// takes, measured unloaded (one client per site, `calibrationSeconds`, the mean latency of the
+// answered ones). Then requests leave at factor·C per second on a fixed schedule (so a slow
+// answer never delays the next request), as a mix of critical / standard / sheddable, strict
+// privacy (MEC only: the cloud tier cannot absorb the overload), spread over the sites' cities in
 // proportion to their slots. Every request ends in exactly one of: an answer (its status), or
 // lost (no answer within SLA + 20 s, or the connection failed). A health check runs every second.
 
@@ -39,7 +39,7 @@ export interface ClassResult {
   okWithinSla: number;
   /** 503 with Retry-After. */
   shed: number;
-  /** Typed refusals and failures other than 503, by status. */
+  /** Every refusal and failure, by status and code (`503 overloaded`, `504 upstream_timeout`). */
   refused: Record<string, number>;
   /** No answer: connection failed or nothing within SLA + 20 s. */
   lost: number;
@@ -52,12 +52,14 @@ export interface ClassResult {
 }
 
 export interface LoadResult {
-  capacity: { clients: number; perSecond: number; okShare: number };
+  capacity: { slots: number; serviceMs: number; perSecond: number };
   rate: number;
   seconds: number;
   slaMs: number;
   classes: Record<Criticality, ClassResult>;
   health: { checks: number; failed: number; p99Ms: number | null };
+  /** The most sites seen at once with their breaker open or half-open (sampled every 5 s). */
+  breakersNotClosedMax: number;
 }
 
 const KEY = "Bearer dev-device-key";
@@ -81,6 +83,8 @@ function quantile(sorted: number[], q: number): number | null {
 interface Outcome {
   criticality: Criticality;
   status: number | "lost";
+  /** The error body's code, when there is one. */
+  code?: string;
   ms: number;
   typed: boolean;
   retryAfter: boolean;
@@ -111,22 +115,16 @@ async function send(
     });
     const text = await res.text();
     const ms = performance.now() - t0;
-    let typed = res.ok;
+    let code: string | undefined;
     if (!res.ok) {
       try {
         const body = JSON.parse(text) as { error?: { code?: unknown } };
-        typed = typeof body.error?.code === "string";
-      } catch {
-        typed = false;
-      }
+        if (typeof body.error?.code === "string") code = body.error.code;
+      } catch {}
     }
-    return {
-      criticality,
-      status: res.status,
-      ms,
-      typed,
-      retryAfter: res.headers.has("retry-after"),
-    };
+    const typed = res.ok || code !== undefined;
+    const retryAfter = res.headers.has("retry-after");
+    return { criticality, status: res.status, ms, typed, retryAfter, ...(code ? { code } : {}) };
   } catch {
     return {
       criticality,
@@ -148,30 +146,26 @@ function pickSite(sites: LoadSite[], r: number): LoadSite {
   return sites.at(-1) as LoadSite;
 }
 
-/** Closed loop, one client per slot, all standard: completions per second in the second half. */
+/** The unloaded service time (one client per site), and the capacity it gives the fleet. */
 async function calibrate(opts: LoadOptions): Promise<LoadResult["capacity"]> {
-  const clients = opts.sites.reduce((n, s) => n + s.slots, 0);
-  const rand = mulberry32(opts.seed ^ 0xca1b);
+  const slots = opts.sites.reduce((n, s) => n + s.slots, 0);
   const end = performance.now() + opts.calibrationSeconds * 1000;
-  const half = performance.now() + (opts.calibrationSeconds * 1000) / 2;
-  let counted = 0;
-  let ok = 0;
+  const times: number[] = [];
   let id = 0;
-  const client = async () => {
-    while (performance.now() < end) {
-      const o = await send(opts, "standard", pickSite(opts.sites, rand()), id++);
-      if (performance.now() >= half && performance.now() < end) {
-        counted++;
-        if (o.status === 200) ok++;
+  await Promise.all(
+    opts.sites.map(async (site) => {
+      while (performance.now() < end) {
+        const o = await send(opts, "standard", site, id++);
+        if (o.status === 200) times.push(o.ms);
       }
-    }
-  };
-  await Promise.all(Array.from({ length: clients }, client));
-  const seconds = opts.calibrationSeconds / 2;
+    }),
+  );
+  if (times.length === 0) throw new Error("no request was answered while measuring capacity");
+  const serviceMs = times.reduce((a, b) => a + b, 0) / times.length;
   return {
-    clients,
-    perSecond: Math.round((ok / seconds) * 10) / 10,
-    okShare: counted === 0 ? 0 : Math.round((ok / counted) * 1000) / 1000,
+    slots,
+    serviceMs: Math.round(serviceMs),
+    perSecond: Math.round((slots / (serviceMs / 1000)) * 10) / 10,
   };
 }
 
@@ -184,8 +178,19 @@ export async function runLoad(opts: LoadOptions): Promise<LoadResult> {
   const health: { ok: boolean; ms: number }[] = [];
   const t0 = performance.now();
   let stopHealth = false;
+  let breakersNotClosedMax = 0;
+  const breakers = async () => {
+    const res = await fetch(`${opts.url}/v1/sites`, {
+      headers: { authorization: "Bearer dev-operator-key" },
+      signal: AbortSignal.timeout(10_000),
+    });
+    const { sites } = (await res.json()) as { sites: { breaker: string }[] };
+    const notClosed = sites.filter((s) => s.breaker !== "closed").length;
+    breakersNotClosedMax = Math.max(breakersNotClosedMax, notClosed);
+  };
   const healthLoop = (async () => {
-    while (!stopHealth) {
+    for (let tick = 0; !stopHealth; tick++) {
+      if (tick % 5 === 4) await breakers().catch(() => {});
       const h0 = performance.now();
       try {
         const res = await fetch(`${opts.url}/healthz`, { signal: AbortSignal.timeout(10_000) });
@@ -223,9 +228,9 @@ export async function runLoad(opts: LoadOptions): Promise<LoadResult> {
       .sort((a, b) => a - b);
     const refused: Record<string, number> = {};
     for (const o of mine) {
-      if (o.status !== "lost" && o.status !== 200 && !(o.status === 503 && o.retryAfter)) {
-        refused[o.status] = (refused[o.status] ?? 0) + 1;
-      }
+      if (o.status === "lost" || o.status === 200) continue;
+      const key = `${o.status} ${o.code ?? "(untyped)"}`;
+      refused[key] = (refused[key] ?? 0) + 1;
     }
     const r0 = (x: number | null) => (x === null ? null : Math.round(x));
     classes[c] = {
@@ -254,13 +259,14 @@ export async function runLoad(opts: LoadOptions): Promise<LoadResult> {
       failed: health.filter((h) => !h.ok).length,
       p99Ms: hMs.length ? Math.round(quantile(hMs, 0.99) as number) : null,
     },
+    breakersNotClosedMax,
   };
 }
 
 /** The printed table: one row per class. */
 export function loadTable(r: LoadResult): string[] {
   const rows = [
-    "| class | sent | 200 | within SLA | 503 shed | other refusals | lost | p50 ms | p95 ms | p99 ms |",
+    "| class | sent | 200 | within SLA | 503 shed | refusals by code | lost | p50 ms | p95 ms | p99 ms |",
     "| --- | ---: | ---: | ---: | ---: | --- | ---: | ---: | ---: | ---: |",
   ];
   const pct = (n: number, d: number) => (d === 0 ? "–" : `${((100 * n) / d).toFixed(1)} %`);
