@@ -10,6 +10,8 @@
 // proportion to their slots. Every request ends in exactly one of: an answer (its status), or
 // lost (no answer within SLA + 20 s, or the connection failed). A health check runs every second.
 
+import { mulberry32 } from "../scripts/demo-site-wire.mjs";
+
 export const CLASSES = ["critical", "standard", "sheddable"] as const;
 export type Criticality = (typeof CLASSES)[number];
 
@@ -63,17 +65,6 @@ export interface LoadResult {
 }
 
 const KEY = "Bearer dev-device-key";
-
-function mulberry32(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4_294_967_296;
-  };
-}
 
 function quantile(sorted: number[], q: number): number | null {
   if (sorted.length === 0) return null;

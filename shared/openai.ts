@@ -272,14 +272,17 @@ const upstreamToolCall = z.looseObject({
   function: z.looseObject({ name: z.string(), arguments: z.string() }),
 });
 
+const choiceIndex = z.int().check(z.gte(0), z.lte(127));
+/** What both an answer and a stream chunk may say about themselves. */
+const upstreamHead = { created: z.optional(z.number()), model: z.optional(z.string()) };
+
 export const upstreamCompletionSchema = z.looseObject({
   id: z.string().check(z.maxLength(256)),
-  created: z.optional(z.number()),
-  model: z.optional(z.string()),
+  ...upstreamHead,
   choices: z
     .array(
       z.looseObject({
-        index: z.int().check(z.gte(0), z.lte(127)),
+        index: choiceIndex,
         message: z.looseObject({
           role: z.optional(z.literal("assistant")),
           content: z.nullish(z.string()),
@@ -294,19 +297,18 @@ export const upstreamCompletionSchema = z.looseObject({
 
 export const upstreamChunkSchema = z.looseObject({
   id: z.optional(z.string().check(z.maxLength(256))),
-  created: z.optional(z.number()),
-  model: z.optional(z.string()),
+  ...upstreamHead,
   choices: z
     .array(
       z.looseObject({
-        index: z.int().check(z.gte(0), z.lte(127)),
+        index: choiceIndex,
         delta: z.looseObject({
           role: z.optional(z.literal("assistant")),
           content: z.nullish(z.string()),
           tool_calls: z.nullish(
             z.array(
               z.looseObject({
-                index: z.int().check(z.gte(0), z.lte(127)),
+                index: choiceIndex,
                 id: z.optional(z.string()),
                 type: z.optional(z.literal("function")),
                 function: z.optional(

@@ -131,8 +131,9 @@ type Path = (string | number)[];
 
 function paths(v: Json, at: Path = [], out: Path[] = []): Path[] {
   out.push(at);
-  if (Array.isArray(v)) v.forEach((x, i) => paths(x, [...at, i], out));
-  else if (v !== null && typeof v === "object" && !(v instanceof Raw)) {
+  if (Array.isArray(v)) {
+    for (const [i, x] of v.entries()) paths(x, [...at, i], out);
+  } else if (v !== null && typeof v === "object" && !(v instanceof Raw)) {
     for (const [k, x] of Object.entries(v)) paths(x, [...at, k], out);
   }
   return out;
