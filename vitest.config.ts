@@ -3,6 +3,8 @@ import { defineConfig } from "vitest/config";
 
 export default defineConfig({
   test: {
+    // CI machines have two shared cores: a test that takes 2 s alone may take three times that.
+    testTimeout: 20_000,
     projects: [
       {
         test: {
