@@ -7,7 +7,7 @@
 import * as z from "zod/mini";
 
 /** Whether `name` is a property of every object (`"constructor" in {}`). */
-export function isBuiltinPropertyName(name: string): boolean {
+function isBuiltinPropertyName(name: string): boolean {
   return name in Object.prototype;
 }
 
