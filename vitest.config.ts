@@ -7,10 +7,16 @@ export default defineConfig({
     testTimeout: 20_000,
     projects: [
       {
+        // Route modules import `cloudflare:workers` (waitUntil); the tests that read their routes
+        // and schemas in Node load them with this stand-in (see the file).
+        resolve: {
+          alias: { "cloudflare:workers": "./scripts/cloudflare-workers-stub.ts" },
+        },
         test: {
           name: "unit",
           environment: "node",
           include: ["test/unit/**/*.test.ts"],
+          sequence: { groupOrder: 1 },
         },
       },
       {
@@ -31,6 +37,8 @@ export default defineConfig({
                 NOVA_ENDPOINT: inject("novaUrl"),
                 // Kinesis: kinesalite, started (stream created) by the global setup.
                 KINESIS_ENDPOINT: inject("kinesisUrl"),
+                // Signs dashboard session cookies; a test-only value.
+                SESSION_SECRET: "test-session-secret-0123456789abcdef",
                 TEST_MIGRATIONS: await readD1Migrations("migrations"),
               },
             },
@@ -42,6 +50,20 @@ export default defineConfig({
           // One demo MEC site on 127.0.0.1 for the site agent's probes and control calls.
           globalSetup: ["test/workers/global-setup.ts"],
           setupFiles: ["test/workers/apply-migrations.ts"],
+          sequence: { groupOrder: 1 },
+        },
+      },
+      {
+        test: {
+          name: "browser",
+          environment: "node",
+          include: ["test/browser/**/*.test.ts"],
+          // The dashboard in Chromium against the whole local stack (wrangler dev, demo sites,
+          // stand-ins): it runs after the other projects (a higher group), so it has the machine
+          // to itself. (With the others in group 0, vitest 5.1 ran this one first.)
+          sequence: { groupOrder: 2 },
+          testTimeout: 120_000,
+          hookTimeout: 240_000,
         },
       },
       {

@@ -7,6 +7,8 @@
 
 import { DurableObject } from "cloudflare:workers";
 import * as z from "zod/mini";
+import { admissionLimit, isSaturated } from "../shared/admission.ts";
+import { PLATFORM_TENANT } from "../shared/api-key.ts";
 import { readTextWithin } from "../shared/bounded-read.ts";
 import {
   acquire,
@@ -47,7 +49,7 @@ import {
   siteFootprints,
 } from "../shared/model-cache.ts";
 import { DEFAULT_POLICY } from "../shared/policy.ts";
-import type { SiteView } from "../shared/types.ts";
+import type { Criticality, SiteView } from "../shared/types.ts";
 
 /** Timing knobs; wrangler vars override them (see `siteTimingFrom`). */
 export interface SiteTiming {
@@ -112,12 +114,21 @@ const leaseSchema = z.object({
   model: z.string(),
   expiresAt: z.number(),
   probe: z.boolean(),
+  /** Whose lease it is: only that tenant may release it. Absent on leases from before tenants. */
+  tenant: z.optional(z.string()),
 });
 type Lease = z.infer<typeof leaseSchema>;
 
 export interface ReserveRequest {
   model: string;
   ttlMs?: number;
+  /**
+   * The request's class (shared/admission.ts): work that is not critical leaves headroom for
+   * critical work, and sheddable work is refused at a saturated site. Without one, every slot.
+   */
+  criticality?: Criticality;
+  /** The caller's tenant, kept with the lease. */
+  tenant?: string;
 }
 
 export type ReserveResult =
@@ -345,11 +356,17 @@ export class SiteAgent extends DurableObject<Env> {
     if (!this.#status.healthy) return { granted: false, reason: "unhealthy" };
     if (!reg.models.some((m) => m.model === request.model))
       return { granted: false, reason: "model" };
-    const slots = reg.capacity.maxConcurrent + reg.capacity.maxQueue;
     const fresh = now - this.#live.updatedAt <= this.timing.staleAfterMs;
     const busy = Math.max(this.#leases.size, fresh ? this.#live.running + this.#live.waiting : 0);
+    const limit = admissionLimit(reg.capacity, request.criticality ?? "critical");
+    // Queued = beyond the run slots, whether the site reported it or the leases say so.
+    const waiting = Math.max(fresh ? this.#live.waiting : 0, busy - reg.capacity.maxConcurrent);
+    const kvCacheUsage = fresh ? this.#live.kvCacheUsage : 0;
+    const shed =
+      request.criticality === "sheddable" &&
+      isSaturated({ waiting, kvCacheUsage }, DEFAULT_POLICY.saturation);
     this.#cache = recordDemand(this.#cache, request.model, now, DEFAULT_CACHE_POLICY);
-    if (busy >= slots) {
+    if (busy >= limit || shed) {
       this.ctx.storage.kv.put("cache", this.#cache);
       return { granted: false, reason: "capacity" };
     }
@@ -362,6 +379,7 @@ export class SiteAgent extends DurableObject<Env> {
     const leaseId = `${reg.id}.${crypto.randomUUID()}`;
     const ttl = Math.min(request.ttlMs ?? this.timing.leaseTtlMs, this.timing.leaseTtlMs);
     const lease: Lease = { model: request.model, expiresAt: now + ttl, probe: gate.probe };
+    if (request.tenant !== undefined) lease.tenant = request.tenant;
     this.#leases.set(leaseId, lease);
     this.ctx.storage.kv.put(`lease:${leaseId}`, lease);
     this.#persistLive();
@@ -371,11 +389,19 @@ export class SiteAgent extends DurableObject<Env> {
 
   /**
    * Frees a lease and feeds its outcome to the breaker and the cache agent. Idempotent: a lease
-   * released twice (or already reclaimed) changes nothing the second time.
+   * released twice (or already reclaimed) changes nothing the second time. With `tenant`, only a
+   * lease of that tenant is released; another tenant's looks like an unknown one.
    */
-  async release(leaseId: string, outcome?: LeaseOutcome): Promise<{ released: boolean }> {
+  async release(
+    leaseId: string,
+    outcome?: LeaseOutcome,
+    tenant?: string,
+  ): Promise<{ released: boolean }> {
     const lease = this.#leases.get(leaseId);
     if (!lease) return { released: false };
+    if (tenant !== undefined && (lease.tenant ?? PLATFORM_TENANT) !== tenant) {
+      return { released: false };
+    }
     const now = this.now();
     this.#leases.delete(leaseId);
     this.ctx.storage.kv.delete(`lease:${leaseId}`);

@@ -7,147 +7,40 @@
 // - kinesalite, an in-memory Kinesis (KINESIS_PORT, default 4567).
 // Prints the dev keys and copy-paste examples. Ctrl-C stops everything it started.
 
-import { spawn, spawnSync } from "node:child_process";
-import { existsSync, readFileSync } from "node:fs";
-import { startBedrockStandin } from "./bedrock-standin.mjs";
-import { loadSeedSites, startDemoSite } from "./demo-site.mjs";
-import { startKinesalite } from "./kinesalite-local.mjs";
-import { offlineEnv } from "./offline-env.mjs";
-
-const OPERATOR_KEY = "dev-operator-key";
-const SITE_KEY = "dev-site-key";
+import { startStack } from "./stack.mjs";
 
 const port = Number(process.env.PORT ?? 8787);
 const bedrockPort = Number(process.env.BEDROCK_PORT ?? 9200);
 const kinesisPort = Number(process.env.KINESIS_PORT ?? 4567);
-const host = "127.0.0.1";
-const base = `http://${host}:${port}`;
 
-/** Real AWS credentials in .dev.vars mean the real Bedrock; the dev placeholder means the stand-in. */
-function usesRealBedrock() {
-  const file = new URL("../.dev.vars", import.meta.url);
-  if (!existsSync(file)) return false;
-  const m = /^AWS_ACCESS_KEY_ID\s*=\s*"?([^"\n]*)"?/m.exec(readFileSync(file, "utf8"));
-  return Boolean(m?.[1] && m[1] !== "local-standin");
-}
-
-/** @type {{ close(): Promise<void> }[]} */
-const services = [];
-
-const realBedrock = usesRealBedrock();
-let bedrockUrl = "";
-if (!realBedrock) {
-  const standin = await startBedrockStandin({ port: bedrockPort });
-  services.push(standin);
-  bedrockUrl = standin.url;
-}
-
-const kinesis = await startKinesalite({
-  port: kinesisPort,
-  streams: [{ name: "mec-router-metrics", shards: 2 }],
-});
-services.push(kinesis);
-
-// Local D1 gets the real migrations before the worker starts (idempotent).
-const migrate = spawnSync("wrangler", ["d1", "migrations", "apply", "DB", "--local"], {
-  env: offlineEnv(),
-  stdio: ["ignore", "inherit", "inherit"],
-});
-if (migrate.status !== 0) {
-  console.error("applying the D1 migrations failed");
-  for (const service of services) await service.close();
+let stack;
+try {
+  stack = await startStack({ port, bedrockPort, kinesisPort });
+} catch (err) {
+  console.error(err instanceof Error ? err.message : err);
   process.exit(1);
 }
-
-const wrangler = spawn(
-  "wrangler",
-  [
-    "dev",
-    "--ip",
-    host,
-    "--port",
-    String(port),
-    "--show-interactive-dev-session=false",
-    "--var",
-    `BEDROCK_ENDPOINT:${bedrockUrl}`,
-    "--var",
-    `KINESIS_ENDPOINT:${kinesis.url}`,
-  ],
-  { env: offlineEnv(), stdio: ["ignore", "inherit", "inherit"], detached: true },
-);
-
-/** @type {Awaited<ReturnType<typeof startDemoSite>>[]} */
-const demoSites = [];
+const { base, demoSites, registered, realBedrock, bedrockUrl } = stack;
+const kinesis = { url: stack.kinesisUrl };
 
 let stopping = false;
 function stop(code = 0) {
   if (stopping) return;
   stopping = true;
-  for (const site of demoSites) site.close().catch(() => {});
-  for (const service of services) service.close().catch(() => {});
-  try {
-    // wrangler starts workerd as a child: stop the whole process group.
-    process.kill(-wrangler.pid, "SIGTERM");
-  } catch {}
-  setTimeout(() => process.exit(code), 500).unref();
+  stack.stop().finally(() => process.exit(code));
 }
 process.on("SIGINT", () => stop(0));
 process.on("SIGTERM", () => stop(0));
 process.on("SIGHUP", () => stop(0));
-wrangler.on("exit", (code) => {
+stack.exited.then((code) => {
   if (!stopping) {
     console.error(`wrangler dev exited (${code ?? "signal"})`);
-    process.exit(code ?? 1);
+    stop(code ?? 1);
   }
 });
 
-async function waitForHealth(timeoutMs = 60_000) {
-  const deadline = Date.now() + timeoutMs;
-  while (Date.now() < deadline) {
-    try {
-      const res = await fetch(`${base}/healthz`);
-      if (res.ok) return true;
-    } catch {}
-    await new Promise((r) => setTimeout(r, 250));
-  }
-  return false;
-}
-
-/** Registers every seed site through the fleet API (idempotent: PUT). */
-async function registerSeedSites() {
-  const seed = JSON.parse(
-    readFileSync(new URL("../shared/seed/fleet.json", import.meta.url), "utf8"),
-  );
-  for (const site of seed.sites) {
-    const res = await fetch(`${base}/v1/sites/${site.id}`, {
-      method: "PUT",
-      headers: { "content-type": "application/json", authorization: `Bearer ${OPERATOR_KEY}` },
-      body: JSON.stringify(site),
-    });
-    if (!res.ok) throw new Error(`registering ${site.id}: HTTP ${res.status} ${await res.text()}`);
-  }
-  return seed.sites.length;
-}
-
-for (const options of await loadSeedSites()) {
-  try {
-    demoSites.push(
-      await startDemoSite({
-        ...options,
-        heartbeat: { routerUrl: base, siteKey: SITE_KEY, intervalMs: 2_000 },
-      }),
-    );
-  } catch (err) {
-    console.error(`demo site ${options.id} on port ${options.port}: ${err.message}`);
-    stop(1);
-  }
-}
-
-if (!(await waitForHealth())) {
-  console.error(`mec-router did not come up on ${base} within 60 s`);
-  stop(1);
-} else {
-  const registered = await registerSeedSites();
+/** The welcome text: where everything runs, the dev keys, copy-paste examples. */
+function printWelcome() {
   const route = JSON.stringify({
     task: { modality: "text", inputTokens: 300, maxOutputTokens: 64 },
     constraints: { latencySlaMs: 3000, privacy: "strict" },
@@ -168,12 +61,15 @@ if (!(await waitForHealth())) {
   });
   console.log(`
 mec-router is running at ${base}   (Ctrl-C stops it)
+Dashboard:  ${base}/dashboard/   (log in with the operator key below)
 
 Demo MEC sites (${registered}, registered and heartbeating):
 ${demoSites.map((d) => `  ${d.state.id.padEnd(12)} ${d.url}/v1`).join("\n")}
 Cloud tier: ${realBedrock ? "the real Bedrock (AWS credentials in .dev.vars)" : `Bedrock stand-in ${bedrockUrl}`}
 Kinesis:    kinesalite ${kinesis.url} (in memory), stream mec-router-metrics
 History:    local D1 (.wrangler/state), written by the queue consumer within seconds
+API docs:   ${base}/docs (OpenAPI: ${base}/openapi.json)
+MCP:        ${base}/mcp (Streamable HTTP; Authorization: Bearer dev-operator-key)
 
 Dev keys (hashes in .dev.vars; never use them in production):
   device    dev-device-key
@@ -196,3 +92,5 @@ Try:
 Drive a mixed mobile workload against it: npm run demo
 `);
 }
+
+printWelcome();

@@ -22,6 +22,18 @@ export interface DeviceAssessment {
   notes: string[];
 }
 
+/**
+ * A second opinion on a request the rules find borderline, learned from Nova Micro (the class)
+ * and Nova Lite (the complexity) for requests alike in their features. A caller's `critical`
+ * always stands.
+ */
+export interface ContextHint {
+  classification?: Classification;
+  complexity?: number;
+  /** Who said so, for the rationale, e.g. "Nova Micro + Lite (cached)". */
+  source: string;
+}
+
 export interface RequestContext {
   classification: Classification;
   complexity: number;
@@ -32,6 +44,8 @@ export interface RequestContext {
   resources: Resources;
   networkClass: NetworkClass;
   device: DeviceAssessment;
+  /** The source of the hint the classification or complexity came from, if any. */
+  hint?: string;
 }
 
 const MODALITY_WEIGHT: Record<Modality, number> = {
@@ -145,11 +159,28 @@ export function estimateResources(req: RouteRequest, model: CatalogModel | undef
   };
 }
 
-/** Runs the context agent over a validated request. */
-export function analyzeRequest(req: RouteRequest, policy: Policy): RequestContext {
+/**
+ * Whether the rules' classification of a request is borderline: an `auto` model choice, not
+ * marked critical by the caller, with a complexity within `policy.hintBand` of the threshold
+ * between simple and complex — where a second opinion can change the model picked.
+ */
+export function borderline(req: RouteRequest, policy: Policy): boolean {
+  if (req.task.model !== "auto" || req.task.criticality === "critical") return false;
+  return Math.abs(complexityScore(req) - policy.complexThreshold) <= policy.hintBand;
+}
+
+/** Runs the context agent over a validated request, with a learned hint when there is one. */
+export function analyzeRequest(
+  req: RouteRequest,
+  policy: Policy,
+  hint?: ContextHint,
+): RequestContext {
   const requestedModel = req.task.model === "auto" ? undefined : catalogModel(req.task.model);
-  const complexity = complexityScore(req, requestedModel);
-  const classification = classify(req, complexity, policy);
+  const complexity = hint?.complexity ?? complexityScore(req, requestedModel);
+  const classification =
+    req.task.criticality === "critical"
+      ? "critical"
+      : (hint?.classification ?? classify(req, complexity, policy));
   let requiredQuality = 0;
   if (!requestedModel) {
     requiredQuality = policy.qualityByClass[classification];
@@ -165,6 +196,7 @@ export function analyzeRequest(req: RouteRequest, policy: Policy): RequestContex
     device: assessDevice(req, policy),
   };
   if (requestedModel) ctx.requestedModel = requestedModel;
+  if (hint) ctx.hint = hint.source;
   return ctx;
 }
 
@@ -172,9 +204,10 @@ export function contextRationale(req: RouteRequest, ctx: RequestContext): Ration
   const need = ctx.requestedModel
     ? `model ${ctx.requestedModel.id} requested`
     : `needs quality ≥ ${ctx.requiredQuality}`;
+  const from = ctx.hint ? ` (from ${ctx.hint})` : "";
   return {
     factor: "classification",
-    detail: `${ctx.classification} ${req.task.modality} request (complexity ${ctx.complexity}): ${need}`,
+    detail: `${ctx.classification} ${req.task.modality} request (complexity ${ctx.complexity})${from}: ${need}`,
   };
 }
 

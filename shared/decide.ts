@@ -1,8 +1,14 @@
 // The router agent: candidates → hard filters → predictions → multi-criteria score → plan.
 // Pure and deterministic: the same request, fleet, policy and `now` give the same decision.
 
+import { admissionLimit, isSaturated } from "./admission.ts";
 import { CATALOG, type CatalogModel, catalogModel } from "./catalog.ts";
-import { analyzeRequest, contextRationale, type RequestContext } from "./context.ts";
+import {
+  analyzeRequest,
+  type ContextHint,
+  contextRationale,
+  type RequestContext,
+} from "./context.ts";
 import type { PreparedFleet } from "./fleet.ts";
 import { distanceKm, nearest } from "./geo.ts";
 import type { Policy } from "./policy.ts";
@@ -58,6 +64,8 @@ interface Run {
   now: number;
   rejected: Rejection[];
   saturated: number;
+  /** Targets rejected for the SLA only because of their queue: busy now, not infeasible. */
+  queued: number;
 }
 
 const PRIVACY_EXPOSURE = { device: 0, trustedSite: 0.25, site: 0.5, cloud: 1 } as const;
@@ -68,15 +76,17 @@ const PRIVACY_EXPOSURE = { device: 0, trustedSite: 0.25, site: 0.5, cloud: 1 } a
  * @param fleet the current fleet snapshot, indexed by `prepareFleet`
  * @param policy weights and thresholds
  * @param now epoch ms; the only clock the engine sees
+ * @param hint a learned second opinion on the request's class and complexity (context.ts)
  */
 export function decide(
   req: RouteRequest,
   fleet: PreparedFleet,
   policy: Policy,
   now: number,
+  hint?: ContextHint,
 ): DecideResult {
-  const ctx = analyzeRequest(req, policy);
-  const run: Run = { req, ctx, policy, now, rejected: [], saturated: 0 };
+  const ctx = analyzeRequest(req, policy, hint);
+  const run: Run = { req, ctx, policy, now, rejected: [], saturated: 0, queued: 0 };
   const candidates: Candidate[] = [];
 
   const device = evaluateDevice(run);
@@ -123,15 +133,18 @@ export function decide(
   };
   if (candidates.length === 0) {
     const shed = req.task.criticality === "sheddable" && run.saturated > 0;
-    const passing = run.rejected.some((r) => r.reason === "breaker" || r.reason === "capacity");
+    const blocked = run.rejected.some((r) => r.reason === "breaker" || r.reason === "capacity");
+    const passing = blocked || run.queued > 0;
     return {
       ok: false,
       code: shed ? "overloaded" : passing ? "unavailable" : "infeasible",
       message: shed
         ? "every feasible target is saturated; sheddable request refused"
-        : passing
+        : blocked
           ? "every target that could take this request is unavailable now (breaker open, full, draining or unhealthy)"
-          : "no target satisfies the request's constraints",
+          : passing
+            ? "every target that could take this request is too busy to meet its SLA now (queue wait)"
+            : "no target satisfies the request's constraints",
       rejected: run.rejected,
       rationale: [contextRationale(req, ctx), scope],
     };
@@ -256,10 +269,15 @@ function evaluateSite(run: Run, site: SiteView, km: number): Candidate | undefin
   if (site.draining) return reject(run, key, "capacity", "draining");
   if (!site.healthy) return reject(run, key, "capacity", "unhealthy");
   const { load, capacity } = site;
-  // Full as the site agent admits: every run slot and queue slot taken.
+  // Full as the site agent admits (shared/admission.ts): every run and queue slot taken, or, for
+  // work that is not critical, all but the headroom kept for critical work.
   const slots = capacity.maxConcurrent + capacity.maxQueue;
-  if (load.running + load.waiting >= slots) {
-    return reject(run, key, "capacity", `full (${load.running + load.waiting}/${slots})`);
+  const busy = load.running + load.waiting;
+  if (busy >= slots) return reject(run, key, "capacity", `full (${busy}/${slots})`);
+  const limit = admissionLimit(capacity, req.task.criticality);
+  if (busy >= limit) {
+    const kept = slots - limit;
+    return reject(run, key, "capacity", `full (${busy}/${slots}; ${kept} kept for critical work)`);
   }
   const options: { model: CatalogModel; prediction: Prediction }[] = [];
   for (const sm of site.models) {
@@ -270,10 +288,7 @@ function evaluateSite(run: Run, site: SiteView, km: number): Candidate | undefin
   }
   if (options.length === 0) return reject(run, key, "modality", modalityDetail(ctx, req));
   // Only a site that could serve the request counts as saturated: `overloaded` means "try later".
-  if (
-    req.task.criticality === "sheddable" &&
-    (load.waiting >= policy.saturation.queue || load.kvCacheUsage >= policy.saturation.kvCache)
-  ) {
+  if (req.task.criticality === "sheddable" && isSaturated(load, policy.saturation)) {
     run.saturated++;
     return reject(
       run,
@@ -356,10 +371,14 @@ function pickModel(
   let best: Candidate | undefined;
   let fastest = Number.POSITIVE_INFINITY;
   let cheapestInSla = Number.POSITIVE_INFINITY;
+  let queueBound = false;
   for (const { model, prediction } of options) {
     const ms = slaLatency(run.req, prediction);
     fastest = Math.min(fastest, ms);
-    if (ms > sla) continue;
+    if (ms > sla) {
+      queueBound ||= ms - prediction.queueMs <= sla;
+      continue;
+    }
     cheapestInSla = Math.min(cheapestInSla, prediction.costUsd);
     if (maxCostUsd !== undefined && prediction.costUsd > maxCostUsd) continue;
     const c = build(model, prediction);
@@ -367,6 +386,9 @@ function pickModel(
   }
   if (best) return best;
   if (cheapestInSla === Number.POSITIVE_INFINITY) {
+    // Standard work queues only within its SLA: a target that would meet it but for its queue
+    // is busy, and the refusal says "try later" (503), not "impossible" (422).
+    if (queueBound) run.queued++;
     const ms = Number.isFinite(fastest) ? `${Math.round(fastest)} ms` : "never (no uplink)";
     return reject(run, key, "sla", `predicted ${ms} > SLA ${sla} ms`);
   }

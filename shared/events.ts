@@ -6,6 +6,7 @@
 // consumer rejects anything else as well.
 
 import * as z from "zod/mini";
+import { TENANT_ID_PATTERN } from "./api-key.ts";
 import { catalogModel } from "./catalog.ts";
 import { notBuiltinProperty } from "./model-id.ts";
 import {
@@ -17,6 +18,7 @@ import {
   NETWORK_TYPES,
   type PlanStep,
   PRIVACY_LEVELS,
+  REJECTION_REASONS,
   type RouteRequest,
   type Target,
   type Tier,
@@ -38,6 +40,9 @@ export const OUTCOME_ERROR_CLASSES = [
 ] as const;
 export type OutcomeErrorClass = (typeof OUTCOME_ERROR_CLASSES)[number];
 
+/** Longest explanation detail an event keeps. */
+export const MAX_DETAIL_CHARS = 200;
+
 const uuid = z.uuid();
 /** Epoch milliseconds, up to the year 9999. */
 const epochMs = z.int().check(z.gte(0), z.lte(253_402_300_799_999));
@@ -54,6 +59,57 @@ const target = z
 /** A catalog model id, or `auto`. */
 const model = z.string().check(z.regex(/^[a-z0-9][a-z0-9._:-]{0,63}$/), notBuiltinProperty);
 const name = z.string().check(z.regex(/^[a-z][a-z0-9_-]{0,31}$/));
+/** The caller's tenant; absent on events from before tenants. */
+const tenant = z.optional(z.string().check(z.regex(TENANT_ID_PATTERN)));
+/**
+ * An explanation the decision engine wrote (a rationale or rejection detail): one line of printable
+ * text, built by `eventDetail` from fleet and catalog names and numbers only.
+ */
+const detail = z.string().check(z.maxLength(MAX_DETAIL_CHARS), z.regex(/^\P{Cc}*$/u));
+
+export const MAX_EXPLAINED_REJECTIONS = 64;
+export const MAX_ATTEMPT_LOG = 16;
+
+const planStep = z.strictObject({
+  tier,
+  target,
+  model,
+  predictedLatencyMs: ms,
+  predictedCostUsd: usd,
+  timeoutMs: ms,
+});
+
+/**
+ * Why a decision went where it did, for the decision explorer: rationale items and rejections
+ * with their details (see `eventDetail`), and the plan (primary first, then the backups).
+ */
+const explanation = z.strictObject({
+  rationale: z
+    .array(z.strictObject({ factor: name, detail: z.optional(detail) }))
+    .check(z.maxLength(32)),
+  rejected: z
+    .array(
+      z.strictObject({
+        target,
+        reason: z.enum(REJECTION_REASONS),
+        detail: z.optional(detail),
+      }),
+    )
+    .check(z.maxLength(MAX_EXPLAINED_REJECTIONS)),
+  /** Rejections in the decision; more than `rejected` holds when it was cut at the maximum. */
+  rejectedTotal: count,
+  plan: z.array(planStep).check(z.minLength(1), z.maxLength(8)),
+});
+export type DecisionExplanation = z.infer<typeof explanation>;
+
+const attempt = z.strictObject({
+  target,
+  tier,
+  ok: z.boolean(),
+  errorClass: z.optional(z.enum(OUTCOME_ERROR_CLASSES)),
+  latencyMs: ms,
+});
+export type AttemptLogEntry = z.infer<typeof attempt>;
 
 export const decisionEventSchema = z.strictObject({
   type: z.literal("decision"),
@@ -94,6 +150,9 @@ export const decisionEventSchema = z.strictObject({
    * events from before experiments existed, which still validate as `v: 1`.
    */
   policyVariant: z.optional(name),
+  tenant,
+  /** Details, rejections and plan; absent on events from before the decision explorer. */
+  explain: z.optional(explanation),
 });
 export type DecisionEvent = z.infer<typeof decisionEventSchema>;
 
@@ -122,14 +181,62 @@ export const outcomeEventSchema = z.strictObject({
   slaMet: z.optional(z.boolean()),
   /** Actual cost where tokens and prices are known, else the plan's estimate; 0 when failed. */
   costUsd: usd,
+  tenant,
+  /**
+   * The run reserved its predicted cost in the tenant's budget: the monitor settles the
+   * reservation with `costUsd`.
+   */
+  charged: z.optional(z.literal(true)),
+  /** Each attempt in order (the first `MAX_ATTEMPT_LOG`), when the worker ran it. */
+  attemptLog: z.optional(z.array(attempt).check(z.maxLength(MAX_ATTEMPT_LOG))),
 });
 export type OutcomeEvent = z.infer<typeof outcomeEventSchema>;
+
+/** The Nova roles whose Bedrock calls are metered: three on the request path, one offline. */
+export const NOVA_ROLES = ["micro", "lite", "pro", "review"] as const;
+export type NovaRole = (typeof NOVA_ROLES)[number];
+/**
+ * How a Nova role call ended: `ok`, a failure of the call (`timeout`, `throttled`, `error`,
+ * `invalid` answer), or a call not made because its breaker was open or the spend budget was
+ * exhausted. Every outcome but `ok` means the rules decided instead.
+ */
+export const NOVA_OUTCOMES = [
+  "ok",
+  "timeout",
+  "throttled",
+  "error",
+  "invalid",
+  "breaker_open",
+  "budget",
+] as const;
+export type NovaOutcome = (typeof NOVA_OUTCOMES)[number];
+/** Outcomes of a call that never reached Bedrock. */
+export const NOVA_SKIPS = ["breaker_open", "budget"] as const satisfies readonly NovaOutcome[];
+
+/** One Nova role call (or a call skipped): role, Bedrock model id, outcome, tokens and cost. */
+export const novaUsageEventSchema = z.strictObject({
+  type: z.literal("nova"),
+  v: z.literal(EVENT_VERSION),
+  id: uuid,
+  time: epochMs,
+  role: z.enum(NOVA_ROLES),
+  /** The Bedrock model id called (cross-region profile ids such as `eu.amazon.nova-pro-v1:0`). */
+  model: z.string().check(z.regex(/^[a-z0-9][a-z0-9.:-]{0,95}$/)),
+  outcome: z.enum(NOVA_OUTCOMES),
+  inputTokens: count,
+  outputTokens: count,
+  /** At catalog prices, from the tokens Bedrock reported; 0 for a call without an answer. */
+  costUsd: usd,
+  latencyMs: ms,
+});
+export type NovaUsageEvent = z.infer<typeof novaUsageEventSchema>;
 
 export const monitorEventSchema = z.discriminatedUnion("type", [
   decisionEventSchema,
   outcomeEventSchema,
+  novaUsageEventSchema,
 ]);
-export type MonitorEvent = DecisionEvent | OutcomeEvent;
+export type MonitorEvent = DecisionEvent | OutcomeEvent | NovaUsageEvent;
 
 /** `site:<id>`, `cloud:<region>` or `device`: how events, attempts and rollups name a target. */
 export function targetKey(t: Target): string {
@@ -144,6 +251,77 @@ function factorNames(d: Decision): string[] {
   return [...new Set(d.rationale.map((r) => r.factor))].slice(0, 32);
 }
 
+/** Characters that may sit next to a client-chosen word inside it (tags, codes). */
+const WORD_CHAR = /[A-Za-z0-9._-]/;
+
+function mentions(text: string, word: string): boolean {
+  for (let i = text.indexOf(word); i >= 0; i = text.indexOf(word, i + 1)) {
+    const before = text[i - 1];
+    const after = text[i + word.length];
+    if (
+      (before === undefined || !WORD_CHAR.test(before)) &&
+      (after === undefined || !WORD_CHAR.test(after))
+    ) {
+      return true;
+    }
+  }
+  return false;
+}
+
+/**
+ * The words of a request a client chose freely that the engine may quote in a detail: data
+ * residency zones, compliance tags, installed device model names. (Everything else in a detail is
+ * fleet and catalog names, enums and numbers.)
+ */
+function clientWords(r: RouteRequest): string[] {
+  return [...r.constraints.dataResidency, ...r.constraints.compliance, ...r.device.models].filter(
+    (w) => w.length > 0,
+  );
+}
+
+/**
+ * A detail as an event may keep it: cut to `MAX_DETAIL_CHARS`, and dropped (undefined) when it
+ * has a control character or quotes a word the client chose (`clientWords`), so that the factor
+ * or reason alone is kept. Dropping errs on the safe side: a tag that happens to equal a word of
+ * the engine's text only costs that detail.
+ */
+export function eventDetail(text: string, words: readonly string[]): string | undefined {
+  const cut = text.length > MAX_DETAIL_CHARS ? `${text.slice(0, MAX_DETAIL_CHARS - 1)}…` : text;
+  if (/\p{Cc}/u.test(cut)) return undefined;
+  return words.some((w) => mentions(cut, w)) ? undefined : cut;
+}
+
+function withDetail<T extends object>(base: T, text: string, words: readonly string[]) {
+  const d = eventDetail(text, words);
+  return d === undefined ? base : { ...base, detail: d };
+}
+
+function planStepOf(s: PlanStep): DecisionExplanation["plan"][number] {
+  return {
+    tier: s.tier,
+    target: targetKey(s.target),
+    model: s.model,
+    predictedLatencyMs: s.predictedLatencyMs,
+    predictedCostUsd: s.predictedCostUsd,
+    timeoutMs: s.timeoutMs,
+  };
+}
+
+/** The decision's explanation as an event carries it (`explain`). */
+export function explainDecision(request: RouteRequest, d: Decision): DecisionExplanation {
+  const words = clientWords(request);
+  return {
+    rationale: d.rationale
+      .slice(0, 32)
+      .map((r) => withDetail({ factor: r.factor }, r.detail, words)),
+    rejected: d.rejected
+      .slice(0, MAX_EXPLAINED_REJECTIONS)
+      .map((r) => withDetail({ target: r.target, reason: r.reason }, r.detail, words)),
+    rejectedTotal: d.rejected.length,
+    plan: [d.plan.primary, ...d.plan.backups].slice(0, 8).map(planStepOf),
+  };
+}
+
 /** The decision event: request features and the decision, never content. */
 export function decisionEvent(input: {
   id: string;
@@ -151,6 +329,7 @@ export function decisionEvent(input: {
   request: RouteRequest;
   decision: Decision;
   policyVariant?: string | undefined;
+  tenant?: string | undefined;
 }): DecisionEvent {
   const { request: r, decision: d } = input;
   const event: DecisionEvent = {
@@ -188,9 +367,54 @@ export function decisionEvent(input: {
       costUsd: d.predicted.costUsd,
     },
     backups: d.plan.backups.length,
+    explain: explainDecision(r, d),
   };
   if (input.policyVariant !== undefined) event.policyVariant = input.policyVariant;
+  if (input.tenant !== undefined) event.tenant = input.tenant;
   return event;
+}
+
+/** The catalog model whose prices meter each Nova role (the review runs on Nova Pro). */
+export const NOVA_ROLE_CATALOG: Record<NovaRole, string> = {
+  micro: "nova-micro",
+  lite: "nova-lite",
+  pro: "nova-pro",
+  review: "nova-pro",
+};
+
+/**
+ * The usage event of one Nova role call (or a call skipped, with zero tokens), costed at the
+ * role's catalog prices from the tokens Bedrock reported.
+ */
+export function novaUsageEvent(input: {
+  id?: string;
+  time: number;
+  role: NovaRole;
+  model: string;
+  outcome: NovaOutcome;
+  inputTokens?: number;
+  outputTokens?: number;
+  latencyMs: number;
+}): NovaUsageEvent {
+  const inputTokens = Math.max(0, Math.round(input.inputTokens ?? 0));
+  const outputTokens = Math.max(0, Math.round(input.outputTokens ?? 0));
+  const price = catalogModel(NOVA_ROLE_CATALOG[input.role])?.cloud;
+  const costUsd = price
+    ? (inputTokens * price.inputPer1kUsd + outputTokens * price.outputPer1kUsd) / 1000
+    : 0;
+  return {
+    type: "nova",
+    v: EVENT_VERSION,
+    id: input.id ?? crypto.randomUUID(),
+    time: input.time,
+    role: input.role,
+    model: input.model,
+    outcome: input.outcome,
+    inputTokens,
+    outputTokens,
+    costUsd,
+    latencyMs: Math.max(0, input.latencyMs),
+  };
 }
 
 /** One attempt of a run, as the runner records it (`AttemptRecord` fits). */
@@ -232,6 +456,9 @@ export function outcomeFromRun(input: {
   ttftMs?: number | undefined;
   tokens?: { input: number; output: number } | undefined;
   errorClass?: string | undefined;
+  tenant?: string | undefined;
+  /** The run's predicted cost was reserved in the tenant's budget. */
+  charged?: boolean | undefined;
 }): OutcomeEvent {
   const { decision: d, attempts } = input;
   const steps = [d.plan.primary, ...d.plan.backups];
@@ -258,6 +485,16 @@ export function outcomeFromRun(input: {
     attempts: attempts.length,
     slaMet: input.ok && measured <= sla.latencySlaMs,
     costUsd: input.ok ? costOf(step, input.tokens) : 0,
+    attemptLog: attempts.slice(0, MAX_ATTEMPT_LOG).map((a) => {
+      const entry: AttemptLogEntry = {
+        target: a.target,
+        tier: a.tier,
+        ok: a.ok,
+        latencyMs: a.latencyMs,
+      };
+      if (!a.ok) entry.errorClass = errorClassOf(a.errorClass);
+      return entry;
+    }),
   };
   if (!input.ok) {
     event.errorClass = errorClassOf(
@@ -266,6 +503,8 @@ export function outcomeFromRun(input: {
   }
   if (input.ttftMs !== undefined) event.ttftMs = input.ttftMs;
   if (input.tokens) event.tokens = { input: input.tokens.input, output: input.tokens.output };
+  if (input.tenant !== undefined) event.tenant = input.tenant;
+  if (input.charged) event.charged = true;
   return event;
 }
 
@@ -283,6 +522,7 @@ export function reportedOutcome(input: {
   ok: boolean;
   latencyMs: number;
   errorClass?: string | undefined;
+  tenant?: string | undefined;
 }): OutcomeEvent {
   // A device names the model it ran: only catalog ids are kept, like a decision's `modelAsked`.
   const model = catalogModel(input.model) ? input.model : "auto";
@@ -304,5 +544,6 @@ export function reportedOutcome(input: {
     costUsd: 0,
   };
   if (!input.ok) event.errorClass = errorClassOf(input.errorClass);
+  if (input.tenant !== undefined) event.tenant = input.tenant;
   return event;
 }

@@ -13,6 +13,11 @@ export interface Policy {
   /** Complexity at or above which a request is `complex` (or needs the top model when critical). */
   complexThreshold: number;
   hardThreshold: number;
+  /**
+   * Complexity this close to `complexThreshold` is borderline: the class could go either way,
+   * and a learned second opinion (Nova Micro / Lite) may settle it.
+   */
+  hintBand: number;
   /** Nearest MEC sites evaluated per request (the spatial pre-filter). */
   maxSiteCandidates: number;
   maxBackups: number;
@@ -41,6 +46,7 @@ export const DEFAULT_POLICY: Policy = {
   qualityByClass: { simple: 1, complex: 3, critical: 3 },
   complexThreshold: 0.45,
   hardThreshold: 0.7,
+  hintBand: 0.08,
   maxSiteCandidates: 16,
   maxBackups: 2,
   rttMsPerKm: 0.015,

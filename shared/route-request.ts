@@ -25,53 +25,124 @@ const num = (min: number, max: number) => z.number().check(z.gte(min), z.lte(max
 const region = z.string().check(z.regex(/^[A-Z]{2,4}$/, "expected an upper-case country or zone"));
 const tag = z.string().check(z.regex(/^[a-z0-9][a-z0-9._-]{0,31}$/, "expected a lower-case tag"));
 
+// Descriptions travel with the schema into the OpenAPI document, the typed client and the MCP
+// tool listing, where callers (and assistants) read them.
+const d = z.describe;
+
 export const routeRequestSchema = z.strictObject({
   requestId: z.optional(
-    z.string().check(z.regex(/^[A-Za-z0-9._:-]{1,128}$/, "expected ≤128 chars of [A-Za-z0-9._:-]")),
+    z
+      .string()
+      .check(
+        z.regex(/^[A-Za-z0-9._:-]{1,128}$/, "expected ≤128 chars of [A-Za-z0-9._:-]"),
+        d("Echoed back; default the decision id."),
+      ),
   ),
   task: z.strictObject({
     modality: z.enum(MODALITIES),
-    model: z.optional(z.string().check(z.minLength(1), z.maxLength(64))),
-    inputTokens: z.optional(int(0, 2_000_000)),
-    maxOutputTokens: z.optional(int(1, 200_000)),
-    payloadBytes: z.optional(int(0, 2_147_483_647)),
-    criticality: z.optional(z.enum(CRITICALITIES)),
+    model: z.optional(
+      z
+        .string()
+        .check(
+          z.minLength(1),
+          z.maxLength(64),
+          d("A catalog id (GET /v1/catalog), or `auto` (default): the smallest adequate model."),
+        ),
+    ),
+    inputTokens: z.optional(
+      int(0, 2_000_000).check(d("Prompt size incl. media tokens; default by modality.")),
+    ),
+    maxOutputTokens: z.optional(int(1, 200_000).check(d("Default 256."))),
+    payloadBytes: z.optional(
+      int(0, 2_147_483_647).check(d("Upload size; default by modality (an image 200 KB, …).")),
+    ),
+    criticality: z.optional(
+      z
+        .enum(CRITICALITIES)
+        .check(d("Default `standard`; `sheddable` is refused (503) rather than queued.")),
+    ),
   }),
   constraints: z.strictObject({
-    latencySlaMs: int(1, 600_000),
-    latencyTarget: z.optional(z.enum(LATENCY_TARGETS)),
-    maxCostUsd: z.optional(num(0, 1_000)),
-    privacy: z.optional(z.enum(PRIVACY_LEVELS)),
-    dataResidency: z.optional(z.array(region).check(z.maxLength(32))),
-    compliance: z.optional(z.array(tag).check(z.maxLength(16))),
+    latencySlaMs: int(1, 600_000).check(d("The latency the answer must meet, in ms.")),
+    latencyTarget: z.optional(
+      z
+        .enum(LATENCY_TARGETS)
+        .check(d("What the SLA bounds: the `complete` answer (default) or the `first_token`.")),
+    ),
+    maxCostUsd: z.optional(num(0, 1_000).check(d("Per-request budget in USD."))),
+    privacy: z.optional(
+      z
+        .enum(PRIVACY_LEVELS)
+        .check(
+          d(
+            "`strict`: device or trusted MEC sites only, never the cloud; `sensitive`: the cloud " +
+              "only inside `dataResidency`; default `public`.",
+          ),
+        ),
+    ),
+    dataResidency: z.optional(
+      z
+        .array(region)
+        .check(
+          z.maxLength(32),
+          d("Countries (`DE`) or zones (`EU`, `EEA`) every non-device target must be in."),
+        ),
+    ),
+    compliance: z.optional(
+      z
+        .array(tag)
+        .check(z.maxLength(16), d("Certifications every target must hold (`gdpr`, `hipaa`, …).")),
+    ),
   }),
   device: z.optional(
     z.strictObject({
-      models: z.optional(z.array(z.string().check(z.maxLength(64))).check(z.maxLength(32))),
-      batteryPct: z.optional(num(0, 100)),
+      models: z.optional(
+        z
+          .array(z.string().check(z.maxLength(64)))
+          .check(z.maxLength(32), d("On-device model variants installed (`llama-3.2-1b-q4`, …).")),
+      ),
+      batteryPct: z.optional(
+        num(0, 100).check(d("Default 100; < 20 and not charging counts against the device.")),
+      ),
       charging: z.optional(z.boolean()),
-      thermal: z.optional(z.enum(THERMAL_STATES)),
-      memoryFreeMb: z.optional(int(0, 1_048_576)),
-      class: z.optional(z.enum(DEVICE_CLASSES)),
+      thermal: z.optional(
+        z
+          .enum(THERMAL_STATES)
+          .check(d("`serious` throttles and counts against the device; `critical` rules it out.")),
+      ),
+      memoryFreeMb: z.optional(int(0, 1_048_576).check(d("Default 2048; the model must fit."))),
+      class: z.optional(z.enum(DEVICE_CLASSES).check(d("On-device speed class; default `mid`."))),
     }),
   ),
   network: z.optional(
     z.strictObject({
-      type: z.optional(z.enum(NETWORK_TYPES)),
-      rttMs: z.optional(num(0, 60_000)),
+      type: z.optional(
+        z.enum(NETWORK_TYPES).check(d("`offline` leaves the device tier only; default `unknown`.")),
+      ),
+      rttMs: z.optional(num(0, 60_000).check(d("Round trip to the access edge; default by type."))),
       uplinkMbps: z.optional(num(0, 100_000)),
       downlinkMbps: z.optional(num(0, 100_000)),
     }),
   ),
-  location: z.optional(z.strictObject({ lat: num(-90, 90), lon: num(-180, 180) })),
+  location: z.optional(
+    z
+      .strictObject({ lat: num(-90, 90), lon: num(-180, 180) })
+      .check(d("Where the device is: picks the nearest sites; default from the Cloudflare edge.")),
+  ),
   /** Take a slot at the chosen MEC site now (one Durable Object call) and answer with a lease. */
-  reserve: z.optional(z.boolean()),
+  reserve: z.optional(
+    z.boolean().check(d("Take a slot at the chosen MEC site now and answer with a `lease`.")),
+  ),
   /**
    * Nova reasoning for this request: `auto` (default) asks Nova Pro only when the rules are
    * unsure and the SLA leaves room; `force` whenever the SLA leaves room; `off` never. The
    * operator's `REASONING` var must be on for either to call Bedrock.
    */
-  reasoning: z.optional(z.enum(REASONING_MODES)),
+  reasoning: z.optional(
+    z
+      .enum(REASONING_MODES)
+      .check(d("Nova reasoning: `auto` (default) when the rules are unsure, `force`, or `off`.")),
+  ),
 });
 
 export type RouteRequestInput = z.infer<typeof routeRequestSchema>;

@@ -1,6 +1,7 @@
 // Typed domain errors, mapped to HTTP once in `app.onError` as
 // `{ "error": { "code", "message", "details"? } }`. Clients never see a stack trace.
 
+import { HTTPException } from "hono/http-exception";
 import type { ContentfulStatusCode } from "hono/utils/http-status";
 
 export class AppError extends Error {
@@ -94,6 +95,30 @@ export class Unavailable extends AppError {
   }
 }
 
+/** A key over its rate limit. */
+export class RateLimited extends AppError {
+  constructor(scope: string, retryAfterS: number) {
+    super(
+      429,
+      "rate_limited",
+      `this ${scope} key is over its rate limit; retry after ${retryAfterS} s`,
+      { retryAfterS },
+      { "retry-after": String(retryAfterS) },
+    );
+  }
+}
+
+/**
+ * The tenant's cost budget for the period cannot cover the request, and no cheaper target that
+ * meets its constraints can either. 402, not 429: retrying will not help before the period ends
+ * or the budget is raised, so clients that back off and retry on 429 must not loop on it.
+ */
+export class BudgetExhausted extends AppError {
+  constructor(message: string, details: unknown) {
+    super(402, "budget_exhausted", message, details);
+  }
+}
+
 /** The HTTP error for a decision that found no target. */
 export function refusal(
   code: "infeasible" | "overloaded" | "unavailable",
@@ -114,7 +139,8 @@ export function errorBody(code: string, message: string, details?: unknown) {
  * (runtime messages quote the values they choked on, which may be request content), and where it
  * was thrown.
  */
-export function errorLogFields(err: Error): { name: string; message: string; at?: string } {
+export function errorLogFields(err: unknown): { name: string; message: string; at?: string } {
+  if (!(err instanceof Error)) return { name: "unknown", message: typeof err };
   const head = err.message.split(/["'`]/, 1)[0] ?? "";
   const message = (head.length < err.message.length ? `${head}…` : head)
     .replace(/\s+/g, " ")
@@ -124,4 +150,35 @@ export function errorLogFields(err: Error): { name: string; message: string; at?
     .find((l) => /^\s+at /.test(l))
     ?.trim();
   return at ? { name: err.name, message, at } : { name: err.name, message };
+}
+
+export interface ErrorAnswer {
+  status: ContentfulStatusCode;
+  headers: Record<string, string>;
+  body: ReturnType<typeof errorBody>;
+}
+
+/**
+ * The one mapping of a thrown error to an answer, for HTTP routes and MCP tools alike: an
+ * AppError as it is, a framework 4xx as `invalid_request`, anything else as `internal` (a bug:
+ * logged with `where` — a route pattern or tool name, never a caller's path — and
+ * `errorLogFields`, never request content, and answered without internals).
+ */
+export function errorAnswer(err: unknown, where: string): ErrorAnswer {
+  if (err instanceof AppError) {
+    return {
+      status: err.status,
+      headers: err.headers,
+      body: errorBody(err.code, err.message, err.details),
+    };
+  }
+  if (err instanceof HTTPException && err.status < 500) {
+    return {
+      status: err.status,
+      headers: {},
+      body: errorBody("invalid_request", err.message || "bad request"),
+    };
+  }
+  console.error(JSON.stringify({ event: "error", route: where, ...errorLogFields(err) }));
+  return { status: 500, headers: {}, body: errorBody("internal", "internal error") };
 }

@@ -8,6 +8,7 @@ import { handleScheduled } from "./monitor/scheduled.ts";
 export { FleetDirectory } from "../durable-objects/fleet-directory.ts";
 export { ServiceBreaker } from "../durable-objects/service-breaker.ts";
 export { SiteAgent } from "../durable-objects/site-agent.ts";
+export { TenantBudget } from "../durable-objects/tenant-budget.ts";
 
 export default {
   fetch: app.fetch,

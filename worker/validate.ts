@@ -30,11 +30,39 @@ export function limitBody(maxSize = MAX_BODY_BYTES) {
   });
 }
 
+/** A `limit` query parameter: an integer from 1 to `max`, given as a string. */
+export function limitParam(max: number) {
+  return z.optional(
+    z
+      .string()
+      .check(
+        z.refine(
+          (v) => /^\d{1,3}$/.test(v) && Number(v) >= 1 && Number(v) <= max,
+          `expected an integer from 1 to ${max}`,
+        ),
+      ),
+  );
+}
+
 export function toFieldIssues(issues: readonly z.core.$ZodIssue[]): FieldIssue[] {
   return issues.map((i) => ({
     path: i.path.map(String).join(".") || "(body)",
     message: i.message,
   }));
+}
+
+/** The query parameters, validated: 400 with field paths (an unknown parameter by name). */
+export function readQuery<S extends z.ZodMiniType>(c: Context, schema: S): z.infer<S> {
+  const result = z.safeParse(schema, c.req.query());
+  if (!result.success) {
+    const issues = result.error.issues.flatMap((i): FieldIssue[] =>
+      i.code === "unrecognized_keys"
+        ? i.keys.map((k) => ({ path: k, message: "unknown query parameter" }))
+        : [{ path: i.path.map(String).join(".") || "(query)", message: i.message }],
+    );
+    throw new InvalidRequest("invalid query", issues);
+  }
+  return result.data;
 }
 
 export async function readJson<S extends z.ZodMiniType>(

@@ -7,6 +7,7 @@ import { catalogModel } from "../../shared/catalog.ts";
 import {
   analyzeRequest,
   assessDevice,
+  borderline,
   classify,
   complexityScore,
   contextRationale,
@@ -249,5 +250,45 @@ describe("device assessment", () => {
 
   it("caps the penalty at 1", () => {
     expect(device({ thermal: "serious", batteryPct: 5 }).penalty).toBe(1);
+  });
+});
+
+describe("borderline classes and learned hints", () => {
+  // 8,000 + 1,024 text tokens score 0.42: within 0.08 of the 0.45 threshold.
+  const border = withTask(makeRequest(), { inputTokens: 8_000, maxOutputTokens: 1_024 });
+
+  it("calls a request borderline only near the threshold, on an auto model, not critical", () => {
+    expect(complexityScore(border)).toBeCloseTo(0.42, 2);
+    expect(borderline(border, policy)).toBe(true);
+    expect(borderline(makeRequest(), policy)).toBe(false);
+    expect(borderline(withTask(border, { model: "llama-3.1-8b" }), policy)).toBe(false);
+    expect(borderline(withTask(border, { criticality: "critical" }), policy)).toBe(false);
+    expect(borderline(border, { ...policy, hintBand: 0.01 })).toBe(false);
+  });
+
+  it("takes the class and complexity from a hint, and names its source", () => {
+    const ctx = analyzeRequest(border, policy, {
+      classification: "complex",
+      complexity: 0.62,
+      source: "Nova Micro + Lite",
+    });
+    expect(ctx.classification).toBe("complex");
+    expect(ctx.complexity).toBe(0.62);
+    expect(ctx.requiredQuality).toBe(policy.qualityByClass.complex);
+    expect(contextRationale(border, ctx).detail).toBe(
+      "complex text request (complexity 0.62) (from Nova Micro + Lite): needs quality ≥ 3",
+    );
+    expect(analyzeRequest(border, policy).classification).toBe("simple");
+  });
+
+  it("classifies by the hint's complexity when the hint has no class", () => {
+    const ctx = analyzeRequest(border, policy, { complexity: 0.5, source: "Nova Lite" });
+    expect(ctx.classification).toBe("complex");
+  });
+
+  it("never lets a hint downgrade a caller's critical", () => {
+    const critical = withTask(border, { criticality: "critical" });
+    const ctx = analyzeRequest(critical, policy, { classification: "simple", source: "x" });
+    expect(ctx.classification).toBe("critical");
   });
 });

@@ -11,7 +11,11 @@ import {
   type AttemptLike,
   decisionEvent,
   decisionEventSchema,
+  eventDetail,
+  MAX_DETAIL_CHARS,
   monitorEventSchema,
+  novaUsageEvent,
+  novaUsageEventSchema,
   outcomeEventSchema,
   outcomeFromRun,
   reportedOutcome,
@@ -22,7 +26,7 @@ import { chatCompletionRequestSchema } from "../../shared/openai.ts";
 import { DEFAULT_POLICY } from "../../shared/policy.ts";
 import { normalizeRouteRequest, routeRequestSchema } from "../../shared/route-request.ts";
 import type { Decision, RouteRequest } from "../../shared/types.ts";
-import { arbFleetData, arbRequest } from "./helpers/arbitraries.ts";
+import { arbFleetData, arbRequest, TAGS } from "./helpers/arbitraries.ts";
 import { BERLIN, makeRequest, NOW, seedFleet } from "./helpers/fleet-builders.ts";
 
 const DECISION_ID = "6f1c2b0e-4a53-4f0e-9a51-3d2f1c7b8e90";
@@ -161,6 +165,51 @@ describe("no request content reaches an event", () => {
     expect(built).toBeGreaterThan(100);
   });
 
+  it("residency zones, compliance tags and device model names a client chose never appear", () => {
+    // Lower case and tag-shaped, as the route schema lets them through; the engine quotes
+    // residency and compliance in its rejection details ("lacks <tag>").
+    const arbTag = fc.stringMatching(/^[a-z0-9]{6,16}$/).map((s) => `s3cr3t${s}`);
+    let built = 0;
+    let explained = 0;
+    fc.assert(
+      fc.property(
+        arbTag,
+        fc.constantFrom("SQ", "ZZ", "QX"),
+        fc.boolean(),
+        fc.constantFrom(...TAGS),
+        (tag, zone, withTag, known) => {
+          const req = makeRequest({
+            location: BERLIN,
+            constraints: {
+              dataResidency: withTag ? ["DE", zone] : [zone],
+              compliance: withTag ? [known, tag] : [known],
+            },
+            device: { models: ["llama-3.2-1b-q4", tag] },
+          });
+          const d = decided(req);
+          if (!d) return;
+          built++;
+          if (d.rejected.some((r) => r.detail.includes(tag) || r.detail.includes(zone)))
+            explained++;
+          const events = eventsFor(req, d, tag);
+          for (const e of events) expect(monitorEventSchema.safeParse(e).success).toBe(true);
+          const json = JSON.stringify(events);
+          expect(json).not.toContain(tag);
+          expect(json).not.toMatch(new RegExp(`\\b${zone}\\b`));
+          // The rejections stay, with their reasons, only the detail that quoted the client goes.
+          const [event] = events;
+          expect(event?.type === "decision" && event.explain?.rejected.length).toBe(
+            Math.min(d.rejected.length, 64),
+          );
+        },
+      ),
+      { numRuns: 200 },
+    );
+    expect(built).toBeGreaterThan(100);
+    // The engine did quote the client's words: the property was tested, not passed by luck.
+    expect(explained).toBeGreaterThan(50);
+  });
+
   it("the schemas refuse an event that carries anything more", () => {
     const req = makeRequest();
     const d = decided(req) as Decision;
@@ -212,6 +261,95 @@ describe("decision events", () => {
     });
     expect(e.rationale).toEqual([...new Set(d.rationale.map((r) => r.factor))]);
   });
+
+  it("explain the decision: rationale and rejection details, and the plan", () => {
+    const req = makeRequest({ location: BERLIN, constraints: { privacy: "strict" } });
+    const d = decided(req) as Decision;
+    const e = decisionEvent({ id: DECISION_ID, time: NOW, request: req, decision: d });
+    expect(decisionEventSchema.safeParse(e).success).toBe(true);
+    expect(e.explain?.rationale).toEqual(
+      d.rationale.map((r) => ({ factor: r.factor, detail: r.detail })),
+    );
+    expect(e.explain?.rejected).toEqual(
+      d.rejected.map((r) => ({ target: r.target, reason: r.reason, detail: r.detail })),
+    );
+    // Strict privacy: every cloud region is among the rejections, for privacy.
+    expect(e.explain?.rejected.filter((r) => r.target.startsWith("cloud:")).length).toBe(
+      seedFleet().data.regions.length,
+    );
+    expect(
+      e.explain?.rejected.every((r) => !r.target.startsWith("cloud:") || r.reason === "privacy"),
+    ).toBe(true);
+    expect(e.explain?.rejectedTotal).toBe(d.rejected.length);
+    expect(e.explain?.plan.map((s) => s.target)).toEqual(
+      [d.plan.primary, ...d.plan.backups].map((s) => targetKey(s.target)),
+    );
+    expect(e.explain?.plan[0]).toEqual({
+      tier: d.plan.primary.tier,
+      target: targetKey(d.plan.primary.target),
+      model: d.plan.primary.model,
+      predictedLatencyMs: d.plan.primary.predictedLatencyMs,
+      predictedCostUsd: d.plan.primary.predictedCostUsd,
+      timeoutMs: d.plan.primary.timeoutMs,
+    });
+  });
+});
+
+describe("eventDetail", () => {
+  it("keeps the engine's text and cuts it at the limit", () => {
+    expect(eventDetail("site:berlin-1 predicted 120 ms", [])).toBe(
+      "site:berlin-1 predicted 120 ms",
+    );
+    const long = eventDetail("x".repeat(500), []);
+    expect(long).toHaveLength(MAX_DETAIL_CHARS);
+    expect(long?.endsWith("…")).toBe(true);
+  });
+
+  it("drops a detail that quotes a client's word, as a whole word only", () => {
+    expect(eventDetail("lacks gdpr,acme-x", ["acme-x"])).toBeUndefined();
+    expect(eventDetail("DE not in FR,EU", ["FR", "EU"])).toBeUndefined();
+    // "ME" (a zone) inside "MEC" is not a mention; "ms" next to a digit and a space is.
+    expect(eventDetail("3 nearest of 5 MEC sites", ["ME"])).toBe("3 nearest of 5 MEC sites");
+    expect(eventDetail("predicted 120 ms", ["ms"])).toBeUndefined();
+  });
+
+  it("drops a detail with a control character", () => {
+    expect(eventDetail("line\nbreak", [])).toBeUndefined();
+    expect(eventDetail("bell\u0007", [])).toBeUndefined();
+  });
+});
+
+describe("Nova usage events", () => {
+  it("price a call at the role's catalog prices and validate", () => {
+    const e = novaUsageEvent({
+      time: NOW,
+      role: "lite",
+      model: "eu.amazon.nova-lite-v1:0",
+      outcome: "ok",
+      inputTokens: 1_000,
+      outputTokens: 500,
+      latencyMs: 300,
+    });
+    expect(novaUsageEventSchema.safeParse(e).success).toBe(true);
+    // Nova Lite: $0.06 / $0.24 per 1M tokens.
+    expect(e.costUsd).toBeCloseTo(0.00006 + 0.00012, 12);
+    const review = novaUsageEvent({ ...e, role: "review", model: "amazon.nova-pro-v1:0" });
+    expect(review.costUsd).toBeCloseTo(0.0008 + 0.0016, 12);
+  });
+
+  it("count a skipped call with no tokens and no cost", () => {
+    const e = novaUsageEvent({
+      time: NOW,
+      role: "pro",
+      model: "amazon.nova-pro-v1:0",
+      outcome: "breaker_open",
+      latencyMs: 0,
+    });
+    expect(e).toMatchObject({ inputTokens: 0, outputTokens: 0, costUsd: 0 });
+    expect(monitorEventSchema.safeParse(e).success).toBe(true);
+    expect(novaUsageEventSchema.safeParse({ ...e, prompt: "hi" }).success).toBe(false);
+    expect(novaUsageEventSchema.safeParse({ ...e, model: "Some Model" }).success).toBe(false);
+  });
 });
 
 describe("outcome events", () => {
@@ -253,6 +391,39 @@ describe("outcome events", () => {
       costUsd: last.predictedCostUsd,
     });
     expect(e.errorClass).toBeUndefined();
+    expect(e.attemptLog).toEqual([
+      {
+        target: targetKey(d.plan.primary.target),
+        tier: d.tier,
+        ok: false,
+        errorClass: "timeout",
+        latencyMs: 500,
+      },
+      { target: targetKey(last.target), tier: last.tier, ok: true, latencyMs: 200 },
+    ]);
+  });
+
+  it("keep the first attempts only, with known error classes", () => {
+    const attempts: AttemptLike[] = Array.from({ length: 20 }, (_, i) => ({
+      target: targetKey(d.plan.primary.target),
+      tier: d.tier,
+      ok: false,
+      errorClass: i % 2 ? "http_5xx" : "some detail text",
+      latencyMs: i,
+    }));
+    const e = outcomeFromRun({
+      decisionId: DECISION_ID,
+      time: NOW,
+      request: req,
+      decision: d,
+      attempts,
+      ok: false,
+      latencyMs: 100,
+    });
+    expect(outcomeEventSchema.safeParse(e).success).toBe(true);
+    expect(e.attempts).toBe(20);
+    expect(e.attemptLog).toHaveLength(16);
+    expect(e.attemptLog?.map((a) => a.errorClass).slice(0, 2)).toEqual(["other", "http_5xx"]);
   });
 
   it("judge the SLA on what it bounds, and cost nothing when failed", () => {

@@ -4,6 +4,7 @@
 
 import { describe, expect, it } from "vitest";
 import { routeInputFromChat } from "../../shared/chat-routing.ts";
+import type { ContextHint } from "../../shared/context.ts";
 import { decide } from "../../shared/decide.ts";
 import { DEFAULT_POLICY } from "../../shared/policy.ts";
 import { normalizeRouteRequest } from "../../shared/route-request.ts";
@@ -18,7 +19,10 @@ import {
   cachePut,
   callCostUsd,
   checkChoice,
+  type Expiring,
   gate,
+  HINT_TTL_MS,
+  hintKey,
   keepRules,
   latencyBudget,
   NO_SPEND,
@@ -209,5 +213,42 @@ describe("prompt privacy", () => {
       expect(body).not.toContain("req-1");
       expect(body).toContain("inputTokens");
     }
+  });
+});
+
+describe("context hints: signature and lifetime", () => {
+  const border = makeRequest({ task: { inputTokens: 8_000, maxOutputTokens: 1_024 } });
+
+  it("keys requests alike in shape together, and apart otherwise", () => {
+    const k = hintKey(border);
+    expect(hintKey({ ...border, task: { ...border.task, inputTokens: 7_000 } })).toBe(k);
+    expect(hintKey({ ...border, task: { ...border.task, inputTokens: 16_000 } })).not.toBe(k);
+    expect(hintKey({ ...border, task: { ...border.task, modality: "audio" } })).not.toBe(k);
+    expect(
+      hintKey({ ...border, constraints: { ...border.constraints, latencySlaMs: 40_000 } }),
+    ).not.toBe(k);
+    expect(hintKey({ ...border, constraints: { ...border.constraints, privacy: "strict" } })).toBe(
+      k,
+    );
+  });
+
+  it("keeps a hint for HINT_TTL_MS", () => {
+    const cache = new Map<string, Expiring<ContextHint>>();
+    cachePut(cache, "k", { classification: "complex", source: "Nova Micro" }, NOW, HINT_TTL_MS);
+    expect(cacheGet(cache, "k", NOW + HINT_TTL_MS - 1)?.classification).toBe("complex");
+    expect(cacheGet(cache, "k", NOW + HINT_TTL_MS)).toBeUndefined();
+  });
+
+  it("a hinted class changes the model decide() picks for an auto request", () => {
+    const rules = decided(border);
+    const hinted = decide(border, FLEET, DEFAULT_POLICY, NOW, {
+      classification: "complex",
+      source: "Nova Micro",
+    });
+    expect(hinted.ok).toBe(true);
+    if (!hinted.ok) return;
+    expect(rules.classification).toBe("simple");
+    expect(hinted.decision.classification).toBe("complex");
+    expect(hinted.decision.model).not.toBe(rules.model);
   });
 });

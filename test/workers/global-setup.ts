@@ -19,6 +19,8 @@ declare module "vitest" {
     /** Two more for fault injection (faults.test.ts only). */
     faultSiteAUrl: string;
     faultSiteBUrl: string;
+    /** A demo site for the budget tests alone (budget.test.ts): no faults, no model changes. */
+    budgetSiteUrl: string;
     /** A demo site serving the vision model qwen2.5-vl-7b (video execution, infer-video.test.ts). */
     visionSiteUrl: string;
     /** A demo site that sends malformed answers and metrics on demand (outbound.test.ts). */
@@ -61,7 +63,7 @@ export default async function setup(project: TestProject): Promise<() => Promise
   });
   project.provide("demoSiteUrl", site.url);
   const exec = await Promise.all(
-    ["exec-a", "exec-b", "fault-a", "fault-b"].map((id) =>
+    ["exec-a", "exec-b", "fault-a", "fault-b", "budget"].map((id) =>
       startDemoSite({
         id,
         models: [{ model: "llama-3.2-3b", sizeGb: 7, tokensPerSec: 110, loadTimeMs: 6_000 }],
@@ -76,6 +78,7 @@ export default async function setup(project: TestProject): Promise<() => Promise
   project.provide("execSiteBUrl", (exec[1] as { url: string }).url);
   project.provide("faultSiteAUrl", (exec[2] as { url: string }).url);
   project.provide("faultSiteBUrl", (exec[3] as { url: string }).url);
+  project.provide("budgetSiteUrl", (exec[4] as { url: string }).url);
   const vision = await startDemoSite({
     id: "vision",
     models: [{ model: "qwen2.5-vl-7b", sizeGb: 17, tokensPerSec: 45, loadTimeMs: 14_000 }],

@@ -60,6 +60,19 @@ describe("history through the queue", () => {
     expect(decision.tier).toBe("mec");
     const outcome = await waitForRow("SELECT * FROM outcomes WHERE decision_id = ?", decisionId);
     expect(outcome.ok).toBe(1);
+    // The explorer's view: the plan and rejections with the decision, the attempts with the outcome.
+    const explain = JSON.parse(String(decision.explain)) as {
+      plan: { target: string }[];
+      rejected: { target: string; reason: string }[];
+    };
+    expect(explain.plan[0]?.target).toBe("site:hist-a");
+    // Strict privacy: no cloud region may take it.
+    expect(
+      explain.rejected.some((r) => r.target.startsWith("cloud:") && r.reason === "privacy"),
+    ).toBe(true);
+    expect(JSON.parse(String(outcome.attempt_log))).toEqual([
+      expect.objectContaining({ target: "site:hist-a", ok: true }),
+    ]);
 
     // Nothing of the request's content in any table.
     const tables = await env.DB.prepare(

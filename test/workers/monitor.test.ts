@@ -567,7 +567,7 @@ describe("retention", () => {
     const old = Array.from({ length: 7 }, (_, i) => decision({ time: T0 + i }));
     await consumeMessages(createMessageBatch(QUEUE, messages(old)).messages, deps());
     const pruned = await pruneRawHistory(env.DB, T0 + 5, { slice: 2 });
-    expect(pruned).toEqual({ decisions: 5, outcomes: 0, resourceMetrics: 0 });
+    expect(pruned).toEqual({ decisions: 5, outcomes: 0, resourceMetrics: 0, novaCalls: 0 });
     expect((await snapshot()).decisions).toEqual(ids(old.slice(5), "decision"));
     const capped = await pruneRawHistory(env.DB, T0 + 10, { slice: 1, maxSlices: 1 });
     expect(capped.decisions).toBe(1);

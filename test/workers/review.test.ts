@@ -6,6 +6,7 @@
 
 import { env, exports } from "cloudflare:workers";
 import { afterEach, beforeEach, describe, expect, inject, it, vi } from "vitest";
+import { type NovaUsageEvent, novaUsageEventSchema } from "../../shared/events.ts";
 import { policyVariantsSchema } from "../../worker/config.ts";
 import {
   buildReviewSummary,
@@ -21,6 +22,12 @@ const OPERATOR_KEY = "dev-operator-key";
 const DEVICE_KEY = "dev-device-key";
 const MINUTE = 60_000;
 const NOW = Math.floor(Date.now() / MINUTE) * MINUTE;
+
+/** A usage sink that keeps what the review reports. */
+function recorder() {
+  const events: NovaUsageEvent[] = [];
+  return { events, sink: (e: NovaUsageEvent) => events.push(e) };
+}
 
 async function faults(f: Record<string, unknown>) {
   const res = await fetch(`${NOVA}/__faults`, {
@@ -206,8 +213,20 @@ describe("review summary", () => {
 describe("runReview", () => {
   it("stores a valid proposal from a seeded history", async () => {
     await seed();
-    const result = await runReview(reviewEnv, NOW);
+    const usage = recorder();
+    const result = await runReview(reviewEnv, NOW, usage.sink);
     expect(result.stored).toBe(true);
+    // The call is metered as the review role, at Nova Pro's prices.
+    expect(usage.events).toHaveLength(1);
+    const [metered] = usage.events;
+    expect(novaUsageEventSchema.safeParse(metered).success).toBe(true);
+    expect(metered).toMatchObject({ role: "review", model: "amazon.nova-pro-v1:0", outcome: "ok" });
+    expect(metered?.inputTokens).toBeGreaterThan(0);
+    expect(metered?.outputTokens).toBeGreaterThan(0);
+    expect(metered?.costUsd).toBeCloseTo(
+      ((metered?.inputTokens ?? 0) * 0.0008 + (metered?.outputTokens ?? 0) * 0.0032) / 1000,
+      12,
+    );
     const rows = await proposalRows();
     expect(rows).toHaveLength(1);
     const row = rows[0] as Record<string, unknown>;
@@ -232,6 +251,7 @@ describe("runReview", () => {
   it("stores nothing and logs when the answer violates the schema", async () => {
     await seed();
     const warn = vi.spyOn(console, "warn");
+    const usage = recorder();
     for (const bad of [
       {
         weights: { latency: 2, cost: 0, privacy: 0, reliability: 0 },
@@ -247,27 +267,35 @@ describe("runReview", () => {
       "not json {",
     ]) {
       await faults({ toolInputOverride: bad });
-      const result = await runReview(reviewEnv, NOW);
+      const result = await runReview(reviewEnv, NOW, usage.sink);
       expect(result).toEqual({
         stored: false,
         reason: "Nova Pro invalid (answer violates the schema)",
       });
     }
     expect(await proposalRows()).toEqual([]);
+    expect(usage.events.map((e) => [e.role, e.outcome])).toEqual(
+      Array.from({ length: 4 }, () => ["review", "invalid"]),
+    );
     const logged = warn.mock.calls.map((c) => JSON.parse(String(c[0])) as Record<string, unknown>);
     expect(logged.filter((l) => l.event === "policy_review" && l.stored === false)).toHaveLength(4);
   });
 
   it("does not call Nova without traffic in the window", async () => {
-    expect(await runReview(reviewEnv, NOW)).toEqual({ stored: false, reason: "no traffic" });
+    const usage = recorder();
+    expect(await runReview(reviewEnv, NOW, usage.sink)).toEqual({
+      stored: false,
+      reason: "no traffic",
+    });
     expect(await proposalRows()).toEqual([]);
+    expect(usage.events).toEqual([]);
   });
 });
 
 describe("/v1/policy/proposals", () => {
   async function propose(at: number): Promise<string> {
     await seed();
-    const r = await runReview(reviewEnv, at);
+    const r = await runReview(reviewEnv, at, () => {});
     if (!r.stored) throw new Error(r.reason);
     return r.id;
   }

@@ -9,7 +9,11 @@ import type { RunDeps } from "./run-plan.ts";
 /** One budget per isolate: retries stay within 20 % of the requests it served recently. */
 let budget: RetryBudget | undefined;
 
-export function executionDeps(env: Env, waitUntil: (p: Promise<unknown>) => void): RunDeps {
+export function executionDeps(
+  env: Env,
+  waitUntil: (p: Promise<unknown>) => void,
+  admission?: RunDeps["admission"],
+): RunDeps {
   budget ??= createRetryBudget();
   const stall = Number(env.STREAM_STALL_MS);
   return {
@@ -29,5 +33,6 @@ export function executionDeps(env: Env, waitUntil: (p: Promise<unknown>) => void
     rand: Math.random,
     sleep: (ms) => new Promise((resolve) => setTimeout(resolve, ms)),
     stallMs: Number.isFinite(stall) && stall > 0 ? stall : 5_000,
+    ...(admission ? { admission } : {}),
   };
 }

@@ -27,6 +27,8 @@ export function recordOutcome(c: Context<AppEnv>, decided: Decided, end: RunEnd)
       latencyMs: now - decided.now,
       ttftMs: end.ttftMs,
       tokens: end.tokens,
+      tenant: decided.principal?.tenantId,
+      charged: decided.chargedUsd > 0,
     }),
   ]);
 }

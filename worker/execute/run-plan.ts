@@ -15,7 +15,7 @@ import {
   planAttemptTimeout,
   type RetryBudget,
 } from "../../shared/retry.ts";
-import type { Decision, PlanStep, RetryPolicy, Tier } from "../../shared/types.ts";
+import type { Criticality, Decision, PlanStep, RetryPolicy, Tier } from "../../shared/types.ts";
 import { AppError } from "../errors.ts";
 import { serviceBreakerStub, siteStub } from "../fleet/site-stub.ts";
 import { SSE_DONE, sseComment, sseEvent } from "./sse.ts";
@@ -37,6 +37,8 @@ export interface RunDeps {
   sleep(ms: number): Promise<void>;
   /** A stream silent this long after it started counts as broken. */
   stallMs: number;
+  /** The request's class and tenant, for admission at MEC sites (shared/admission.ts). */
+  admission?: { criticality: Criticality; tenant?: string | undefined };
 }
 
 export interface AttemptRecord {
@@ -74,7 +76,7 @@ export class ExecutionFailed extends AppError {
     const message = allDenied
       ? "every target in the plan refused the request (capacity, breaker or drain)"
       : `the request failed on every target; last: ${where}`;
-    // Refused everywhere (capacity, breakers, drains) clears up: say when to come back.
+    // Refused everywhere for capacity, breakers or drains: that passes; say when to come back.
     super(status, code, message, { attempts }, allDenied ? { "retry-after": "1" } : {});
     this.attempts = attempts;
   }
@@ -100,6 +102,8 @@ async function admit(deps: RunDeps, step: PlanStep): Promise<Admission | string>
     const res = await siteStub(deps.env, t.siteId).reserve({
       model: step.model,
       ttlMs: Math.max(step.timeoutMs * 4, 30_000),
+      ...(deps.admission?.criticality ? { criticality: deps.admission.criticality } : {}),
+      ...(deps.admission?.tenant ? { tenant: deps.admission.tenant } : {}),
     });
     return res.granted ? { step, leaseId: res.leaseId, probe: res.probe } : res.reason;
   }

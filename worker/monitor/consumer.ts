@@ -29,16 +29,25 @@ import {
   type DecisionEvent,
   type MonitorEvent,
   monitorEventSchema,
+  type NovaUsageEvent,
   type OutcomeEvent,
 } from "../../shared/events.ts";
 import type { MetricRecord, PublishResult } from "../../shared/kinesis-batch.ts";
 import { bucketIndex } from "../../shared/sketch.ts";
+import { settleCharges } from "../tenancy/settle.ts";
 import { afterCommit } from "./insights.ts";
 import { publishMetrics } from "./kinesis.ts";
 import { drainOutbox, outboxInsert } from "./outbox.ts";
 import { LATENCY_SKETCH_ACCURACY } from "./percentiles.ts";
 import { retentionMs } from "./retention.ts";
-import { decisions, outcomes, performanceRollups, rollupLatencyBuckets } from "./schema.ts";
+import {
+  decisions,
+  novaCalls,
+  novaUsageRollups,
+  outcomes,
+  performanceRollups,
+  rollupLatencyBuckets,
+} from "./schema.ts";
 
 /** One transaction per chunk: a queue batch (≤ 100 messages) fits in one. */
 export const DEFAULT_CHUNK_SIZE = 100;
@@ -59,6 +68,11 @@ export interface ConsumerDeps {
   publish?: (records: readonly MetricRecord[]) => Promise<PublishResult>;
   /** Learning and anomalies (insights.ts), run after each committed chunk; failures only log. */
   insights?: (events: readonly MonitorEvent[]) => Promise<unknown>;
+  /**
+   * Settles the budget reservations of charged runs (tenancy/settle.ts), after each commit and
+   * before the acks: when it fails the chunk is retried (storing and settling are idempotent).
+   */
+  settle?: (events: readonly MonitorEvent[]) => Promise<unknown>;
 }
 
 /** The `queue` handler. */
@@ -75,6 +89,7 @@ export async function handleEvents(
     chunkSize: DEFAULT_CHUNK_SIZE,
     publish: (records) => publishMetrics(env, records),
     insights: (events) => afterCommit(env, events),
+    settle: (events) => settleCharges(env, events),
   });
 }
 
@@ -131,6 +146,19 @@ export async function consumeMessages(
       continue;
     }
     committed = true;
+    if (deps.settle) {
+      try {
+        await deps.settle(chunk.map((a) => a.event));
+      } catch (err) {
+        log("error", {
+          event: "budget_settle_failed",
+          messages: chunk.length,
+          message: err instanceof Error ? err.message : String(err),
+        });
+        for (const { msg } of chunk) msg.retry({ delaySeconds: retryDelaySeconds(msg.attempts) });
+        continue;
+      }
+    }
     for (const { msg } of chunk) msg.ack();
     if (deps.insights) {
       // After the commit and the acks: off the hot path, and never a reason to retry.
@@ -193,15 +221,20 @@ export async function storeEvents(
   const statements: D1PreparedStatement[] = [];
   let anyDecision = false;
   let anyOutcome = false;
+  let anyNova = false;
   for (const e of events) {
     if (e.type === "decision") {
       anyDecision = true;
       const insert = db.insert(decisions).values(decisionRow(e, delivery));
       statements.push(statement(insert.onConflictDoNothing({ target: decisions.eventId }).toSQL()));
-    } else {
+    } else if (e.type === "outcome") {
       anyOutcome = true;
       const insert = db.insert(outcomes).values(outcomeRow(e, delivery));
       statements.push(statement(insert.onConflictDoNothing({ target: outcomes.eventId }).toSQL()));
+    } else {
+      anyNova = true;
+      const insert = db.insert(novaCalls).values(novaRow(e, delivery));
+      statements.push(statement(insert.onConflictDoNothing({ target: novaCalls.eventId }).toSQL()));
     }
   }
   if (statements.length === 0) return;
@@ -210,6 +243,7 @@ export async function storeEvents(
     statements.push(raw(outcomeRollup(delivery)));
     statements.push(raw(latencyBucketRollup(delivery)));
   }
+  if (anyNova) statements.push(raw(novaRollup(delivery)));
   // Reads the same tagged rows as the rollups, so it must come before the tags are cleared.
   statements.push(raw(outboxInsert(delivery, now)));
   if (anyDecision) {
@@ -219,6 +253,10 @@ export async function storeEvents(
   if (anyOutcome) {
     const clear = db.update(outcomes).set({ delivery: null });
     statements.push(statement(clear.where(eq(outcomes.delivery, delivery)).toSQL()));
+  }
+  if (anyNova) {
+    const clear = db.update(novaCalls).set({ delivery: null });
+    statements.push(statement(clear.where(eq(novaCalls.delivery, delivery)).toSQL()));
   }
   await d1.batch(statements);
 }
@@ -256,6 +294,8 @@ function decisionRow(e: DecisionEvent, delivery: string): typeof decisions.$infe
     predictedCostUsd: e.predicted.costUsd,
     backups: e.backups,
     policyVariant: e.policyVariant ?? null,
+    tenantId: e.tenant ?? null,
+    explain: e.explain ?? null,
     delivery,
   };
 }
@@ -283,6 +323,23 @@ function outcomeRow(e: OutcomeEvent, delivery: string): typeof outcomes.$inferIn
     costUsd: e.costUsd,
     latencyBucket: bucketIndex(e.latencyMs, LATENCY_SKETCH_ACCURACY),
     ttftBucket: e.ttftMs === undefined ? null : bucketIndex(e.ttftMs, LATENCY_SKETCH_ACCURACY),
+    tenantId: e.tenant ?? null,
+    attemptLog: e.attemptLog ?? null,
+    delivery,
+  };
+}
+
+function novaRow(e: NovaUsageEvent, delivery: string): typeof novaCalls.$inferInsert {
+  return {
+    eventId: e.id,
+    time: e.time,
+    role: e.role,
+    model: e.model,
+    outcome: e.outcome,
+    inputTokens: e.inputTokens,
+    outputTokens: e.outputTokens,
+    costUsd: e.costUsd,
+    latencyMs: e.latencyMs,
     delivery,
   };
 }
@@ -290,7 +347,7 @@ function outcomeRow(e: OutcomeEvent, delivery: string): typeof outcomes.$inferIn
 const dialect = new SQLiteAsyncDialect();
 const r = performanceRollups;
 const key = sql.raw("(minute, tier, target, model)");
-const minute = (time: typeof decisions.time | typeof outcomes.time) =>
+const minute = (time: typeof decisions.time | typeof outcomes.time | typeof novaCalls.time) =>
   sql`${time} - ${time} % ${sql.raw(String(MINUTE_MS))}`;
 
 /** Decisions stored by this batch, counted under the target they chose. */
@@ -308,11 +365,12 @@ function outcomeRollup(delivery: string) {
   const o = outcomes;
   // The latency sketch merges in `latencyBucketRollup`, from the same tagged rows.
   return sql`INSERT INTO ${r} (minute, tier, target, model, outcomes, errors, sla_met, sla_known,
-      cost_usd, latency_sum_ms, latency_max_ms, ttft_sum_ms, ttft_count)
+      cost_usd, latency_sum_ms, latency_max_ms, ttft_sum_ms, ttft_count, failovers, attempts)
     SELECT ${minute(o.time)}, ${o.finalTier}, ${o.finalTarget}, ${o.finalModel},
       count(*), sum(${o.ok} = 0), coalesce(sum(${o.slaMet}), 0), count(${o.slaMet}),
       sum(${o.costUsd}), sum(${o.latencyMs}), max(${o.latencyMs}),
-      coalesce(sum(${o.ttftMs}), 0), count(${o.ttftMs})
+      coalesce(sum(${o.ttftMs}), 0), count(${o.ttftMs}),
+      sum(${o.finalTarget} <> ${o.target}), sum(${o.attempts})
     FROM ${o} WHERE ${o.delivery} = ${delivery}
     GROUP BY 1, 2, 3, 4
     ON CONFLICT ${key} DO UPDATE SET
@@ -324,7 +382,26 @@ function outcomeRollup(delivery: string) {
       latency_sum_ms = latency_sum_ms + excluded.latency_sum_ms,
       latency_max_ms = max(latency_max_ms, excluded.latency_max_ms),
       ttft_sum_ms = ttft_sum_ms + excluded.ttft_sum_ms,
-      ttft_count = ttft_count + excluded.ttft_count`;
+      ttft_count = ttft_count + excluded.ttft_count,
+      failovers = failovers + excluded.failovers,
+      attempts = attempts + excluded.attempts`;
+}
+
+/** Nova calls stored by this batch, per minute, role, model and outcome. */
+function novaRollup(delivery: string) {
+  const n = novaCalls;
+  return sql`INSERT INTO ${novaUsageRollups} (minute, role, model, outcome, calls, input_tokens,
+      output_tokens, cost_usd, latency_sum_ms)
+    SELECT ${minute(n.time)}, ${n.role}, ${n.model}, ${n.outcome}, count(*), sum(${n.inputTokens}),
+      sum(${n.outputTokens}), sum(${n.costUsd}), sum(${n.latencyMs})
+    FROM ${n} WHERE ${n.delivery} = ${delivery}
+    GROUP BY 1, 2, 3, 4
+    ON CONFLICT (minute, role, model, outcome) DO UPDATE SET
+      calls = calls + excluded.calls,
+      input_tokens = input_tokens + excluded.input_tokens,
+      output_tokens = output_tokens + excluded.output_tokens,
+      cost_usd = cost_usd + excluded.cost_usd,
+      latency_sum_ms = latency_sum_ms + excluded.latency_sum_ms`;
 }
 
 /**

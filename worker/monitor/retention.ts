@@ -1,10 +1,10 @@
-// Retention (the `scheduled` handler): raw decisions, outcomes and site snapshots older than
-// RAW_RETENTION_DAYS are deleted; per-minute rollups, agent config, learned parameters and
-// anomalies are kept. Deletes go in bounded slices so no statement runs long on a big table.
+// Retention (the `scheduled` handler): raw decisions, outcomes, Nova calls and site snapshots
+// older than RAW_RETENTION_DAYS are deleted; per-minute rollups, agent config, learned parameters
+// and anomalies are kept. Deletes go in bounded slices so no statement runs long on a big table.
 
 import { sql } from "drizzle-orm";
 import { drizzle } from "drizzle-orm/d1";
-import { decisions, outcomes, resourceMetrics } from "./schema.ts";
+import { decisions, novaCalls, outcomes, resourceMetrics } from "./schema.ts";
 
 export const DEFAULT_RETENTION_DAYS = 30;
 const DAY_MS = 86_400_000;
@@ -33,6 +33,7 @@ export interface Pruned {
   decisions: number;
   outcomes: number;
   resourceMetrics: number;
+  novaCalls: number;
 }
 
 /** Deletes raw rows older than `cutoff` (epoch ms); rollups are not touched. */
@@ -44,7 +45,9 @@ export async function pruneRawHistory(
   const db = drizzle(d1);
   const slice = opts.slice ?? 5_000;
   const maxSlices = opts.maxSlices ?? 100;
-  const drain = async (t: typeof decisions | typeof outcomes | typeof resourceMetrics) => {
+  const drain = async (
+    t: typeof decisions | typeof outcomes | typeof resourceMetrics | typeof novaCalls,
+  ) => {
     let total = 0;
     for (let i = 0; i < maxSlices; i++) {
       const res = await db.run(
@@ -60,6 +63,7 @@ export async function pruneRawHistory(
     decisions: await drain(decisions),
     outcomes: await drain(outcomes),
     resourceMetrics: await drain(resourceMetrics),
+    novaCalls: await drain(novaCalls),
   };
 }
 

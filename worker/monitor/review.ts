@@ -12,6 +12,7 @@ import {
   type ReviewSummary,
   type ReviewTargetSummary,
 } from "../reasoning/review.ts";
+import { type NovaUsageSink, reportSkip } from "../reasoning/usage.ts";
 
 export const REVIEW_WINDOW_MS = 6 * 3_600_000;
 export const REVIEW_TIMEOUT_MS = 20_000;
@@ -82,10 +83,51 @@ export async function readReviewSummary(db: D1Database, now: number): Promise<Re
   );
 }
 
+export interface NewProposal {
+  id: string;
+  createdAt: number;
+  /** The Bedrock model that proposed it, or who did. */
+  model: string;
+  promptVersion: string;
+  summary: ReviewSummary;
+  weights: { latency: number; cost: number; privacy: number; reliability: number };
+  rationale: string;
+  confidence: number;
+}
+
+/** One `policy_proposals` row, 'proposed': Nova's review and operators store them alike. */
+export async function storeProposal(db: D1Database, p: NewProposal): Promise<void> {
+  const { latency, cost, privacy, reliability } = p.weights;
+  await db
+    .prepare(
+      `INSERT INTO policy_proposals (id, created_at, model, prompt_version, summary, weights,
+         rationale, confidence, status)
+       VALUES (?, ?, ?, ?, ?, ?, ?, ?, 'proposed')`,
+    )
+    .bind(
+      p.id,
+      p.createdAt,
+      p.model,
+      p.promptVersion,
+      JSON.stringify(p.summary),
+      JSON.stringify({ latency, cost, privacy, reliability }),
+      p.rationale,
+      p.confidence,
+    )
+    .run();
+}
+
 export type ReviewResult = { stored: true; id: string } | { stored: false; reason: string };
 
-/** One review: summary, Nova Pro, validation, one `policy_proposals` row. Never throws on Nova. */
-export async function runReview(env: Env, now: number): Promise<ReviewResult> {
+/**
+ * One review: summary, Nova Pro, validation, one `policy_proposals` row. Never throws on Nova.
+ * The call (or its skip for an open breaker) is reported to `usage` as the `review` role.
+ */
+export async function runReview(
+  env: Env,
+  now: number,
+  usage: NovaUsageSink,
+): Promise<ReviewResult> {
   const summary = await readReviewSummary(env.DB, now);
   if (summary.targets.length === 0) {
     console.log(JSON.stringify({ event: "policy_review", stored: false, reason: "no traffic" }));
@@ -98,8 +140,11 @@ export async function runReview(env: Env, now: number): Promise<ReviewResult> {
   } catch {
     return skipped("breaker unreachable");
   }
-  if (!gate.admitted) return skipped(`breaker ${REVIEW_BREAKER} open`);
-  const result = await reviewWithNova(env, summary, REVIEW_TIMEOUT_MS);
+  if (!gate.admitted) {
+    reportSkip(usage, "review", novaModel(env, REVIEW_ROLE_MODEL), "breaker_open");
+    return skipped(`breaker ${REVIEW_BREAKER} open`);
+  }
+  const result = await reviewWithNova(env, summary, REVIEW_TIMEOUT_MS, usage);
   const failed = !result.ok && result.failure !== "invalid";
   try {
     await breaker.record(REVIEW_BREAKER, { ok: !failed, durationMs: result.ms, probe: gate.probe });
@@ -110,27 +155,16 @@ export async function runReview(env: Env, now: number): Promise<ReviewResult> {
   const id = crypto.randomUUID();
   const model = novaModel(env, REVIEW_ROLE_MODEL);
   const { weights, rationale, confidence } = result.answer;
-  await env.DB.prepare(
-    `INSERT INTO policy_proposals (id, created_at, model, prompt_version, summary, weights,
-       rationale, confidence, status)
-     VALUES (?, ?, ?, ?, ?, ?, ?, ?, 'proposed')`,
-  )
-    .bind(
-      id,
-      now,
-      model,
-      REVIEW_PROMPT_VERSION,
-      JSON.stringify(summary),
-      JSON.stringify({
-        latency: weights.latency,
-        cost: weights.cost,
-        privacy: weights.privacy,
-        reliability: weights.reliability,
-      }),
-      rationale,
-      confidence,
-    )
-    .run();
+  await storeProposal(env.DB, {
+    id,
+    createdAt: now,
+    model,
+    promptVersion: REVIEW_PROMPT_VERSION,
+    summary,
+    weights,
+    rationale,
+    confidence,
+  });
   console.log(
     JSON.stringify({ event: "policy_review", stored: true, id, model, confidence, ms: result.ms }),
   );

@@ -21,6 +21,7 @@ import { upcomingPeaks } from "../../shared/learning.ts";
 import { floorTo } from "../../shared/rollup.ts";
 import type { SiteView } from "../../shared/types.ts";
 import { directoryStub } from "../fleet/site-stub.ts";
+import { queueUsage } from "../reasoning/usage.ts";
 import { readDemandProfiles } from "./insights.ts";
 import { publishMetrics } from "./kinesis.ts";
 import { drainOutboxPages, outboxBacklog } from "./outbox.ts";
@@ -83,7 +84,7 @@ export async function handleScheduled(
         const at = Number.isFinite(controller.scheduledTime)
           ? controller.scheduledTime
           : Date.now();
-        await runReview(env, at);
+        await runReview(env, at, queueUsage(env, ctx));
       } catch (err) {
         failures.push(err);
         console.error(JSON.stringify({ event: "policy_review_failed", message: String(err) }));

@@ -56,10 +56,18 @@ export const decisions = sqliteTable(
      * before migration 0003 or from events without the field (read them as "default").
      */
     policyVariant: text("policy_variant"),
+    /** The caller's tenant (`platform` for the platform's keys); NULL on rows from before tenants. */
+    tenantId: text("tenant_id"),
+    /**
+     * The decision explorer's view (`DecisionExplanation`, shared/events.ts): rationale and
+     * rejection details and the plan, as JSON; NULL on rows stored before migration 0005.
+     */
+    explain: text("explain", { mode: "json" }),
     delivery: text("delivery"),
   },
   (t) => [
     index("decisions_time").on(t.time),
+    index("decisions_tenant_time").on(t.tenantId, t.time),
     index("decisions_tier_time").on(t.tier, t.time),
     index("decisions_target_time").on(t.target, t.time),
     index("decisions_delivery").on(t.delivery).where(sql`delivery IS NOT NULL`),
@@ -97,10 +105,18 @@ export const outcomes = sqliteTable(
     latencyBucket: integer("latency_bucket"),
     /** The same for `ttft_ms`; NULL without a TTFT. */
     ttftBucket: integer("ttft_bucket"),
+    /**
+     * The reporter's tenant. An outcome counts for a decision only when both carry the same
+     * tenant, so another tenant cannot report into someone else's decision.
+     */
+    tenantId: text("tenant_id"),
+    /** Each attempt (`AttemptLogEntry[]`, JSON) when the worker ran it; NULL otherwise. */
+    attemptLog: text("attempt_log", { mode: "json" }),
     delivery: text("delivery"),
   },
   (t) => [
     index("outcomes_time").on(t.time),
+    index("outcomes_tenant_time").on(t.tenantId, t.time),
     index("outcomes_decision").on(t.decisionId),
     index("outcomes_final_tier_time").on(t.finalTier, t.time),
     index("outcomes_final_target_time").on(t.finalTarget, t.time),
@@ -153,6 +169,13 @@ export const performanceRollups = sqliteTable(
     ttftSumMs: real("ttft_sum_ms").notNull().default(0),
     ttftCount: integer("ttft_count").notNull().default(0),
     sketch: blob("sketch", { mode: "buffer" }),
+    /**
+     * Outcomes that ended elsewhere than their decision's primary target (failed over), counted
+     * where they ended; 0 on minutes before migration 0005.
+     */
+    failovers: integer("failovers").notNull().default(0),
+    /** Attempts the outcomes took (retries and failovers included). */
+    attempts: integer("attempts").notNull().default(0),
   },
   (t) => [
     primaryKey({ columns: [t.minute, t.tier, t.target, t.model] }),
@@ -182,6 +205,48 @@ export const rollupLatencyBuckets = sqliteTable(
     count: integer("count").notNull(),
   },
   (t) => [primaryKey({ columns: [t.minute, t.tier, t.target, t.model, t.metric, t.bucket] })],
+);
+
+/**
+ * Nova role calls (and calls skipped by breaker or budget), one row per call event: role, model,
+ * outcome, tokens, cost; no request content. Raw rows, pruned like decisions; the per-minute
+ * rollup is `nova_usage_rollups`. Idempotent like the other raw tables (`delivery`).
+ */
+export const novaCalls = sqliteTable(
+  "nova_calls",
+  {
+    eventId: text("event_id").primaryKey(),
+    time: integer("time").notNull(),
+    role: text("role").notNull(),
+    model: text("model").notNull(),
+    outcome: text("outcome").notNull(),
+    inputTokens: integer("input_tokens").notNull(),
+    outputTokens: integer("output_tokens").notNull(),
+    costUsd: real("cost_usd").notNull(),
+    latencyMs: real("latency_ms").notNull(),
+    delivery: text("delivery"),
+  },
+  (t) => [
+    index("nova_calls_time").on(t.time),
+    index("nova_calls_delivery").on(t.delivery).where(sql`delivery IS NOT NULL`),
+  ],
+);
+
+/** Per-minute Nova usage per role, Bedrock model and outcome: sums, so minutes add up. */
+export const novaUsageRollups = sqliteTable(
+  "nova_usage_rollups",
+  {
+    minute: integer("minute").notNull(),
+    role: text("role").notNull(),
+    model: text("model").notNull(),
+    outcome: text("outcome").notNull(),
+    calls: integer("calls").notNull().default(0),
+    inputTokens: integer("input_tokens").notNull().default(0),
+    outputTokens: integer("output_tokens").notNull().default(0),
+    costUsd: real("cost_usd").notNull().default(0),
+    latencySumMs: real("latency_sum_ms").notNull().default(0),
+  },
+  (t) => [primaryKey({ columns: [t.minute, t.role, t.model, t.outcome] })],
 );
 
 /**

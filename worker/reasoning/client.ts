@@ -2,12 +2,17 @@
 // validated with zod. Model ids and region from wrangler vars (cross-region profile ids such as
 // `eu.amazon.nova-lite-v1:0` allowed); `NOVA_ENDPOINT`, else `BEDROCK_ENDPOINT`, points the SDK
 // at a stand-in. Never throws: every failure is a typed outcome the caller turns into rules.
+//
+// Metering: every call, whatever its role, goes through `converse`, which hands one usage event
+// (role, model, outcome, tokens, cost; never content) to the caller's `NovaUsageSink`; the sink
+// sends it to the monitor through the queue (usage.ts).
 
 import {
   BedrockRuntimeClient,
   ConverseCommand,
   type ConverseCommandInput,
 } from "@aws-sdk/client-bedrock-runtime";
+import { type NovaOutcome, type NovaRole, novaUsageEvent } from "../../shared/events.ts";
 import {
   type CandidateView,
   type ClassifyAnswer,
@@ -27,6 +32,7 @@ import {
   reviewAnswerSchema,
   reviewConverseInput,
 } from "./review.ts";
+import type { NovaUsageSink } from "./usage.ts";
 
 export const DEFAULT_MODELS: Record<Role, string> = {
   micro: "amazon.nova-micro-v1:0",
@@ -52,7 +58,14 @@ export type Failure = "timeout" | "throttled" | "error" | "invalid";
 
 export type NovaResult<T> =
   | { ok: true; answer: T; inputTokens: number; outputTokens: number; ms: number }
-  | { ok: false; failure: Failure; detail: string; ms: number };
+  | {
+      ok: false;
+      failure: Failure;
+      detail: string;
+      ms: number;
+      /** What Bedrock billed for an answer that was then refused (`invalid`). */
+      tokens?: { inputTokens: number; outputTokens: number };
+    };
 
 const clients = new Map<string, BedrockRuntimeClient>();
 
@@ -90,16 +103,57 @@ function call<T>(
   features: RequestFeatures,
   candidates: CandidateView[],
   timeoutMs: number,
+  usage: NovaUsageSink,
 ): Promise<NovaResult<T>> {
+  const model = novaModel(env, role);
   return converse(
     env,
+    { role, model, usage },
     schema,
-    () => converseInput(role, novaModel(env, role), features, candidates),
+    () => converseInput(role, model, features, candidates),
     timeoutMs,
   );
 }
 
+/** Which role a call is for, the model it calls, and where its usage event goes. */
+interface Metering {
+  role: NovaRole;
+  model: string;
+  usage: NovaUsageSink;
+}
+
 async function converse<T>(
+  env: Env,
+  meter: Metering,
+  schema: Parser<T>,
+  build: () => ConverseCommandInput,
+  timeoutMs: number,
+): Promise<NovaResult<T>> {
+  const time = Date.now();
+  const result = await converseOnce(env, schema, build, timeoutMs);
+  const outcome: NovaOutcome = result.ok ? "ok" : result.failure;
+  // A discarded answer was still billed: its tokens count whatever the outcome.
+  const tokens = result.ok
+    ? { inputTokens: result.inputTokens, outputTokens: result.outputTokens }
+    : (result.tokens ?? {});
+  try {
+    meter.usage(
+      novaUsageEvent({
+        time,
+        role: meter.role,
+        model: meter.model,
+        outcome,
+        latencyMs: result.ms,
+        ...tokens,
+      }),
+    );
+  } catch {
+    // Metering never changes the answer.
+  }
+  return result;
+}
+
+async function converseOnce<T>(
   env: Env,
   schema: Parser<T>,
   build: () => ConverseCommandInput,
@@ -127,19 +181,25 @@ async function converse<T>(
     if (out === "timeout") {
       return { ok: false, failure: "timeout", detail: `${timeoutMs} ms`, ms: ms() };
     }
-    const block = out.output?.message?.content?.find((b) => b.toolUse !== undefined);
-    if (!block?.toolUse) return { ok: false, failure: "invalid", detail: "no tool use", ms: ms() };
-    const parsed = schema.safeParse(block.toolUse.input);
-    if (!parsed.success) {
-      return { ok: false, failure: "invalid", detail: "answer violates the schema", ms: ms() };
-    }
-    return {
-      ok: true,
-      answer: parsed.data,
+    const tokens = {
       inputTokens: out.usage?.inputTokens ?? 0,
       outputTokens: out.usage?.outputTokens ?? 0,
-      ms: ms(),
     };
+    const block = out.output?.message?.content?.find((b) => b.toolUse !== undefined);
+    if (!block?.toolUse) {
+      return { ok: false, failure: "invalid", detail: "no tool use", ms: ms(), tokens };
+    }
+    const parsed = schema.safeParse(block.toolUse.input);
+    if (!parsed.success) {
+      return {
+        ok: false,
+        failure: "invalid",
+        detail: "answer violates the schema",
+        ms: ms(),
+        tokens,
+      };
+    }
+    return { ok: true, answer: parsed.data, ...tokens, ms: ms() };
   } catch (err) {
     const name = err instanceof Error ? err.name : "Error";
     const status = (err as { $metadata?: { httpStatusCode?: number } } | null)?.$metadata
@@ -159,13 +219,13 @@ async function converse<T>(
 }
 
 /** Nova Micro: simple | complex | critical, with a reason. */
-export function classify(env: Env, f: RequestFeatures, timeoutMs: number) {
-  return call<ClassifyAnswer>(env, "micro", classifyAnswerSchema, f, [], timeoutMs);
+export function classify(env: Env, f: RequestFeatures, timeoutMs: number, usage: NovaUsageSink) {
+  return call<ClassifyAnswer>(env, "micro", classifyAnswerSchema, f, [], timeoutMs, usage);
 }
 
 /** Nova Lite: complexity 0–1 and resource needs. */
-export function score(env: Env, f: RequestFeatures, timeoutMs: number) {
-  return call<ScoreAnswer>(env, "lite", scoreAnswerSchema, f, [], timeoutMs);
+export function score(env: Env, f: RequestFeatures, timeoutMs: number, usage: NovaUsageSink) {
+  return call<ScoreAnswer>(env, "lite", scoreAnswerSchema, f, [], timeoutMs, usage);
 }
 
 /** Nova Pro: a primary and backups among `candidates`, a confidence and a rationale. */
@@ -174,18 +234,25 @@ export function decideWithNova(
   f: RequestFeatures,
   candidates: CandidateView[],
   timeoutMs: number,
+  usage: NovaUsageSink,
 ) {
-  return call<DecideAnswer>(env, "pro", decideAnswerSchema, f, candidates, timeoutMs);
+  return call<DecideAnswer>(env, "pro", decideAnswerSchema, f, candidates, timeoutMs, usage);
 }
 
 /**
  * The `review` role (Nova Pro, offline): proposed score weights from an aggregate summary of
  * the last hours (worker/monitor/review.ts), never request content.
  */
-export function reviewWithNova(env: Env, summary: ReviewSummary, timeoutMs: number) {
+export function reviewWithNova(
+  env: Env,
+  summary: ReviewSummary,
+  timeoutMs: number,
+  usage: NovaUsageSink,
+) {
   const model = novaModel(env, REVIEW_ROLE_MODEL);
   return converse<ReviewAnswer>(
     env,
+    { role: "review", model, usage },
     reviewAnswerSchema,
     () => reviewConverseInput(model, summary),
     timeoutMs,

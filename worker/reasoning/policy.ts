@@ -16,6 +16,8 @@ export const EWMA_ALPHA = 0.2;
 export const CACHE_TTL_MS = 60_000;
 export const CACHE_MAX_ENTRIES = 1_000;
 export const DEFAULT_BUDGET_USD_PER_MIN = 0.05;
+/** How long a learned context hint (Nova Micro + Lite) serves requests alike. */
+export const HINT_TTL_MS = 10 * 60_000;
 
 // ---- whether to call -----------------------------------------------------------------------
 
@@ -91,11 +93,10 @@ export function callCostUsd(
 
 // ---- decision cache ------------------------------------------------------------------------
 
-export interface CachedChoice {
-  primary: string;
-  rationale: string;
-  expiresAt: number;
-}
+/** A cached value and when it expires (epoch ms). */
+export type Expiring<T> = T & { expiresAt: number };
+
+export type CachedChoice = Expiring<{ primary: string; rationale: string }>;
 
 /** Requests alike in everything Nova sees, bucketed, with the same feasible targets. */
 export function cacheKey(req: RouteRequest, decision: Decision, feasible: string[]): string {
@@ -111,11 +112,11 @@ export function cacheKey(req: RouteRequest, decision: Decision, feasible: string
   ]);
 }
 
-export function cacheGet(
-  cache: Map<string, CachedChoice>,
+export function cacheGet<T>(
+  cache: Map<string, Expiring<T>>,
   key: string,
   now: number,
-): CachedChoice | undefined {
+): Expiring<T> | undefined {
   const hit = cache.get(key);
   if (!hit) return undefined;
   if (hit.expiresAt <= now) {
@@ -125,20 +126,40 @@ export function cacheGet(
   return hit;
 }
 
-export function cachePut(
-  cache: Map<string, CachedChoice>,
+/** Stores `value` for `ttlMs`, evicting the oldest entries beyond CACHE_MAX_ENTRIES. */
+export function cachePut<T extends object>(
+  cache: Map<string, Expiring<T>>,
   key: string,
-  choice: Omit<CachedChoice, "expiresAt">,
+  value: T,
   now: number,
+  ttlMs = CACHE_TTL_MS,
 ): void {
   cache.delete(key);
-  cache.set(key, { ...choice, expiresAt: now + CACHE_TTL_MS });
+  cache.set(key, { ...value, expiresAt: now + ttlMs });
   // Insertion order: the first key is the oldest.
   while (cache.size > CACHE_MAX_ENTRIES) {
     const oldest = cache.keys().next().value;
     if (oldest === undefined) break;
     cache.delete(oldest);
   }
+}
+
+/**
+ * Requests alike in the shape Nova Micro and Lite judge: modality, criticality, sizes in
+ * powers of two, the SLA's order of magnitude and what it bounds.
+ */
+export function hintKey(req: RouteRequest): string {
+  const t = req.task;
+  const log2 = (x: number) => Math.round(Math.log2(1 + Math.max(0, x)));
+  return JSON.stringify([
+    t.modality,
+    t.criticality,
+    log2(t.inputTokens),
+    log2(t.maxOutputTokens),
+    log2(t.payloadBytes / 1024),
+    log2(req.constraints.latencySlaMs),
+    req.constraints.latencyTarget,
+  ]);
 }
 
 // ---- safety --------------------------------------------------------------------------------

@@ -4,10 +4,11 @@
 
 import { Hono } from "hono";
 import * as z from "zod/mini";
-import { requireRole } from "../auth.ts";
+import { listAnomalies } from "../analytics/anomalies.ts";
 import { InvalidRequest } from "../errors.ts";
+import { requireRoleOrSession } from "../session.ts";
 import type { AppEnv } from "../types.ts";
-import { toFieldIssues } from "../validate.ts";
+import { limitParam, toFieldIssues } from "../validate.ts";
 
 export const anomaliesApp = new Hono<AppEnv>();
 
@@ -30,16 +31,7 @@ export const anomaliesQuerySchema = z
           ),
         ),
     ),
-    limit: z.optional(
-      z
-        .string()
-        .check(
-          z.refine(
-            (v) => /^\d{1,3}$/.test(v) && Number(v) >= 1 && Number(v) <= MAX_ANOMALIES,
-            `expected an integer from 1 to ${MAX_ANOMALIES}`,
-          ),
-        ),
-    ),
+    limit: limitParam(MAX_ANOMALIES),
   })
   .check(
     // Only when both are numbers: a malformed one has its own issue already.
@@ -49,73 +41,21 @@ export const anomaliesQuerySchema = z
     }),
   );
 
-interface AnomalyRow {
-  id: string;
-  detected_at: number;
-  minute: number;
-  kind: string;
-  tier: string | null;
-  target: string | null;
-  model: string | null;
-  metric: string;
-  observed: number;
-  expected: number | null;
-  score: number | null;
-  severity: string;
-  detail: string | null;
-  resolved_at: number | null;
-}
+export type AnomaliesQuery = z.infer<typeof anomaliesQuerySchema>;
 
-anomaliesApp.get("/", requireRole("operator"), async (c) => {
+anomaliesApp.get("/", requireRoleOrSession("operator"), async (c) => {
   const parsed = anomaliesQuerySchema.safeParse(c.req.query());
   if (!parsed.success) {
     throw new InvalidRequest("invalid query", toFieldIssues(parsed.error.issues));
   }
-  const q = parsed.data;
+  return c.json(await recentAnomalies(c.env.DB, parsed.data));
+});
+
+/** The anomalies a validated query asks for (default the last 24 h, 100 rows), newest first. */
+export async function recentAnomalies(db: D1Database, q: AnomaliesQuery) {
   const to = q.to !== undefined ? Number(q.to) : Date.now();
   const from = q.from !== undefined ? Number(q.from) : to - DAY_MS;
   const limit = q.limit !== undefined ? Number(q.limit) : 100;
-  const where = ["minute >= ?", "minute <= ?"];
-  const params: unknown[] = [from, to];
-  if (q.target !== undefined) {
-    where.push("target = ?");
-    params.push(q.target);
-  }
-  const { results } = await c.env.DB.prepare(
-    `SELECT id, detected_at, minute, kind, tier, target, model, metric, observed, expected, score,
-       severity, detail, resolved_at
-     FROM anomalies WHERE ${where.join(" AND ")}
-     ORDER BY minute DESC, detected_at DESC, id LIMIT ?`,
-  )
-    .bind(...params, limit)
-    .all<AnomalyRow>();
-  return c.json({
-    from,
-    to,
-    anomalies: results.map((r) => ({
-      id: r.id,
-      detectedAt: r.detected_at,
-      minute: r.minute,
-      kind: r.kind,
-      tier: r.tier,
-      target: r.target,
-      model: r.model,
-      metric: r.metric,
-      observed: r.observed,
-      expected: r.expected,
-      score: r.score,
-      severity: r.severity,
-      detail: parseDetail(r.detail),
-      resolvedAt: r.resolved_at,
-    })),
-  });
-});
-
-function parseDetail(text: string | null): unknown {
-  if (text === null) return null;
-  try {
-    return JSON.parse(text);
-  } catch {
-    return null;
-  }
+  const anomalies = await listAnomalies(db, { from, through: to, target: q.target, limit });
+  return { from, to, anomalies };
 }

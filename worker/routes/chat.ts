@@ -68,9 +68,12 @@ chatApp.post("/", limitBody(MAX_CHAT_BODY_BYTES), requireRole("device", "operato
     }));
     throw new InvalidRequest("routing hints failed validation", issues);
   }
-  const decided = await decideRequest(c, checked.data);
+  const decided = await decideRequest(c, checked.data, { spend: true });
   const { req, decision, decisionId, now, waitUntil } = decided;
-  const deps = executionDeps(c.env, waitUntil);
+  const deps = executionDeps(c.env, waitUntil, {
+    criticality: req.task.criticality,
+    tenant: decided.principal?.tenantId,
+  });
   const deadline = now + req.constraints.latencySlaMs;
   const upstream = upstreamRequest(body);
   const headers = (target: string, tier: string, attempts: number) => ({

@@ -12,7 +12,7 @@ import {
 } from "../../shared/openai.ts";
 import { routeRequestSchema } from "../../shared/route-request.ts";
 import { requireRole } from "../auth.ts";
-import { decideRequest } from "../decide-request.ts";
+import { decideRequest, routeAnswer } from "../decide-request.ts";
 import { InvalidRequest, refuseRemoteMedia } from "../errors.ts";
 import { executionDeps } from "../execute/deps.ts";
 import { recordFailure, recordOutcome, tokensOf } from "../execute/record-outcome.ts";
@@ -37,7 +37,7 @@ const mediaSchema = z.strictObject({
   format: z.optional(z.string().check(z.regex(/^[a-z0-9]{2,8}$/))),
 });
 
-const inferSchema = z.extend(routeRequestSchema, {
+export const inferSchema = z.extend(routeRequestSchema, {
   input: z.strictObject({
     prompt: z.optional(z.string().check(z.maxLength(1_000_000))),
     messages: z.optional(z.array(chatMessageSchema).check(z.maxLength(4096))),
@@ -104,9 +104,9 @@ inferApp.post(
       );
       routeInput.task.payloadBytes = bytes;
     }
-    const decidedRequest = await decideRequest(c, routeInput);
+    const decidedRequest = await decideRequest(c, routeInput, { spend: true });
     const { req, decision: decided, decisionId, now, waitUntil } = decidedRequest;
-    const decision = { requestId: req.requestId ?? decisionId, decisionId, ...decided };
+    const decision = routeAnswer(decidedRequest, decided);
     c.header("x-mec-decision-id", decisionId);
     if (decision.tier === "device") {
       c.header("x-mec-tier", "device");
@@ -115,7 +115,10 @@ inferApp.post(
       return c.json({ executed: false, decision });
     }
     const chat = chatRequest(body, req.task.maxOutputTokens);
-    const deps = executionDeps(c.env, waitUntil);
+    const deps = executionDeps(c.env, waitUntil, {
+      criticality: req.task.criticality,
+      tenant: decidedRequest.principal?.tenantId,
+    });
     const run = await runComplete(
       deps,
       decided,

@@ -1,5 +1,8 @@
 // POST /v1/outcomes — a device that ran a request itself, or called a MEC site directly with the
 // lease from /v1/route, says how it went: the lease is freed and the site's breaker learns.
+// Object-level checks: a lease is released only for the tenant that took it (another tenant's
+// lease answers like an unknown one), and the outcome event carries the caller's tenant, so it
+// counts for a decision only of that same tenant (analytics join on both).
 
 import { Hono } from "hono";
 import * as z from "zod/mini";
@@ -15,7 +18,7 @@ import { limitBody, readJson } from "../validate.ts";
 
 export const outcomesApp = new Hono<AppEnv>();
 
-const outcomeSchema = z.strictObject({
+export const outcomeSchema = z.strictObject({
   decisionId: z.optional(z.uuid()),
   leaseId: z.optional(z.string().check(z.regex(/^[a-z0-9][a-z0-9-]{0,62}\.[0-9a-f-]{36}$/))),
   siteId: z.optional(z.string().check(z.regex(/^[a-z0-9][a-z0-9-]{0,62}$/))),
@@ -45,10 +48,11 @@ outcomesApp.post("/", limitBody(), requireRole("device", "operator"), async (c) 
     ...(body.latencyMs === undefined ? {} : { latencyMs: body.latencyMs }),
     ...(body.ttftMs === undefined ? {} : { ttftMs: body.ttftMs }),
   };
+  const { tenantId } = c.get("principal");
   let released = false;
   if (body.leaseId) {
     const site = siteOfLease(body.leaseId) as string;
-    ({ released } = await siteStub(c.env, site).release(body.leaseId, outcome));
+    ({ released } = await siteStub(c.env, site).release(body.leaseId, outcome, tenantId));
   } else if (body.siteId) {
     if (!(await siteStub(c.env, body.siteId).reportOutcome(outcome))) {
       throw new NotFound(`no site "${body.siteId}" is registered`);
@@ -72,6 +76,7 @@ outcomesApp.post("/", limitBody(), requireRole("device", "operator"), async (c) 
         ok: body.ok,
         latencyMs: body.latencyMs ?? 0,
         errorClass: body.errorClass,
+        tenant: tenantId,
       }),
     ]);
   }

@@ -1,13 +1,15 @@
 // POST /v1/route — decide only: where should this request run? With `"reserve": true` it also
-// takes a slot at the chosen site (one Durable Object call) and answers with a lease.
+// takes a slot at the chosen site (one Durable Object call) and answers with a lease; the lease's
+// predicted cost is what the tenant's budget is charged (tenancy/spend.ts).
 
 import { Hono } from "hono";
 import { routeRequestSchema } from "../../shared/route-request.ts";
-import type { Decision, PlanStep } from "../../shared/types.ts";
+import type { Criticality, Decision, PlanStep } from "../../shared/types.ts";
 import { requireRole } from "../auth.ts";
-import { decideRequest } from "../decide-request.ts";
+import { decideRequest, routeAnswer } from "../decide-request.ts";
 import { Overloaded } from "../errors.ts";
 import { siteStub } from "../fleet/site-stub.ts";
+import { settleNow } from "../tenancy/spend.ts";
 import type { AppEnv } from "../types.ts";
 import { limitBody, readJson } from "../validate.ts";
 
@@ -27,11 +29,29 @@ routeApp.post("/", limitBody(), requireRole("device", "operator"), async (c) => 
     decisionId,
     policyVariant,
     waitUntil,
-  } = await decideRequest(c, input);
+    principal,
+    chargedUsd,
+  } = await decideRequest(c, input, { spend: input.reserve === true });
   let decision = decided;
   let lease: Lease | undefined;
   if (input.reserve) {
-    ({ decision, lease } = await reserve(c.env, decision));
+    // The budget reserved the plan's dearest step; what the phone will run is the leased site's
+    // step (a device or cloud step without a lease costs the router nothing here).
+    const settle = (actualUsd: number) => {
+      if (principal && chargedUsd > 0 && actualUsd !== chargedUsd) {
+        settleNow(c.env, principal, decisionId, actualUsd, waitUntil);
+      }
+    };
+    try {
+      ({ decision, lease } = await reserve(c.env, decision, {
+        criticality: req.task.criticality,
+        tenant: principal?.tenantId,
+      }));
+    } catch (err) {
+      settle(0);
+      throw err;
+    }
+    settle(lease ? decision.plan.primary.predictedCostUsd : 0);
   } else if (decision.target.kind === "site") {
     // Decide-only: tell the site to expect this request, without making the client wait.
     waitUntil(
@@ -52,7 +72,7 @@ routeApp.post("/", limitBody(), requireRole("device", "operator"), async (c) => 
     }),
   );
   c.header("x-mec-decision-id", decisionId);
-  const body = { requestId: req.requestId ?? decisionId, decisionId, policyVariant, ...decision };
+  const body = routeAnswer({ req, decisionId, policyVariant }, decision);
   return c.json(lease ? { ...body, lease } : body);
 });
 
@@ -60,7 +80,11 @@ routeApp.post("/", limitBody(), requireRole("device", "operator"), async (c) => 
  * Walks the plan, primary first, taking a slot at the first MEC site that grants one (a device
  * or cloud step needs none). A denial moves to the next step and is named in the rationale.
  */
-async function reserve(env: Env, d: Decision): Promise<{ decision: Decision; lease?: Lease }> {
+async function reserve(
+  env: Env,
+  d: Decision,
+  admission: { criticality: Criticality; tenant?: string | undefined },
+): Promise<{ decision: Decision; lease?: Lease }> {
   const steps = [d.plan.primary, ...d.plan.backups];
   const denied: { siteId: string; reason: string }[] = [];
   for (const [i, step] of steps.entries()) {
@@ -70,6 +94,8 @@ async function reserve(env: Env, d: Decision): Promise<{ decision: Decision; lea
       const res = await siteStub(env, siteId).reserve({
         model: step.model,
         ttlMs: step.timeoutMs * 4,
+        criticality: admission.criticality,
+        ...(admission.tenant ? { tenant: admission.tenant } : {}),
       });
       if (!res.granted) {
         denied.push({ siteId, reason: res.reason });

@@ -119,7 +119,11 @@ export function deps(o: Partial<ConsumerDeps> = {}): ConsumerDeps {
   };
 }
 
-export type RollupRow = Omit<typeof performanceRollups.$inferSelect, "sketch">;
+/** The rollup columns the Kinesis deltas carry too (failovers and attempts are D1's only). */
+export type RollupRow = Omit<
+  typeof performanceRollups.$inferSelect,
+  "sketch" | "failovers" | "attempts"
+>;
 
 /** The rollups a reference model expects from a set of distinct events. */
 export function expectedRollups(events: readonly MonitorEvent[]): RollupRow[] {
@@ -154,6 +158,7 @@ export function expectedRollups(events: readonly MonitorEvent[]): RollupRow[] {
       row(e.time, e.tier, e.target, e.model).decisions++;
       continue;
     }
+    if (e.type !== "outcome") continue;
     const v = row(e.time, e.finalTier, e.finalTarget, e.finalModel);
     v.outcomes++;
     if (!e.ok) v.errors++;
@@ -245,6 +250,8 @@ export async function resetDb() {
       "resource_metrics",
       "kinesis_outbox",
       "kinesis_outbox_dead",
+      "nova_calls",
+      "nova_usage_rollups",
     ].map((t) => env.DB.prepare(`DELETE FROM ${t}`)),
   );
 }

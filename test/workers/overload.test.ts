@@ -1,0 +1,147 @@
+// Overload by criticality, inside workerd with real SiteAgents: at admission (the agent keeps
+// headroom for critical work and turns sheddable work away from a saturated site) and over HTTP
+// (sheddable: 503 overloaded; standard: queued within its SLA, else 503 at once; critical: still
+// placed and given a lease while standard work is refused).
+
+import { env } from "cloudflare:workers";
+import { beforeAll, beforeEach, describe, expect, it } from "vitest";
+import type { SiteRegistration } from "../../shared/fleet-schema.ts";
+import {
+  call,
+  expectError,
+  heartbeat,
+  type RouteAnswer,
+  register,
+  site,
+} from "./fixtures/fleet-api.ts";
+
+const ZAGREB = { lat: 45.81, lon: 15.98 };
+const LJUBLJANA = { lat: 46.06, lon: 14.51 };
+const VALLETTA = { lat: 35.9, lon: 14.51 };
+const CAPACITY = { maxConcurrent: 8, maxQueue: 32, gpus: 1, gpuMemoryGb: 24 };
+
+function fresh(id: string, capacity: SiteRegistration["capacity"]) {
+  const stub = env.SITE_AGENT.getByName(id);
+  return { stub, reg: site(id, "MT", VALLETTA, { capacity }) };
+}
+
+describe("admission at the site agent", () => {
+  it("keeps about 10 % of the slots for critical work under 60 concurrent standard reserves", async () => {
+    const { stub, reg } = fresh("adm-1", { ...CAPACITY, maxConcurrent: 10, maxQueue: 10 });
+    await stub.register(reg);
+    const standard = await Promise.all(
+      Array.from({ length: 60 }, () =>
+        stub.reserve({ model: "llama-3.2-3b", criticality: "standard" }),
+      ),
+    );
+    expect(standard.filter((r) => r.granted)).toHaveLength(18);
+    expect(standard.filter((r) => !r.granted).every((r) => r.reason === "capacity")).toBe(true);
+    const critical = await Promise.all(
+      Array.from({ length: 5 }, () =>
+        stub.reserve({ model: "llama-3.2-3b", criticality: "critical" }),
+      ),
+    );
+    expect(critical.filter((r) => r.granted)).toHaveLength(2);
+    expect((await stub.describe())?.leases).toBe(20);
+  });
+
+  it("turns sheddable work away once the queue reaches the saturation threshold", async () => {
+    const { stub, reg } = fresh("adm-2", CAPACITY);
+    await stub.register(reg);
+    const lease = (criticality: "standard" | "sheddable") =>
+      stub.reserve({ model: "llama-3.2-3b", criticality });
+    // 8 run slots; 4 queued behind them is below the threshold (5).
+    for (let i = 0; i < 12; i++) expect((await lease("standard")).granted).toBe(true);
+    expect((await lease("sheddable")).granted).toBe(true);
+    expect(await lease("sheddable")).toEqual({ granted: false, reason: "capacity" });
+    expect((await lease("standard")).granted).toBe(true);
+  });
+});
+
+describe("over HTTP", () => {
+  // A saturated Croatian site (queue 6) and a Slovenian one all but full for standard work
+  // (37 of 40 slots; 36 is the standard limit). Strict privacy and residency keep each request
+  // to its country's site; the dead endpoint means no probe changes the load the heartbeats set.
+  const sat = site("zg-sat", "HR", ZAGREB, { capacity: CAPACITY });
+  const full = site("lj-full", "SI", LJUBLJANA, { capacity: CAPACITY });
+  const load = (running: number, waiting: number) => ({
+    metrics: {
+      "vllm:num_requests_running": running,
+      "vllm:num_requests_waiting": waiting,
+      "vllm:kv_cache_usage_perc": 0.5,
+    },
+  });
+
+  beforeAll(async () => {
+    await register(sat, full);
+  });
+  // Fresh heartbeats with the same load before each test, so neither site goes stale.
+  beforeEach(async () => {
+    expect((await heartbeat("zg-sat", load(8, 6))).status).toBe(200);
+    expect((await heartbeat("lj-full", load(8, 29))).status).toBe(200);
+  });
+
+  const body = (
+    country: string,
+    at: { lat: number; lon: number },
+    criticality: string,
+    latencySlaMs: number,
+    reserve = false,
+  ) => ({
+    task: {
+      modality: "text",
+      model: "llama-3.2-3b",
+      inputTokens: 200,
+      maxOutputTokens: 64,
+      criticality,
+    },
+    constraints: { latencySlaMs, privacy: "strict", dataResidency: [country] },
+    location: at,
+    reserve,
+  });
+  const route = (b: unknown) => call("POST", "/v1/route", { key: "dev-device-key", body: b });
+
+  it("sheds sheddable work with 503 overloaded and Retry-After", async () => {
+    const res = await route(body("HR", ZAGREB, "sheddable", 60_000));
+    await expectError(res, 503, "overloaded");
+    expect(Number(res.headers.get("retry-after"))).toBeGreaterThan(0);
+  });
+
+  it("queues standard work within its SLA, and fails it fast with 503 when the queue would break it", async () => {
+    const res = await route(body("HR", ZAGREB, "standard", 60_000));
+    expect(res.status).toBe(200);
+    const placed = (await res.json()) as RouteAnswer;
+    expect(placed.target).toMatchObject({ kind: "site", siteId: "zg-sat" });
+    const latency = placed.rationale.find((r) => r.factor === "latency")?.detail ?? "";
+    const queueMs = Number(/queue (\d+)/.exec(latency)?.[1]);
+    const predicted = placed.plan.primary.predictedLatencyMs;
+    expect(queueMs).toBeGreaterThan(100);
+
+    // An SLA the site meets without its queue but not with it: busy now, not impossible.
+    const tight = Math.round(predicted - queueMs / 2);
+    const refused = await route(body("HR", ZAGREB, "standard", tight));
+    const err = await expectError(refused, 503, "unavailable");
+    expect(err.error.message).toContain("queue");
+    expect(Number(refused.headers.get("retry-after"))).toBeGreaterThan(0);
+  });
+
+  it("keeps serving critical work where standard work is refused", async () => {
+    const standard = await route(body("SI", LJUBLJANA, "standard", 60_000));
+    const err = await expectError(standard, 503, "unavailable");
+    expect(JSON.stringify(err.error.details)).toContain("kept for critical work");
+
+    const critical = await route(body("SI", LJUBLJANA, "critical", 60_000));
+    expect(critical.status).toBe(200);
+    expect(((await critical.json()) as RouteAnswer).target).toMatchObject({ siteId: "lj-full" });
+
+    // The agent agrees when a lease is taken: critical granted, standard denied.
+    const reserved = await route(body("SI", LJUBLJANA, "critical", 60_000, true));
+    expect(reserved.status).toBe(200);
+    expect(((await reserved.json()) as RouteAnswer).lease?.siteId).toBe("lj-full");
+    const stub = env.SITE_AGENT.getByName("lj-full");
+    expect(await stub.reserve({ model: "llama-3.2-3b", criticality: "standard" })).toEqual({
+      granted: false,
+      reason: "capacity",
+    });
+  });
+});
