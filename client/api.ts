@@ -1455,8 +1455,10 @@ export interface operations {
   catalog: {
     responses: {
       200: components["schemas"]["Catalog"];
+      400: components["schemas"]["Error"];
       401: components["schemas"]["Error"];
       403: components["schemas"]["Error"];
+      413: components["schemas"]["Error"];
       429: components["schemas"]["Error"];
       500: components["schemas"]["Error"];
     };
@@ -1489,6 +1491,7 @@ export interface operations {
       401: components["schemas"]["Error"];
       403: components["schemas"]["Error"];
       404: components["schemas"]["Error"];
+      413: components["schemas"]["Error"];
       429: components["schemas"]["Error"];
       500: components["schemas"]["Error"];
     };
@@ -1504,6 +1507,7 @@ export interface operations {
       401: components["schemas"]["Error"];
       403: components["schemas"]["Error"];
       404: components["schemas"]["Error"];
+      413: components["schemas"]["Error"];
       429: components["schemas"]["Error"];
       500: components["schemas"]["Error"];
     };
@@ -1512,8 +1516,10 @@ export interface operations {
   listSites: {
     responses: {
       200: components["schemas"]["Fleet"];
+      400: components["schemas"]["Error"];
       401: components["schemas"]["Error"];
       403: components["schemas"]["Error"];
+      413: components["schemas"]["Error"];
       429: components["schemas"]["Error"];
       500: components["schemas"]["Error"];
     };
@@ -1547,6 +1553,7 @@ export interface operations {
       401: components["schemas"]["Error"];
       403: components["schemas"]["Error"];
       404: components["schemas"]["Error"];
+      413: components["schemas"]["Error"];
       429: components["schemas"]["Error"];
       500: components["schemas"]["Error"];
     };
@@ -1562,6 +1569,7 @@ export interface operations {
       401: components["schemas"]["Error"];
       403: components["schemas"]["Error"];
       404: components["schemas"]["Error"];
+      413: components["schemas"]["Error"];
       429: components["schemas"]["Error"];
       500: components["schemas"]["Error"];
     };
@@ -1598,6 +1606,7 @@ export interface operations {
       400: components["schemas"]["Error"];
       401: components["schemas"]["Error"];
       403: components["schemas"]["Error"];
+      413: components["schemas"]["Error"];
       429: components["schemas"]["Error"];
       500: components["schemas"]["Error"];
     };
@@ -1612,6 +1621,7 @@ export interface operations {
       400: components["schemas"]["Error"];
       401: components["schemas"]["Error"];
       403: components["schemas"]["Error"];
+      413: components["schemas"]["Error"];
       429: components["schemas"]["Error"];
       500: components["schemas"]["Error"];
     };
@@ -1642,6 +1652,7 @@ export interface operations {
       403: components["schemas"]["Error"];
       404: components["schemas"]["Error"];
       409: components["schemas"]["Error"];
+      413: components["schemas"]["Error"];
       429: components["schemas"]["Error"];
       500: components["schemas"]["Error"];
     };
@@ -1658,6 +1669,7 @@ export interface operations {
       403: components["schemas"]["Error"];
       404: components["schemas"]["Error"];
       409: components["schemas"]["Error"];
+      413: components["schemas"]["Error"];
       429: components["schemas"]["Error"];
       500: components["schemas"]["Error"];
     };
@@ -1675,6 +1687,7 @@ export interface operations {
       400: components["schemas"]["Error"];
       401: components["schemas"]["Error"];
       403: components["schemas"]["Error"];
+      413: components["schemas"]["Error"];
       429: components["schemas"]["Error"];
       500: components["schemas"]["Error"];
     };
@@ -1694,6 +1707,7 @@ export interface operations {
       400: components["schemas"]["Error"];
       401: components["schemas"]["Error"];
       403: components["schemas"]["Error"];
+      413: components["schemas"]["Error"];
       429: components["schemas"]["Error"];
       500: components["schemas"]["Error"];
     };
@@ -1713,6 +1727,7 @@ export interface operations {
       400: components["schemas"]["Error"];
       401: components["schemas"]["Error"];
       403: components["schemas"]["Error"];
+      413: components["schemas"]["Error"];
       429: components["schemas"]["Error"];
       500: components["schemas"]["Error"];
     };
@@ -1732,6 +1747,7 @@ export interface operations {
       400: components["schemas"]["Error"];
       401: components["schemas"]["Error"];
       403: components["schemas"]["Error"];
+      413: components["schemas"]["Error"];
       429: components["schemas"]["Error"];
       500: components["schemas"]["Error"];
     };
@@ -1749,6 +1765,7 @@ export interface operations {
       400: components["schemas"]["Error"];
       401: components["schemas"]["Error"];
       403: components["schemas"]["Error"];
+      413: components["schemas"]["Error"];
       429: components["schemas"]["Error"];
       500: components["schemas"]["Error"];
     };
@@ -1769,6 +1786,7 @@ export interface operations {
       400: components["schemas"]["Error"];
       401: components["schemas"]["Error"];
       403: components["schemas"]["Error"];
+      413: components["schemas"]["Error"];
       429: components["schemas"]["Error"];
       500: components["schemas"]["Error"];
     };
@@ -1793,6 +1811,7 @@ export interface operations {
       400: components["schemas"]["Error"];
       401: components["schemas"]["Error"];
       403: components["schemas"]["Error"];
+      413: components["schemas"]["Error"];
       429: components["schemas"]["Error"];
       500: components["schemas"]["Error"];
     };
@@ -1808,6 +1827,7 @@ export interface operations {
       401: components["schemas"]["Error"];
       403: components["schemas"]["Error"];
       404: components["schemas"]["Error"];
+      413: components["schemas"]["Error"];
       429: components["schemas"]["Error"];
       500: components["schemas"]["Error"];
     };
@@ -1816,8 +1836,10 @@ export interface operations {
   analyticsFleet: {
     responses: {
       200: components["schemas"]["AnalyticsFleet"];
+      400: components["schemas"]["Error"];
       401: components["schemas"]["Error"];
       403: components["schemas"]["Error"];
+      413: components["schemas"]["Error"];
       429: components["schemas"]["Error"];
       500: components["schemas"]["Error"];
     };
@@ -1833,6 +1855,7 @@ export interface operations {
       401: components["schemas"]["Error"];
       403: components["schemas"]["Error"];
       404: components["schemas"]["Error"];
+      413: components["schemas"]["Error"];
       429: components["schemas"]["Error"];
       500: components["schemas"]["Error"];
     };
@@ -1849,6 +1872,7 @@ export interface operations {
       400: components["schemas"]["Error"];
       401: components["schemas"]["Error"];
       403: components["schemas"]["Error"];
+      413: components["schemas"]["Error"];
       429: components["schemas"]["Error"];
       500: components["schemas"]["Error"];
     };
@@ -1879,6 +1903,7 @@ export interface operations {
       400: components["schemas"]["Error"];
       401: components["schemas"]["Error"];
       403: components["schemas"]["Error"];
+      413: components["schemas"]["Error"];
       429: components["schemas"]["Error"];
       500: components["schemas"]["Error"];
     };
@@ -1894,6 +1919,7 @@ export interface operations {
       401: components["schemas"]["Error"];
       403: components["schemas"]["Error"];
       404: components["schemas"]["Error"];
+      413: components["schemas"]["Error"];
       429: components["schemas"]["Error"];
       500: components["schemas"]["Error"];
     };
@@ -1942,6 +1968,7 @@ export interface operations {
       400: components["schemas"]["Error"];
       401: components["schemas"]["Error"];
       403: components["schemas"]["Error"];
+      413: components["schemas"]["Error"];
       429: components["schemas"]["Error"];
       500: components["schemas"]["Error"];
     };
@@ -1957,6 +1984,7 @@ export interface operations {
       401: components["schemas"]["Error"];
       403: components["schemas"]["Error"];
       404: components["schemas"]["Error"];
+      413: components["schemas"]["Error"];
       429: components["schemas"]["Error"];
       500: components["schemas"]["Error"];
     };
@@ -1991,6 +2019,7 @@ export interface operations {
       401: components["schemas"]["Error"];
       403: components["schemas"]["Error"];
       404: components["schemas"]["Error"];
+      413: components["schemas"]["Error"];
       429: components["schemas"]["Error"];
       500: components["schemas"]["Error"];
     };
@@ -2012,7 +2041,9 @@ export interface operations {
   getSession: {
     responses: {
       200: components["schemas"]["CurrentSessionAnswer"];
+      400: components["schemas"]["Error"];
       401: components["schemas"]["Error"];
+      413: components["schemas"]["Error"];
       500: components["schemas"]["Error"];
     };
   };
@@ -2020,8 +2051,10 @@ export interface operations {
   logout: {
     responses: {
       204: null;
+      400: components["schemas"]["Error"];
       401: components["schemas"]["Error"];
       403: components["schemas"]["Error"];
+      413: components["schemas"]["Error"];
       500: components["schemas"]["Error"];
     };
   };
@@ -2029,6 +2062,8 @@ export interface operations {
   health: {
     responses: {
       200: components["schemas"]["Health"];
+      400: components["schemas"]["Error"];
+      413: components["schemas"]["Error"];
       500: components["schemas"]["Error"];
     };
   };
@@ -2036,6 +2071,8 @@ export interface operations {
   openApiDocument: {
     responses: {
       200: components["schemas"]["OpenApiDocument200"];
+      400: components["schemas"]["Error"];
+      413: components["schemas"]["Error"];
       500: components["schemas"]["Error"];
     };
   };
@@ -2043,6 +2080,8 @@ export interface operations {
   docsPage: {
     responses: {
       200: components["schemas"]["DocsPage200"];
+      400: components["schemas"]["Error"];
+      413: components["schemas"]["Error"];
       500: components["schemas"]["Error"];
     };
   };
@@ -2065,9 +2104,11 @@ export interface operations {
   /** MCP server-to-client stream (not offered) */
   mcpStream: {
     responses: {
+      400: components["schemas"]["Error"];
       401: components["schemas"]["Error"];
       403: components["schemas"]["Error"];
       405: components["schemas"]["Error"];
+      413: components["schemas"]["Error"];
       429: components["schemas"]["Error"];
       500: components["schemas"]["Error"];
     };
@@ -2075,9 +2116,11 @@ export interface operations {
   /** MCP session end (no sessions) */
   mcpEndSession: {
     responses: {
+      400: components["schemas"]["Error"];
       401: components["schemas"]["Error"];
       403: components["schemas"]["Error"];
       405: components["schemas"]["Error"];
+      413: components["schemas"]["Error"];
       429: components["schemas"]["Error"];
       500: components["schemas"]["Error"];
     };
