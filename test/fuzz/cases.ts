@@ -12,6 +12,8 @@ export interface FuzzCase {
   path: string;
   headers: [string, string][];
   body?: string | Uint8Array;
+  /** Sent without `content-length`, as a chunked upload is. */
+  chunked?: boolean;
 }
 
 export interface RouteInfo {
@@ -66,13 +68,14 @@ const contentType = fc.constantFrom(
 
 const METHODS = ["GET", "POST", "PUT", "DELETE", "PATCH", "HEAD", "OPTIONS", "PROPFIND"];
 
-function authorization(key: string | null): fc.Arbitrary<string | null> {
+/** `keys`: every key a case may present (the platform's and issued ones). */
+function authorization(key: string | null, keys: readonly string[]): fc.Arbitrary<string | null> {
   const own = key === null ? fc.constant(null) : fc.constant(`Bearer ${key}`);
   const k = key ?? KEYS.device;
   return fc.oneof(
     { weight: 1, arbitrary: own },
     { weight: 1, arbitrary: fc.constant(null) },
-    { weight: 1, arbitrary: fc.constantFrom(...Object.values(KEYS)).map((x) => `Bearer ${x}`) },
+    { weight: 1, arbitrary: fc.constantFrom(...keys).map((x) => `Bearer ${x}`) },
     {
       weight: 2,
       arbitrary: fc.constantFrom(
@@ -231,14 +234,19 @@ interface Shape {
   path: string;
   headers: [string, string][];
   body?: string | Uint8Array;
+  chunked?: boolean;
 }
+
+/** One body in eight goes up without a length, as a chunked upload. */
+const chunked = fc.nat(7).map((n) => n === 0);
 
 function finish(label: string, s: Shape): FuzzCase {
   // GET and HEAD cannot carry a body in fetch.
   const body = s.method === "GET" || s.method === "HEAD" ? undefined : s.body;
-  return body === undefined
-    ? { label, method: s.method, path: s.path, headers: s.headers }
-    : { label, method: s.method, path: s.path, headers: s.headers, body };
+  if (body === undefined) return { label, method: s.method, path: s.path, headers: s.headers };
+  const c: FuzzCase = { label, method: s.method, path: s.path, headers: s.headers, body };
+  if (s.chunked) c.chunked = true;
+  return c;
 }
 
 function headersFor(
@@ -278,7 +286,11 @@ const parts: fc.Arbitrary<ReadonlySet<Part>> = fc.oneof(
 );
 
 /** A seed, mutated in some of its parts. */
-function seedCase(label: string, seed: SeedRequest): fc.Arbitrary<FuzzCase> {
+function seedCase(
+  label: string,
+  seed: SeedRequest,
+  keys: readonly string[],
+): fc.Arbitrary<FuzzCase> {
   const json = seed.body !== undefined;
   const text = json ? render(seed.body) : undefined;
   return parts.chain((changed) => {
@@ -308,7 +320,7 @@ function seedCase(label: string, seed: SeedRequest): fc.Arbitrary<FuzzCase> {
         auth: pick(
           "auth",
           seed.key === null ? null : `Bearer ${seed.key}`,
-          authorization(seed.key),
+          authorization(seed.key, keys),
         ),
         type: pick<string | null>(
           "type",
@@ -317,12 +329,14 @@ function seedCase(label: string, seed: SeedRequest): fc.Arbitrary<FuzzCase> {
         ),
         extra: pick<[string, string][]>("headers", [], extraHeaders),
         body: bodyArb,
+        chunked,
       })
       .map((r) =>
         finish(label, {
           method: r.method,
           path: withQuery(r.path ? applyPath(seed.path, r.path) : seed.path, seed.query, r.query),
           headers: headersFor(r.auth, r.type, r.extra, seed.headers),
+          chunked: r.chunked,
           ...(r.body === undefined ? {} : { body: r.body }),
         }),
       );
@@ -330,13 +344,13 @@ function seedCase(label: string, seed: SeedRequest): fc.Arbitrary<FuzzCase> {
 }
 
 /** Any route the app lists, its parameters filled, with a body of any kind. */
-function genericCase(route: RouteInfo): fc.Arbitrary<FuzzCase> {
+function genericCase(route: RouteInfo, keys: readonly string[]): fc.Arbitrary<FuzzCase> {
   const label = `${route.method} ${route.path}`;
   const params = route.path.split("/").filter((s) => s.startsWith(":")).length;
   return fc
     .record({
       ids: fc.array(segment, { minLength: params, maxLength: params }),
-      auth: fc.constantFrom(...Object.values(KEYS)).chain(authorization),
+      auth: fc.constantFrom(...keys).chain((k) => authorization(k, keys)),
       type: fc.option(contentType, { nil: null }),
       query: queryPairs,
       extra: extraHeaders,
@@ -349,6 +363,7 @@ function genericCase(route: RouteInfo): fc.Arbitrary<FuzzCase> {
         ),
         { nil: undefined },
       ),
+      chunked,
     })
     .map((r) => {
       let i = 0;
@@ -357,40 +372,44 @@ function genericCase(route: RouteInfo): fc.Arbitrary<FuzzCase> {
         method: route.method,
         path: withQuery(path, undefined, r.query),
         headers: headersFor(r.auth, r.type, r.extra),
+        chunked: r.chunked,
         ...(r.body === undefined ? {} : { body: r.body }),
       });
     });
 }
 
 /** Requests to nowhere: any method, any path. */
-const randomCase: fc.Arbitrary<FuzzCase> = fc
-  .record({
-    method: fc.constantFrom(...METHODS),
-    path: fc.oneof(
-      fc.webPath(),
-      fc.constantFrom(
-        "/",
-        "/v1",
-        "/v1/",
-        "/v2/route",
-        "/v1/route/extra",
-        "/%2e%2e/etc",
-        "//v1//route",
-        "/V1/ROUTE",
+const randomCase = (keys: readonly string[]): fc.Arbitrary<FuzzCase> =>
+  fc
+    .record({
+      method: fc.constantFrom(...METHODS),
+      path: fc.oneof(
+        fc.webPath(),
+        fc.constantFrom(
+          "/",
+          "/v1",
+          "/v1/",
+          "/v2/route",
+          "/v1/route/extra",
+          "/%2e%2e/etc",
+          "//v1//route",
+          "/V1/ROUTE",
+        ),
       ),
-    ),
-    auth: authorization(KEYS.operator),
-    type: fc.option(contentType, { nil: null }),
-    body: fc.option(fc.string({ maxLength: 100 }), { nil: undefined }),
-  })
-  .map((r) =>
-    finish("(random)", {
-      method: r.method,
-      path: r.path.startsWith("/") ? r.path : `/${r.path}`,
-      headers: headersFor(r.auth, r.type, []),
-      ...(r.body === undefined ? {} : { body: r.body }),
-    }),
-  );
+      auth: authorization(KEYS.operator, keys),
+      type: fc.option(contentType, { nil: null }),
+      body: fc.option(fc.string({ maxLength: 100 }), { nil: undefined }),
+      chunked,
+    })
+    .map((r) =>
+      finish("(random)", {
+        method: r.method,
+        path: r.path.startsWith("/") ? r.path : `/${r.path}`,
+        headers: headersFor(r.auth, r.type, []),
+        chunked: r.chunked,
+        ...(r.body === undefined ? {} : { body: r.body }),
+      }),
+    );
 
 /**
  * The whole mix. Seeds of the execute routes (chat, infer) are a small share, so the costly
@@ -399,6 +418,7 @@ const randomCase: fc.Arbitrary<FuzzCase> = fc
 export function fuzzCase(
   routes: RouteInfo[],
   seedMap: Record<string, SeedRequest[]>,
+  keys: readonly string[],
 ): fc.Arbitrary<FuzzCase> {
   const seeded = Object.entries(seedMap).flatMap(([label, list]) =>
     list.map((seed) => ({ label, seed })),
@@ -420,22 +440,24 @@ export function fuzzCase(
       })),
     )
     .chain((label) => fc.constantFrom(...(byLabel.get(label) ?? [])))
-    .chain(({ label, seed }) => seedCase(label, seed));
-  // A body past every route's limit: costly to build and send, so one case in 5,000.
+    .chain(({ label, seed }) => seedCase(label, seed, keys));
+  // A body past every route's limit: costly to build and send, so one case in 5,000; half of
+  // them chunked, refused as they stream in.
   const huge = fc
-    .constantFrom(...seeded.filter((s) => s.seed.body !== undefined))
-    .map(({ label, seed }) =>
+    .tuple(fc.constantFrom(...seeded.filter((s) => s.seed.body !== undefined)), fc.boolean())
+    .map(([{ label, seed }, chunked]) =>
       finish(label, {
         method: seed.method,
         path: seed.path,
         headers: headersFor(seed.key && `Bearer ${seed.key}`, "application/json", []),
         body: `{"pad":"${"x".repeat(9_000_000)}"}`,
+        chunked,
       }),
     );
   return fc.oneof(
     { weight: 14_000, arbitrary: seedArb },
-    { weight: 4_000, arbitrary: fc.constantFrom(...routes).chain(genericCase) },
-    { weight: 1_000, arbitrary: randomCase },
+    { weight: 4_000, arbitrary: fc.constantFrom(...routes).chain((r) => genericCase(r, keys)) },
+    { weight: 1_000, arbitrary: randomCase(keys) },
     { weight: 4, arbitrary: huge },
   );
 }

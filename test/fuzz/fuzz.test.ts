@@ -17,24 +17,31 @@ import fc from "fast-check";
 import { beforeAll, describe, expect, inject, it } from "vitest";
 import { app } from "../../worker/app.ts";
 import { type FuzzCase, fuzzCase, type RouteInfo } from "./cases.ts";
-import { type FuzzContext, KEYS, registration, SITE_IDS, seeds } from "./seeds.ts";
+import { callerKeys, type FuzzContext, KEYS, registration, SITE_IDS, seeds } from "./seeds.ts";
 
 const RUNS = inject("fuzzRuns");
 const SEED = inject("fuzzSeed");
 /** Cases drawn per fast-check sample; CONCURRENCY of them in flight at any time. */
 const CHUNK = 1_000;
-const CONCURRENCY = 64;
+const CONCURRENCY = 128;
 const ONLY = inject("fuzzCase");
 const PER_CASE_TIMEOUT_MS = 60_000;
 
-/** The statuses the API may answer (README, Testing). */
+/** The statuses the API may answer (README, Limits). */
 const ALLOWED = new Set([400, 401, 403, 404, 413, 415, 422, 429, 503]);
-/** Documented beyond those: a state conflict, and an upstream failing a request it executes. */
+/**
+ * Documented beyond those: a tenant's exhausted budget, a method MCP's stateless transport does
+ * not offer, a state conflict, and an upstream failing a request it executes.
+ */
 const ALLOWED_CODES = new Map<number, Set<string>>([
+  [402, new Set(["budget_exhausted"])],
+  [405, new Set(["method_not_allowed"])],
   [409, new Set(["conflict", "model_not_loaded"])],
   [502, new Set(["upstream_error"])],
   [504, new Set(["upstream_timeout"])],
 ]);
+/** MCP's transport answers its own mistakes as JSON-RPC errors: these statuses (meta.ts). */
+const MCP_ALLOWED = new Set([400, 406, 413, 415]);
 
 /** Every route the app serves, from the app itself. */
 function appRoutes(): RouteInfo[] {
@@ -55,19 +62,51 @@ addEventListener("unhandledrejection", (event) => {
  * Routes whose handler may call out of the worker (a MEC site or Bedrock to execute, Nova to
  * reconsider a decision) go through the worker's own fetch: each case its own invocation, with
  * its own subrequest and connection limits, as in production. The rest go straight into the same
- * app, with their background work (`waitUntil`) awaited and required to succeed.
+ * app, with their background work (`waitUntil`) awaited and required to succeed. So does /mcp,
+ * though its dry runs may ask Nova: its route loads the MCP server with `import()`, which under
+ * the test runner fetches modules over a connection of the test's own invocation, and another
+ * invocation's `import()` now and then hangs on it (cloudflare/workers-sdk#5387; a deployed
+ * bundle has the module inline).
  */
 const CALLS_OUT = /^POST \/v1\/(chat\/completions|infer|route)\b/;
 
+/**
+ * Cases in flight, and how to fail each: one watchdog for all of them. (The test runner wraps
+ * `setTimeout` in a stack capture, which cost more than many a case when each case set one.)
+ */
+const inFlight = new Set<{ since: number; fail: (err: Error) => void }>();
+
+function startWatchdog(): () => void {
+  const timer = setInterval(() => {
+    const now = Date.now();
+    for (const entry of inFlight) {
+      if (now - entry.since <= PER_CASE_TIMEOUT_MS) continue;
+      inFlight.delete(entry);
+      entry.fail(new Error("no answer in time"));
+    }
+  }, 1_000);
+  return () => clearInterval(timer);
+}
+
+const encoder = new TextEncoder();
+
 async function send(c: FuzzCase) {
+  let headers = c.headers;
+  let body: Uint8Array | undefined;
+  if (c.body !== undefined) {
+    body = typeof c.body === "string" ? encoder.encode(c.body) : c.body;
+    // Clients send a length; a chunked upload has none, and is measured as it streams in.
+    if (!c.chunked) headers = [...headers, ["content-length", String(body.length)]];
+  }
   const request = new Request(`http://router.test${c.path}`, {
     method: c.method,
-    headers: c.headers,
-    ...(c.body === undefined ? {} : { body: c.body }),
+    headers,
+    ...(body === undefined ? {} : { body }),
   });
-  let timer: ReturnType<typeof setTimeout> | undefined;
+  let entry: { since: number; fail: (err: Error) => void } | undefined;
   const timeout = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => reject(new Error("no answer in time")), PER_CASE_TIMEOUT_MS);
+    entry = { since: Date.now(), fail: reject };
+    inFlight.add(entry);
   });
   try {
     const t0 = performance.now();
@@ -82,7 +121,7 @@ async function send(c: FuzzCase) {
     if (ctx) await Promise.race([waitOnExecutionContext(ctx), timeout]);
     return { res, text, ms };
   } finally {
-    clearTimeout(timer);
+    if (entry) inFlight.delete(entry);
   }
 }
 
@@ -96,6 +135,10 @@ function problem(c: FuzzCase, res: Response, text: string): string | undefined {
     if (type.startsWith("text/event-stream")) {
       return text.endsWith("data: [DONE]\n\n") ? undefined : "stream without [DONE]";
     }
+    // The reference page; MCP notifications, accepted without a body.
+    if (type.startsWith("text/html"))
+      return text.startsWith("<!doctype html>") ? undefined : "html";
+    if (status === 202 && text === "") return undefined;
     try {
       JSON.parse(text);
       return undefined;
@@ -103,7 +146,11 @@ function problem(c: FuzzCase, res: Response, text: string): string | undefined {
       return "2xx body is not JSON";
     }
   }
-  if (c.method === "HEAD") return ALLOWED.has(status) ? undefined : `status ${status}`;
+  if (c.method === "HEAD") {
+    return ALLOWED.has(status) || ALLOWED_CODES.has(status) ? undefined : `status ${status}`;
+  }
+  const jsonRpc = mcpError(c, res, text);
+  if (jsonRpc !== undefined) return jsonRpc || undefined;
   let code: unknown;
   try {
     const body = JSON.parse(text) as { error?: { code?: unknown; message?: unknown } };
@@ -117,12 +164,34 @@ function problem(c: FuzzCase, res: Response, text: string): string | undefined {
   if (!(res.headers.get("content-type") ?? "").startsWith("application/json")) {
     return "error is not application/json";
   }
-  if (/\bat .*\.(ts|js):\d+/.test(text)) return "stack trace in the answer";
+  if (/\.[jt]s:\d/.test(text) && /\bat .*\.(ts|js):\d+/.test(text)) {
+    return "stack trace in the answer";
+  }
   if (status === 401 && !res.headers.get("www-authenticate")) return "401 without www-authenticate";
   if (status === 503 && !res.headers.get("retry-after")) return "503 without retry-after";
+  if (status === 405 && !res.headers.get("allow")) return "405 without allow";
   if (ALLOWED.has(status)) return undefined;
   if (ALLOWED_CODES.get(status)?.has(code as string)) return undefined;
   return `status ${status} (${String(code)})`;
+}
+
+/**
+ * For a POST to /mcp that got past the key: "" when the answer is a JSON-RPC error of the
+ * transport with an allowed status, the problem otherwise; undefined for every other request.
+ */
+function mcpError(c: FuzzCase, res: Response, text: string): string | undefined {
+  if (c.method !== "POST" || !/^\/mcp(\?|$)/.test(c.path)) return undefined;
+  let body: { jsonrpc?: unknown; error?: { code?: unknown; message?: unknown } };
+  try {
+    body = JSON.parse(text);
+  } catch {
+    return undefined;
+  }
+  if (body.jsonrpc !== "2.0") return undefined;
+  if (typeof body.error?.code !== "number" || typeof body.error.message !== "string") {
+    return "JSON-RPC error without code and message";
+  }
+  return MCP_ALLOWED.has(res.status) ? "" : `JSON-RPC status ${res.status}`;
 }
 
 function describeCase(c: FuzzCase): string {
@@ -143,8 +212,61 @@ const PROPOSALS = ["5b0f9a58-7c1e-4d2b-9f3a-2e6c8d1b4a70", "c3d2e1f0-a9b8-4c7d-8
 
 let ctx: FuzzContext;
 
+/** A call made to set the suite up, required to answer `status`. */
+async function setupCall(
+  method: string,
+  path: string,
+  body: unknown,
+  status: number,
+  headers: Record<string, string> = { authorization: `Bearer ${KEYS.operator}` },
+): Promise<Response> {
+  const res = await exports.default.fetch(`http://router.test${path}`, {
+    method,
+    headers: { "content-type": "application/json", ...headers },
+    ...(body === undefined ? {} : { body: JSON.stringify(body) }),
+  });
+  expect(res.status, `${method} ${path}`).toBe(status);
+  return res;
+}
+
+async function issue(body: object): Promise<{ key: string; id: string }> {
+  return (await setupCall("POST", "/v1/keys", body, 201).then((r) => r.json())) as {
+    key: string;
+    id: string;
+  };
+}
+
 beforeAll(async () => {
-  ctx = { siteA: inject("fuzzSiteAUrl"), siteB: inject("fuzzSiteBUrl"), proposals: [] };
+  const tenant = "fz-t";
+  // A budget of about one request a day: the rest go cheaper, or answer 402.
+  await setupCall(
+    "POST",
+    "/v1/tenants",
+    {
+      id: tenant,
+      name: "Fuzz tenant",
+      budget: { limitUsd: 0.000001, period: "day" },
+    },
+    201,
+  );
+  const device = await issue({ tenant, scope: "device" });
+  const operator = await issue({ tenant, scope: "operator" });
+  const spare = [];
+  for (let i = 0; i < 3; i++) spare.push((await issue({ tenant, scope: "device" })).id);
+  const login = await setupCall("POST", "/v1/session", { key: KEYS.operator }, 200, {
+    "x-mec-csrf": "1",
+  });
+  const cookie = (login.headers.get("set-cookie") ?? "").split(";", 1)[0] ?? "";
+  ctx = {
+    siteA: inject("fuzzSiteAUrl"),
+    siteB: inject("fuzzSiteBUrl"),
+    proposals: [],
+    tenant,
+    tenantKeys: { device: device.key, operator: operator.key },
+    spareKeyIds: spare,
+    cookie,
+    decisionId: "",
+  };
   // Two policy proposals, so approve and reject reach D1 (and their conflicts).
   for (const id of PROPOSALS) {
     await env.DB.prepare(
@@ -155,14 +277,17 @@ beforeAll(async () => {
       .run();
     ctx.proposals.push(id);
   }
-  for (const id of SITE_IDS) {
-    const res = await exports.default.fetch(`http://router.test/v1/sites/${id}`, {
-      method: "PUT",
-      headers: { "content-type": "application/json", authorization: `Bearer ${KEYS.operator}` },
-      body: JSON.stringify(registration(ctx, id)),
-    });
-    expect(res.status).toBe(200);
-  }
+  for (const id of SITE_IDS) await setupCall("PUT", `/v1/sites/${id}`, registration(ctx, id), 200);
+  const decided = await setupCall(
+    "POST",
+    "/v1/route",
+    seeds(ctx)["POST /v1/route"]?.[0]?.body,
+    200,
+    {
+      authorization: `Bearer ${KEYS.device}`,
+    },
+  );
+  ctx.decisionId = ((await decided.json()) as { decisionId: string }).decisionId;
 });
 
 describe("fuzz", () => {
@@ -177,7 +302,7 @@ describe("fuzz", () => {
           `fuzz: generic cases only for ${unseeded.map((r) => `${r.method} ${r.path}`).join(", ")}`,
         );
       }
-      const arbitrary = fuzzCase(routes, seedMap);
+      const arbitrary = fuzzCase(routes, seedMap, callerKeys(ctx));
       // Case i is element i % CHUNK of the sample drawn with seed SEED + ⌊i / CHUNK⌋: the same
       // seed gives the same cases, and FUZZ_CASE replays one.
       const caseAt = (i: number): FuzzCase => {
@@ -231,7 +356,9 @@ describe("fuzz", () => {
           }
         }
       };
+      const stopWatchdog = startWatchdog();
       await Promise.all(Array.from({ length: CONCURRENCY }, lane));
+      stopWatchdog();
       methods.forEach((m, i) => {
         console[m] = saved[i] as (typeof console)[typeof m];
       });

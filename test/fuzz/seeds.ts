@@ -7,6 +7,15 @@ export interface FuzzContext {
   siteB: string;
   /** Ids of stored policy proposals. */
   proposals: string[];
+  /** The suite's tenant (a budget of about one request a day) and keys issued to it. */
+  tenant: string;
+  tenantKeys: { device: string; operator: string };
+  /** Ids of issued keys that seeds read, rotate and revoke (never used to call). */
+  spareKeyIds: string[];
+  /** A platform operator's session cookie (`name=value`). */
+  cookie: string;
+  /** A decision the router made, for the explorer. */
+  decisionId: string;
 }
 
 export interface SeedRequest {
@@ -25,6 +34,15 @@ export const KEYS = {
   operator: "dev-operator-key",
   site: "dev-site-key",
 } as const;
+
+/** Every key a case may present: the platform's, and the suite tenant's issued ones. */
+export function callerKeys(ctx: FuzzContext): string[] {
+  return [...Object.values(KEYS), ctx.tenantKeys.device, ctx.tenantKeys.operator];
+}
+
+/** The same-origin check of the session routes (worker/session.ts). */
+const CSRF = { "x-mec-csrf": "1" };
+const MCP_ACCEPT = { accept: "application/json, text/event-stream" };
 
 /** Sites the suite registers (and mutations may drain, remove and register again). */
 export const SITE_IDS = ["fz-a", "fz-b", "fz-c"] as const;
@@ -121,6 +139,13 @@ export function seeds(ctx: FuzzContext): Record<string, SeedRequest[]> {
     "GET /v1/catalog": [{ method: "GET", path: "/v1/catalog", key: d }],
     "POST /v1/chat/completions": [
       { method: "POST", path: "/v1/chat/completions", body: chatBody, key: d },
+      // The suite tenant's budget covers next to nothing: a cheaper target, or 402.
+      {
+        method: "POST",
+        path: "/v1/chat/completions",
+        body: { ...chatBody, mec: { ...chatBody.mec, criticality: "critical" } },
+        key: ctx.tenantKeys.device,
+      },
       {
         method: "POST",
         path: "/v1/chat/completions",
@@ -306,5 +331,203 @@ export function seeds(ctx: FuzzContext): Record<string, SeedRequest[]> {
         key: o,
       },
     ],
+    "POST /v1/policy/proposals": [
+      {
+        method: "POST",
+        path: "/v1/policy/proposals",
+        body: {
+          weights: { latency: 0.4, cost: 0.35, privacy: 0.1, reliability: 0.15 },
+          rationale: "Night traffic is latency-tolerant.",
+          confidence: 0.6,
+        },
+        key: o,
+      },
+    ],
+    ...analyticsSeeds(ctx),
+    ...tenancySeeds(ctx),
+    ...sessionSeeds(ctx),
+    ...mcpSeeds(ctx),
+    "GET /openapi.json": [{ method: "GET", path: "/openapi.json", key: null }],
+    "GET /docs": [{ method: "GET", path: "/docs", key: null }],
+  };
+}
+
+/** Each analytics view, as the platform operator, a session and the suite tenant's operator. */
+function analyticsSeeds(ctx: FuzzContext): Record<string, SeedRequest[]> {
+  const views: [string, string, Record<string, string>][] = [
+    ["summary", "/v1/analytics/summary", { range: "1h" }],
+    ["timeseries", "/v1/analytics/timeseries", { range: "6h", tier: "mec", step: "5m" }],
+    ["latency", "/v1/analytics/latency", { range: "1h", metric: "ttft" }],
+    ["targets", "/v1/analytics/targets", { range: "24h", limit: "20" }],
+    ["nova", "/v1/analytics/nova", { range: "24h" }],
+    ["anomalies", "/v1/analytics/anomalies", { range: "24h", open: "true" }],
+    ["decisions", "/v1/analytics/decisions", { range: "1h", tier: "mec", limit: "20" }],
+    ["decision", `/v1/analytics/decisions/${ctx.decisionId}`, {}],
+    ["fleet", "/v1/analytics/fleet", {}],
+    ["site", "/v1/analytics/fleet/fz-a", {}],
+  ];
+  const out: Record<string, SeedRequest[]> = {};
+  for (const [name, path, query] of views) {
+    const label = `GET ${name === "decision" ? "/v1/analytics/decisions/:id" : name === "site" ? "/v1/analytics/fleet/:siteId" : path}`;
+    out[label] = [
+      { method: "GET", path, query, key: KEYS.operator },
+      { method: "GET", path, query, headers: { cookie: ctx.cookie }, key: null },
+      { method: "GET", path, query, key: ctx.tenantKeys.operator },
+    ];
+  }
+  return out;
+}
+
+function tenancySeeds(ctx: FuzzContext): Record<string, SeedRequest[]> {
+  const o = KEYS.operator;
+  const t = ctx.tenant;
+  const [readId, rotateId, revokeId] = ctx.spareKeyIds;
+  return {
+    "POST /v1/tenants": [
+      {
+        method: "POST",
+        path: "/v1/tenants",
+        body: { id: "fz-new", name: "Fuzz new", budget: { limitUsd: 5, period: "day" } },
+        key: o,
+      },
+    ],
+    "GET /v1/tenants": [{ method: "GET", path: "/v1/tenants", query: { limit: "20" }, key: o }],
+    "GET /v1/tenants/:id": [
+      { method: "GET", path: `/v1/tenants/${t}`, key: o },
+      { method: "GET", path: `/v1/tenants/${t}`, key: ctx.tenantKeys.operator },
+    ],
+    "PATCH /v1/tenants/:id": [
+      {
+        method: "PATCH",
+        path: `/v1/tenants/${t}`,
+        body: {
+          name: "Fuzz tenant",
+          status: "active",
+          budget: { limitUsd: 0.000001, period: "day" },
+        },
+        key: o,
+      },
+    ],
+    "POST /v1/keys": [
+      {
+        method: "POST",
+        path: "/v1/keys",
+        body: { tenant: t, scope: "device", name: "fuzz app", expiresAt: 4_102_444_800_000 },
+        key: o,
+      },
+      {
+        method: "POST",
+        path: "/v1/keys",
+        body: { scope: "site", site: "fz-a" },
+        key: o,
+      },
+      {
+        method: "POST",
+        path: "/v1/keys",
+        body: { scope: "operator", name: "fuzz ops" },
+        key: ctx.tenantKeys.operator,
+      },
+    ],
+    "GET /v1/keys": [
+      { method: "GET", path: "/v1/keys", query: { tenant: t, limit: "50" }, key: o },
+      { method: "GET", path: "/v1/keys", key: ctx.tenantKeys.operator },
+    ],
+    "GET /v1/keys/:id": [{ method: "GET", path: `/v1/keys/${readId}`, key: o }],
+    "POST /v1/keys/:id/rotate": [
+      {
+        method: "POST",
+        path: `/v1/keys/${rotateId}/rotate`,
+        body: { overlapSeconds: 60 },
+        key: o,
+      },
+    ],
+    "POST /v1/keys/:id/revoke": [
+      { method: "POST", path: `/v1/keys/${revokeId}/revoke`, key: ctx.tenantKeys.operator },
+    ],
+  };
+}
+
+function sessionSeeds(ctx: FuzzContext): Record<string, SeedRequest[]> {
+  return {
+    "POST /v1/session": [
+      {
+        method: "POST",
+        path: "/v1/session",
+        headers: CSRF,
+        body: { key: KEYS.operator },
+        key: null,
+      },
+      {
+        method: "POST",
+        path: "/v1/session",
+        headers: { ...CSRF, origin: "http://router.test" },
+        body: { key: ctx.tenantKeys.operator },
+        key: null,
+      },
+    ],
+    "GET /v1/session": [
+      { method: "GET", path: "/v1/session", headers: { cookie: ctx.cookie }, key: null },
+    ],
+    // Logging out clears the browser's cookie; the signed token itself stays valid to its expiry.
+    "DELETE /v1/session": [
+      {
+        method: "DELETE",
+        path: "/v1/session",
+        headers: { ...CSRF, cookie: ctx.cookie },
+        key: null,
+      },
+    ],
+  };
+}
+
+/** JSON-RPC calls to every MCP tool, and the protocol's own methods. */
+function mcpSeeds(ctx: FuzzContext): Record<string, SeedRequest[]> {
+  const rpc = (id: number, method: string, params?: unknown): SeedRequest => ({
+    method: "POST",
+    path: "/mcp",
+    headers: MCP_ACCEPT,
+    body: { jsonrpc: "2.0", id, method, ...(params === undefined ? {} : { params }) },
+    key: KEYS.operator,
+  });
+  const tool = (id: number, name: string, args: unknown) =>
+    rpc(id, "tools/call", { name, arguments: args });
+  const [, rotateId, revokeId] = ctx.spareKeyIds;
+  return {
+    "POST /mcp": [
+      rpc(1, "initialize", {
+        protocolVersion: "2025-06-18",
+        capabilities: {},
+        clientInfo: { name: "fuzz", version: "1" },
+      }),
+      rpc(2, "tools/list"),
+      tool(3, "route_dry_run", routeBody),
+      tool(4, "fleet_status", {}),
+      tool(5, "site_status", { siteId: "fz-a" }),
+      tool(6, "drain_site", { id: "fz-c" }),
+      tool(7, "undrain_site", { id: "fz-c" }),
+      tool(8, "list_anomalies", { target: "site:fz-a", limit: 10 }),
+      tool(9, "explain_decision", { id: ctx.decisionId }),
+      tool(10, "analytics_summary", { range: "1h" }),
+      tool(11, "propose_policy_change", {
+        weights: { latency: 0.5, cost: 0.2, privacy: 0.1, reliability: 0.2 },
+        rationale: "fuzz",
+      }),
+      tool(12, "list_keys", { tenant: ctx.tenant }),
+      tool(13, "create_key", { tenant: ctx.tenant, scope: "device" }),
+      tool(14, "rotate_key", { id: rotateId, overlapSeconds: 0 }),
+      tool(15, "revoke_key", { id: revokeId }),
+      {
+        method: "POST",
+        path: "/mcp",
+        headers: MCP_ACCEPT,
+        body: [
+          { jsonrpc: "2.0", id: 1, method: "tools/list" },
+          { jsonrpc: "2.0", method: "notifications/initialized" },
+        ],
+        key: KEYS.operator,
+      },
+    ],
+    "GET /mcp": [{ method: "GET", path: "/mcp", headers: MCP_ACCEPT, key: KEYS.operator }],
+    "DELETE /mcp": [{ method: "DELETE", path: "/mcp", key: KEYS.operator }],
   };
 }
