@@ -92,7 +92,7 @@ export default defineConfig({
         },
       },
       {
-        // The whole local stack (scripts/local-stack.mjs) from Node: wrangler dev, demo sites,
+        // The whole local stack (scripts/stack.mjs) from Node: wrangler dev, demo sites,
         // stand-ins, kinesalite.
         test: {
           name: "stack",

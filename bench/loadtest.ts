@@ -1,4 +1,4 @@
-// Load test: the local stack (scripts/local-stack.mjs: the router under `wrangler dev`, the seed
+// Load test: the local stack (scripts/stack.mjs: the router under `wrangler dev`, the seed
 // fleet's demo MEC sites at real speed, the stand-ins, kinesalite) at `--factor` × the fleet's
 // measured capacity for `--seconds`, loopback only, stopping by itself. Prints a table per
 // criticality, flags when critical requests miss their SLA, sheddable ones are not shed, a
@@ -12,9 +12,11 @@
 //
 // A benchmark, not a test: it reports; it exits 1 only when the stack could not run.
 
-import { readFileSync, rmSync } from "node:fs";
+import { mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import { parseArgs } from "node:util";
-import { startLocalStack } from "../scripts/local-stack.mjs";
+import { startStack } from "../scripts/stack.mjs";
 import { loadTable, loadVerdict, runLoad } from "./loadtest-run.ts";
 import { headerLines, runContext, writeResults } from "./report.ts";
 
@@ -43,11 +45,18 @@ const fleet = JSON.parse(
 
 const ctx = runContext("loadtest", { pinned: false, how: "not pinned: the whole stack runs" });
 const timeScale = Number(opts["time-scale"]);
-const stack = await startLocalStack({ seed: Number(opts.seed), timeScale });
+// A folder of its own: free ports, the Bedrock stand-in, state apart from `npm start`'s.
+const dir = mkdtempSync(join(tmpdir(), "mec-router-loadtest-"));
+const stack = await startStack({
+  dir,
+  output: "ignore",
+  seed: Number(opts.seed),
+  siteTimeScale: timeScale,
+});
 let exitCode = 0;
 try {
   const result = await runLoad({
-    url: stack.url,
+    url: stack.base,
     sites: fleet.sites.map((s) => ({ location: s.location, slots: s.capacity.maxConcurrent })),
     seconds,
     calibrationSeconds: Number(opts.calibration),
@@ -85,6 +94,6 @@ try {
   exitCode = 1;
 } finally {
   await stack.stop();
-  rmSync(stack.dir, { recursive: true, force: true });
+  rmSync(dir, { recursive: true, force: true });
 }
 process.exit(exitCode);

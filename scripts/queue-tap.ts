@@ -1,5 +1,5 @@
 // A queue consumer that records what the router enqueues, for the privacy canary suite
-// (scripts/local-stack.mjs runs it beside the router, with the router's producer pointed at its
+// (scripts/stack.mjs runs it beside the router, with the router's producer pointed at its
 // queue): it posts each batch's message bodies to TAP_URL, then sends the batch on, unchanged,
 // to the monitor's queue. A batch it cannot record is retried, never passed on unseen.
 

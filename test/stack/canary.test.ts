@@ -1,4 +1,4 @@
-// Privacy canaries over the whole local stack (scripts/local-stack.mjs: the router under
+// Privacy canaries over the whole local stack (scripts/stack.mjs: the router under
 // `wrangler dev`, demo MEC sites, the Converse stand-ins, kinesalite), with faults injected: the
 // sites answer errors, hang, reset and send garbage; Bedrock throttles, errors and resets.
 //
@@ -10,12 +10,13 @@
 // through), any Kinesis record, any D1 row, or any byte of the local state (Durable Object
 // storage included); and no strict-privacy request may have reached the cloud stand-in.
 
-import { readdirSync, readFileSync, rmSync, statSync } from "node:fs";
+import { mkdtempSync, readdirSync, readFileSync, rmSync, statSync } from "node:fs";
+import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { DatabaseSync } from "node:sqlite";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { mulberry32 } from "../../scripts/demo-site-wire.mjs";
-import { startLocalStack } from "../../scripts/local-stack.mjs";
+import { type Stack, startStack } from "../../scripts/stack.mjs";
 
 const SEED = Number(process.env.CANARY_SEED ?? 4_242);
 const REQUESTS = Number(process.env.CANARY_REQUESTS ?? 240);
@@ -212,7 +213,8 @@ function found(text: string, among: ReadonlySet<string> = canaries): string[] {
   return hits;
 }
 
-let stack: Awaited<ReturnType<typeof startLocalStack>>;
+let stack: Stack;
+let dir: string | undefined;
 const cloudBodies: string[] = [];
 const novaBodies: string[] = [];
 const sent: Sent[] = [];
@@ -220,11 +222,15 @@ let kinesisText = "";
 let kinesisRecords = 0;
 
 beforeAll(async () => {
-  stack = await startLocalStack({
+  dir = mkdtempSync(join(tmpdir(), "mec-router-canary-"));
+  stack = await startStack({
+    dir,
+    output: "ignore",
     seed: SEED,
     tap: true,
+    streamReader: true,
     nova: { onRequest: (_op, _model, body) => novaBodies.push(body.toString("utf8")) },
-    timeScale: 0.05,
+    siteTimeScale: 0.05,
     siteFaults: { errorRate: 0.1, hangRate: 0.04, resetRate: 0.05, garbageRate: 0.04 },
     bedrock: {
       timeScale: 0.05,
@@ -238,7 +244,7 @@ beforeAll(async () => {
       next++;
       const r = request();
       try {
-        const res = await fetch(`${stack.url}${r.path}`, {
+        const res = await fetch(`${stack.base}${r.path}`, {
           ...r.init,
           signal: AbortSignal.timeout(30_000),
         });
@@ -274,14 +280,14 @@ beforeAll(async () => {
 }, 170_000);
 
 afterAll(() => {
-  if (stack?.dir) rmSync(stack.dir, { recursive: true, force: true });
+  if (dir) rmSync(dir, { recursive: true, force: true });
 });
 
 describe(`privacy canaries (seed ${SEED})`, () => {
   it("ran a real mixed workload under faults, every request answered", () => {
     const statuses = new Map<string, number>();
     for (const s of sent) statuses.set(String(s.status), (statuses.get(String(s.status)) ?? 0) + 1);
-    const faults = stack.sites.reduce(
+    const faults = stack.demoSites.reduce(
       (n, s) =>
         n +
         s.state.stats.injectedErrors +
@@ -323,7 +329,7 @@ describe(`privacy canaries (seed ${SEED})`, () => {
   });
 
   it("no canary in any D1 row, nor anywhere in the local state", () => {
-    const all = files(stack.stateDir);
+    const all = files(stack.stateDir ?? "");
     const databases = all.filter((f) => f.includes(`${join("v3", "d1")}`) && f.endsWith(".sqlite"));
     expect(databases.length).toBeGreaterThan(0);
     let rows = 0;

@@ -3,24 +3,28 @@
 // worker keeps answering its health check. The minute-long run with its figures is
 // `npm run loadtest`. Also what only a real socket can send: a GET with a body.
 
-import { readFileSync, rmSync } from "node:fs";
+import { mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { request } from "node:http";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { type LoadResult, loadTable, loadVerdict, runLoad } from "../../bench/loadtest-run.ts";
-import { startLocalStack } from "../../scripts/local-stack.mjs";
+import { type Stack, startStack } from "../../scripts/stack.mjs";
 
 const fleet = JSON.parse(
   readFileSync(new URL("../../shared/seed/fleet.json", import.meta.url), "utf8"),
 ) as { sites: { location: { lat: number; lon: number }; capacity: { maxConcurrent: number } }[] };
 
-let stack: Awaited<ReturnType<typeof startLocalStack>>;
+let stack: Stack;
+let dir: string | undefined;
 let result: LoadResult;
 
 beforeAll(async () => {
   // Sites 4× slower than the catalog, as `npm run loadtest` runs them: the fleet saturates.
-  stack = await startLocalStack({ seed: 3, timeScale: 4 });
+  dir = mkdtempSync(join(tmpdir(), "mec-router-load-"));
+  stack = await startStack({ dir, output: "ignore", seed: 3, siteTimeScale: 4 });
   result = await runLoad({
-    url: stack.url,
+    url: stack.base,
     sites: fleet.sites.map((s) => ({ location: s.location, slots: s.capacity.maxConcurrent })),
     seconds: 6,
     calibrationSeconds: 4,
@@ -36,7 +40,7 @@ beforeAll(async () => {
 
 afterAll(async () => {
   await stack?.stop();
-  if (stack?.dir) rmSync(stack.dir, { recursive: true, force: true });
+  if (dir) rmSync(dir, { recursive: true, force: true });
 });
 
 /** A GET with a body, as a client on a socket may send one (fetch cannot). */
@@ -69,7 +73,7 @@ describe("load smoke: twice the fleet's capacity for a few seconds", () => {
   });
 
   it("refuses a GET whose body is over the limit, over a real socket", async () => {
-    expect(await getWithBody(stack.url, 100)).toBe(200);
-    expect(await getWithBody(stack.url, 100 * 1024)).toBe(413);
+    expect(await getWithBody(stack.base, 100)).toBe(200);
+    expect(await getWithBody(stack.base, 100 * 1024)).toBe(413);
   });
 });
