@@ -59,9 +59,9 @@ export default defineConfig({
           environment: "node",
           include: ["test/browser/**/*.test.ts"],
           // The dashboard in Chromium against the whole local stack (wrangler dev, demo sites,
-          // stand-ins): it runs after the other projects (a higher group), so it has the machine
-          // to itself. (With the others in group 0, vitest 5.1 ran this one first.)
-          sequence: { groupOrder: 2 },
+          // stand-ins): it runs after the other projects (the highest group), so it has the
+          // machine to itself. (With the others in group 0, vitest 5.1 ran this one first.)
+          sequence: { groupOrder: 3 },
           testTimeout: 120_000,
           hookTimeout: 240_000,
         },
@@ -89,6 +89,8 @@ export default defineConfig({
           include: ["test/fuzz/**/*.test.ts"],
           globalSetup: ["test/fuzz/global-setup.ts"],
           setupFiles: ["test/workers/apply-migrations.ts"],
+          // Beside unit and workers: one long file, mostly one core of workerd.
+          sequence: { groupOrder: 1 },
         },
       },
       {
@@ -98,6 +100,8 @@ export default defineConfig({
           name: "stack",
           environment: "node",
           include: ["test/stack/**/*.test.ts"],
+          // After the tests inside workerd: the load smoke measures the fleet's capacity.
+          sequence: { groupOrder: 2 },
           testTimeout: 180_000,
           hookTimeout: 180_000,
         },
