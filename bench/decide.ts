@@ -2,10 +2,13 @@
 // synthetic fleets of 10 … 10,000 sites, on one core. A benchmark, not a test: it reports, it
 // does not fail on a missed target.
 //
-//   npm run bench:decide [-- --runs 5 --sizes 10,100,1000,10000 --cpu 1 --no-pin]
+//   npm run bench:decide [-- --runs 5 --sizes 10,100,1000,10000,100000 --cpu 1 --no-pin]
 //
 // Each size gets its own fleet (prepared once, as per snapshot in production) and its own
-// requests (validated and normalized up front), so the timed code is `decide()` alone. Sizes are
+// requests (validated and normalized up front), so the timed code is `decide()` alone. While a
+// fleet is built, the heap (and array buffers) before and after, with a gc in between, give the
+// memory per site of the snapshot's site views and of its spatial index; the JSON size per site
+// is what the snapshot weighs on the wire. Sizes are
 // interleaved within each run so that background noise spreads over all of them; the reported
 // figure is the median over runs of each run's statistic.
 //
@@ -36,14 +39,16 @@ import {
 } from "../worker/reasoning/policy.ts";
 import { candidatesOf } from "../worker/reasoning/request.ts";
 import { pinToOneCore } from "./pin.ts";
-import { headerLines, median, round, runContext, writeResults } from "./report.ts";
+import { progressBar } from "./progress.ts";
+import { headerLines, median, round, runContext, writeChart, writeResults } from "./report.ts";
+import { PALETTE, renderBarChart } from "./svg-chart.ts";
 import { syntheticFleet } from "./synthetic-fleet.ts";
 import { syntheticRequests } from "./synthetic-requests.ts";
 
 const { values: opts } = parseArgs({
   options: {
     runs: { type: "string", default: "5" },
-    sizes: { type: "string", default: "10,100,1000,10000" },
+    sizes: { type: "string", default: "10,100,1000,10000,100000" },
     cpu: { type: "string" },
     "no-pin": { type: "boolean", default: false },
   },
@@ -75,8 +80,21 @@ const LATENCY_MS = 1_000;
 const THROUGHPUT_MS = 400;
 const policy = DEFAULT_POLICY;
 
+interface Memory {
+  /** Bytes per site of the snapshot's site views (heap + array buffers, after gc). */
+  viewsBytesPerSite: number;
+  /** Bytes per site of the spatial index built once per snapshot. */
+  indexBytesPerSite: number;
+  /** JSON bytes per site: what the snapshot weighs on the wire. */
+  jsonBytesPerSite: number;
+  indexBuildMs: number;
+  /** False when run without --expose-gc (then the heap figures are not meaningful). */
+  gcExposed: boolean;
+}
+
 interface Workload {
   sites: number;
+  memory: Memory;
   fleet: PreparedFleet;
   requests: RouteRequest[];
   /** Requests with a location, for timing `nearest()` alone. */
@@ -182,8 +200,29 @@ function timerOverheadNs(): number {
   return percentile(ns.sort(), 0.5);
 }
 
+function used(): number {
+  const m = process.memoryUsage();
+  return m.heapUsed + m.arrayBuffers;
+}
+
 function prepare(sites: number): Workload {
-  const fleet = prepareFleet(syntheticFleet(sites, FLEET_SEED + sites, NOW));
+  gc();
+  const before = used();
+  const data = syntheticFleet(sites, FLEET_SEED + sites, NOW);
+  gc();
+  const afterViews = used();
+  const t0 = performance.now();
+  const fleet = prepareFleet(data);
+  const indexBuildMs = performance.now() - t0;
+  gc();
+  const afterIndex = used();
+  const memory: Memory = {
+    viewsBytesPerSite: Math.round((afterViews - before) / sites),
+    indexBytesPerSite: Math.round((afterIndex - afterViews) / sites),
+    jsonBytesPerSite: Math.round(JSON.stringify(data.sites).length / sites),
+    indexBuildMs: round(indexBuildMs, 1),
+    gcExposed: Boolean(globalThis.gc),
+  };
   const requests = syntheticRequests(fleet.data, POOL, REQUEST_SEED + sites);
   // Nova's cached choice per key: the rules' first backup, as if Nova had re-ordered the plan.
   // Not capped at CACHE_MAX_ENTRIES, so that every lookup hits; the key count is reported.
@@ -211,6 +250,7 @@ function prepare(sites: number): Workload {
   }
   return {
     sites,
+    memory,
     fleet,
     requests,
     located: requests.filter((r) => r.location).slice(0, NEAREST_SAMPLES),
@@ -411,12 +451,23 @@ function main(): void {
   const ctx = runContext("decide", pinning);
   const timerNs = timerOverheadNs();
 
-  const workloads = SIZES.map(prepare);
-  for (const w of workloads) warmUp(w);
+  const progress = progressBar(SIZES.length * (2 + RUNS));
+  const workloads = SIZES.map((n) => {
+    progress.tick(`building a fleet of ${fmt(n, 0)} sites and its requests`);
+    return prepare(n);
+  });
+  for (const w of workloads) {
+    progress.tick(`warm-up ${fmt(w.sites, 0)} sites`);
+    warmUp(w);
+  }
   const runs = new Map<number, RunStats[]>(SIZES.map((s) => [s, []]));
   for (let run = 1; run <= RUNS; run++) {
-    for (const w of workloads) runs.get(w.sites)?.push(measure(w, run));
+    for (const w of workloads) {
+      progress.tick(`run ${run}/${RUNS}, ${fmt(w.sites, 0)} sites`);
+      runs.get(w.sites)?.push(measure(w, run));
+    }
   }
+  progress.done();
 
   const results = workloads.map((w) => {
     const all = runs.get(w.sites) ?? [];
@@ -430,6 +481,7 @@ function main(): void {
       targetP99Us: target ?? null,
       targetMet: target === undefined ? null : med.p99Us <= target,
       outcome: outcomes(w),
+      memory: w.memory,
       cachedNova: {
         /** Share of requests whose decision takes the cache-hit path (the rest: rules only). */
         hitPathPct: round((100 * w.hitPathRequests) / w.requests.length, 1),
@@ -504,6 +556,47 @@ function main(): void {
         `${signed(c.overheadP99Us)} | ${c.hitPathPct}% | ${fmt(c.distinctCacheKeys, 0)} |`,
     );
   }
+  // Growth from one size to the next (p50 is robust to preemptions; p99 is shown for the tail).
+  const steps = results.slice(1).map((r, i) => {
+    const prev = results[i] as (typeof results)[number];
+    return {
+      from: prev.sites,
+      to: r.sites,
+      p50Ratio: round(r.median.p50Us / prev.median.p50Us, 2),
+      p99Ratio: round(r.median.p99Us / prev.median.p99Us, 2),
+    };
+  });
+  const first = results[0];
+  const last = results.at(-1);
+  const growth = {
+    steps,
+    p50Ratio: first && last ? round(last.median.p50Us / first.median.p50Us, 2) : Number.NaN,
+    p99Ratio: first && last ? round(last.median.p99Us / first.median.p99Us, 2) : Number.NaN,
+    sitesRatio: first && last ? last.sites / first.sites : Number.NaN,
+  };
+  lines.push(
+    "",
+    `Growth: ${fmt(growth.sitesRatio, 0)}× the sites → ${fmt(growth.p50Ratio, 2)}× the p50 and ` +
+      `${fmt(growth.p99Ratio, 2)}× the p99; per step: ` +
+      steps
+        .map(
+          (x) =>
+            `${fmt(x.from, 0)}→${fmt(x.to, 0)} p50 ×${fmt(x.p50Ratio, 2)}, p99 ×${fmt(x.p99Ratio, 2)}`,
+        )
+        .join("; "),
+    "",
+    `Fleet snapshot memory per site (heap + array buffers after gc${globalThis.gc ? "" : " — NOT exposed: run with --expose-gc"}):`,
+    "",
+    "| sites | site views B/site | spatial index B/site | total B/site | JSON B/site | index build ms |",
+    "|------:|------------------:|---------------------:|-------------:|------------:|---------------:|",
+  );
+  for (const r of results) {
+    const m = r.memory;
+    lines.push(
+      `| ${fmt(r.sites, 0)} | ${fmt(m.viewsBytesPerSite, 0)} | ${fmt(m.indexBytesPerSite, 0)} | ` +
+        `${fmt(m.viewsBytesPerSite + m.indexBytesPerSite, 0)} | ${fmt(m.jsonBytesPerSite, 0)} | ${fmt(m.indexBuildMs, 1)} |`,
+    );
+  }
   const totalS = round((performance.now() - started) / 1000, 1);
   lines.push("", `total ${totalS} s`);
   console.log(lines.join("\n"));
@@ -531,10 +624,33 @@ function main(): void {
       },
     },
     sizes: results,
+    growth,
     totalSeconds: totalS,
     /** Sum over every result, so that no timed call could be dropped as dead code. */
     resultChecksum: sink,
   });
+  writeChart(
+    "decide",
+    renderBarChart({
+      title: "decide() latency by fleet size (one pinned core)",
+      subtitle: `${ctx.date.toISOString().slice(0, 10)} · median of ${RUNS} runs · npm run bench:decide`,
+      series: [
+        { name: "p50", color: PALETTE[0] as string },
+        { name: "p99", color: PALETTE[1] as string },
+      ],
+      panels: [
+        {
+          title: "µs per decision",
+          unit: "µs",
+          digits: 1,
+          rows: results.map((r) => ({
+            label: `${fmt(r.sites, 0)} sites`,
+            values: [r.median.p50Us, r.median.p99Us],
+          })),
+        },
+      ],
+    }),
+  );
 }
 
 main();

@@ -79,3 +79,10 @@ export function writeResults(ctx: RunContext, results: Record<string, unknown>):
   writeFileSync(new URL(`${ctx.name}-latest.json`, dir), json);
   writeFileSync(new URL(`${ctx.name}-${ctx.date.toISOString().slice(0, 10)}.json`, dir), json);
 }
+
+/** Writes an SVG chart as bench/results/<name>.svg (the README embeds it). */
+export function writeChart(name: string, svg: string): void {
+  const dir = new URL("./results/", import.meta.url);
+  mkdirSync(dir, { recursive: true });
+  writeFileSync(new URL(`${name}.svg`, dir), svg);
+}

@@ -12,7 +12,7 @@ import { createRng, type Rng, weightedPicker } from "./random.ts";
 const MEC_MODELS = CATALOG.filter((m) => m.mec);
 const NOVA = ["nova-micro", "nova-lite", "nova-pro"];
 
-const REGIONS: readonly RegionView[] = [
+export const REGIONS: readonly RegionView[] = [
   region("eu-central-1", 50.11, 8.68, "DE", ["gdpr", "iso27001", "soc2", "hipaa", "bsi-c5"]),
   region("eu-west-1", 53.35, -6.26, "IE", ["gdpr", "iso27001", "soc2", "hipaa"]),
   region("eu-west-3", 48.86, 2.35, "FR", ["gdpr", "iso27001", "soc2", "hipaa", "hds"]),

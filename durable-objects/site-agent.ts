@@ -161,6 +161,8 @@ export type EnsureModelResult =
   | { ok: false; reason: string };
 
 const EXPECTED_TTL_MS = 2_000;
+/** A bound on one `expect` call, so a bad count cannot fill the agent's memory. */
+const MAX_EXPECTED_PER_CALL = 10_000;
 
 export class SiteAgent extends DurableObject<Env> {
   /** The clock; tests replace it (inside `runInDurableObject`) to drive time. */
@@ -331,13 +333,17 @@ export class SiteAgent extends DurableObject<Env> {
     kv.put("cache", this.#cache);
   }
 
-  /** A decide-only answer pointed here: count it as expected load for a moment, and as demand. */
-  async expect(model: string): Promise<void> {
+  /**
+   * Decide-only answers pointed here (`requests` of them for `model`, summed by the isolate that
+   * gave them): count them as expected load for a moment, and as demand.
+   */
+  async expect(model: string, requests = 1): Promise<void> {
     if (!this.#reg) return;
     const now = this.now();
+    const n = Math.max(1, Math.min(MAX_EXPECTED_PER_CALL, Math.floor(requests) || 1));
     this.#expected = this.#expected.filter((t) => t > now);
-    this.#expected.push(now + EXPECTED_TTL_MS);
-    this.#cache = recordDemand(this.#cache, model, now, DEFAULT_CACHE_POLICY);
+    for (let i = 0; i < n; i++) this.#expected.push(now + EXPECTED_TTL_MS);
+    this.#cache = recordDemand(this.#cache, model, now, DEFAULT_CACHE_POLICY, n);
     this.ctx.storage.kv.put("cache", this.#cache);
     await this.#publish(now);
   }

@@ -213,6 +213,21 @@ describe("admission", () => {
   });
 });
 
+describe("expected load from decide-only answers", () => {
+  it("counts an isolate's summed expectations as load for 2 s and as demand", async () => {
+    const clock = { t: T0 };
+    const stub = await agent("expect-1", clock);
+    await stub.register(registration("expect-1"));
+    await stub.expect(SMALL, 3);
+    await stub.expect(SMALL);
+    const d = await detail(stub);
+    expect(d.view.load.running).toBe(4);
+    expect(d.cache.demand[SMALL]?.count).toBeCloseTo(4, 5);
+    clock.t = T0 + 2_001;
+    expect((await detail(stub)).view.load.running).toBe(0);
+  });
+});
+
 describe("durability", () => {
   it("keeps breaker, leases and residency across eviction", async () => {
     const clock = { t: T0 };

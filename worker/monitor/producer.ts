@@ -1,7 +1,9 @@
 // The hot path's side of the monitor: hands decision and outcome events to the queue after the
 // response (`ctx.waitUntil`), in `sendBatch` calls within the Queues limits (≤ 100 messages,
 // ≤ 256 KB). Never throws into the request and never makes it wait: a failed send is logged;
-// the request already has its answer.
+// the request already has its answer. Events are not gathered across requests: a queue send is
+// I/O of the request that makes it, and workerd refuses to settle it for another request's
+// `waitUntil` ("Cannot perform I/O on behalf of a different request").
 
 import type { MonitorEvent } from "../../shared/events.ts";
 

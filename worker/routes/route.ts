@@ -8,6 +8,7 @@ import type { Criticality, Decision, PlanStep } from "../../shared/types.ts";
 import { requireRole } from "../auth.ts";
 import { decideRequest, routeAnswer } from "../decide-request.ts";
 import { Overloaded } from "../errors.ts";
+import { expectAtSite } from "../fleet/expectations.ts";
 import { siteStub } from "../fleet/site-stub.ts";
 import { settleNow } from "../tenancy/spend.ts";
 import type { AppEnv } from "../types.ts";
@@ -53,12 +54,9 @@ routeApp.post("/", limitBody(), requireRole("device", "operator"), async (c) => 
     }
     settle(lease ? decision.plan.primary.predictedCostUsd : 0);
   } else if (decision.target.kind === "site") {
-    // Decide-only: tell the site to expect this request, without making the client wait.
-    waitUntil(
-      siteStub(c.env, decision.target.siteId)
-        .expect(decision.model)
-        .catch(() => {}),
-    );
+    // Decide-only: tell the site to expect this request (batched per isolate), without making
+    // the client wait.
+    waitUntil(expectAtSite(c.env, decision.target.siteId, decision.model));
   }
   console.log(
     JSON.stringify({

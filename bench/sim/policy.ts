@@ -1,0 +1,279 @@
+// What a routing policy is in the simulator, mec-router's own policy — the real `decide()` from
+// shared/ on a fleet snapshot built the way the worker builds it — and the oracle.
+
+import {
+  acquire,
+  type Breaker,
+  breakerView,
+  DEFAULT_BREAKER_CONFIG,
+  initialBreaker,
+  observeProbe,
+  record,
+  trafficShare,
+  trip,
+  windowStats,
+} from "../../shared/breaker.ts";
+import { type CatalogModel, catalogModel } from "../../shared/catalog.ts";
+import { decide } from "../../shared/decide.ts";
+import { type PreparedFleet, prepareFleet } from "../../shared/fleet.ts";
+import { DEFAULT_POLICY } from "../../shared/policy.ts";
+import { residencyAllows } from "../../shared/residency.ts";
+import type { RegionView, RouteRequest, SiteView } from "../../shared/types.ts";
+import { modelGroup } from "./baselines.ts";
+import {
+  type AttemptOutcome,
+  evaluate,
+  hash01,
+  isDown,
+  type SimRequest,
+  siteLoad,
+  type TargetRef,
+  type World,
+} from "./world.ts";
+
+export interface Step {
+  target: TargetRef;
+  model: CatalogModel;
+  /** How long this attempt may take (to the first token for a first-token SLA). */
+  timeoutMs: number;
+}
+
+export interface Plan {
+  steps: Step[];
+  /** The whole request gives up after this (mec-router's plan: the SLA); none for the others. */
+  deadlineMs?: number;
+}
+
+/** An attempt's end, delivered to the policy in time order. */
+export interface Feedback {
+  at: number;
+  target: TargetRef;
+  ok: boolean;
+  latencyMs: number;
+  ttftMs: number;
+  outputTokens: number;
+}
+
+export interface SimPolicy {
+  name: string;
+  /** The attempts to make, in order; none: the router refuses the request. */
+  plan(r: SimRequest, t: number): Plan;
+  /** May this step be sent now (a site's admission)? Default yes. */
+  admit?(step: Step, t: number): boolean;
+  dispatched?(step: Step, t: number): void;
+  observe?(f: Feedback): void;
+}
+
+// ---- hard constraints, as a request states them ------------------------------------------------
+
+export type Violation = "privacy" | "residency" | "compliance";
+
+/** Which of the request's rules sending it to `target` breaks, if any (the device breaks none). */
+export function violation(req: RouteRequest, target: TargetRef): Violation | null {
+  if (target.kind === "device") return null;
+  const c = req.constraints;
+  const where = target.kind === "site" ? target.site.view : target.region;
+  if (c.privacy === "strict" && (target.kind === "cloud" || !target.site.view.trusted))
+    return "privacy";
+  if (!residencyAllows(c.dataResidency, where.country)) {
+    return target.kind === "cloud" && c.privacy === "sensitive" ? "privacy" : "residency";
+  }
+  if (c.compliance.some((tag) => !where.certifications.includes(tag))) return "compliance";
+  return null;
+}
+
+// ---- mec-router ---------------------------------------------------------------------------------
+
+const SNAPSHOT_EVERY_MS = 1_000;
+const HEARTBEAT_EVERY_MS = 2_000;
+const PROBE_EVERY_MS = 5_000;
+
+/**
+ * mec-router as deployed: each second the isolate's snapshot is rebuilt from what the sites'
+ * heartbeats last said (load, residency) and from their breakers, which outcomes, probes and
+ * staleness drive with the real state machine of shared/breaker.ts; every request is decided by
+ * `decide()` from shared/decide.ts with the default policy; MEC steps take admission from the
+ * site's breaker (as the SiteAgent's lease does) and run with the plan's timeouts and deadline.
+ */
+export function mecRouter(world: World): SimPolicy {
+  const breakers = new Map<string, Breaker>(world.sites.map((s) => [s.view.id, initialBreaker()]));
+  const sitesById = new Map(world.sites.map((s) => [s.view.id, s]));
+  const regionsById = new Map(world.regions.map((r) => [r.id, r]));
+  const cfg = DEFAULT_BREAKER_CONFIG;
+  let fleet: PreparedFleet | undefined;
+  let builtAt = Number.NEGATIVE_INFINITY;
+  let probedAt = 0;
+  const rand = (t: number, salt: number) => hash01(world.seed, t, salt);
+
+  const lastHeartbeat = (site: World["sites"][number], t: number): number => {
+    const phase = site.heartbeatPhaseMs;
+    let hb = Math.floor((t - phase) / HEARTBEAT_EVERY_MS) * HEARTBEAT_EVERY_MS + phase;
+    // A site that is down sends none: the last one is from before the outage.
+    for (const [from, to] of site.down) if (hb >= from && hb < to) hb = Math.max(0, from - 1);
+    return Math.max(0, hb);
+  };
+
+  const snapshot = (t: number): PreparedFleet => {
+    // Health probes every 5 s: an answer counts for the breaker, silence against it.
+    while (probedAt + PROBE_EVERY_MS <= t) {
+      probedAt += PROBE_EVERY_MS;
+      for (const s of world.sites) {
+        const b = breakers.get(s.view.id) as Breaker;
+        breakers.set(
+          s.view.id,
+          observeProbe(b, !isDown(s, probedAt), probedAt, cfg, rand(probedAt, 1)),
+        );
+      }
+    }
+    const sites: SiteView[] = world.sites.map((s) => {
+      const hb = lastHeartbeat(s, t);
+      const healthy = t - hb < DEFAULT_POLICY.staleAfterMs;
+      let b = breakers.get(s.view.id) as Breaker;
+      if (!healthy) {
+        b = trip(b, t, cfg, rand(t, 2));
+        breakers.set(s.view.id, b);
+      }
+      const { running, waiting } = siteLoad(s, hb);
+      const cap = s.view.capacity;
+      return {
+        ...s.view,
+        load: {
+          running,
+          waiting,
+          kvCacheUsage: Math.min(1, (0.9 * running) / cap.maxConcurrent),
+          gpuUtilization: Math.min(1, running / cap.maxConcurrent),
+          freeGpuMemoryGb: cap.gpuMemoryGb,
+          residentModels: [...s.state.resident.keys()].filter(
+            (m) => (s.state.loadingUntil.get(m) ?? 0) <= hb,
+          ),
+          updatedAt: hb,
+        },
+        breaker: breakerView(b, t),
+        trafficShare: trafficShare(b, t, cfg),
+        errorRate: windowStats(b).failureRate,
+        healthy,
+      };
+    });
+    const regions: RegionView[] = world.regions.map((r) => ({
+      ...r,
+      breaker: "closed",
+      errorRate: 0.002,
+    }));
+    return prepareFleet({ version: 1, generatedAt: t, sites, regions });
+  };
+
+  return {
+    name: "mec-router",
+    plan(r, t) {
+      if (!fleet || t - builtAt >= SNAPSHOT_EVERY_MS) {
+        fleet = snapshot(t);
+        builtAt = t;
+      }
+      const result = decide(r.req, fleet, DEFAULT_POLICY, t);
+      if (!result.ok) return { steps: [] };
+      const d = result.decision;
+      const steps: Step[] = [];
+      for (const step of [d.plan.primary, ...d.plan.backups]) {
+        const model = catalogModel(step.model) as CatalogModel;
+        const tg = step.target;
+        const target: TargetRef | undefined =
+          tg.kind === "device"
+            ? { kind: "device" }
+            : tg.kind === "site"
+              ? sitesById.get(tg.siteId) && {
+                  kind: "site",
+                  site: sitesById.get(tg.siteId) as World["sites"][number],
+                }
+              : regionsById.get(tg.region) && {
+                  kind: "cloud",
+                  region: regionsById.get(tg.region) as World["regions"][number],
+                };
+        if (target) steps.push({ target, model, timeoutMs: step.timeoutMs });
+      }
+      return { steps, deadlineMs: d.plan.timeoutMs };
+    },
+    admit(step, t) {
+      if (step.target.kind !== "site") return true;
+      const id = step.target.site.view.id;
+      const a = acquire(breakers.get(id) as Breaker, t, cfg);
+      breakers.set(id, a.state);
+      return a.admitted;
+    },
+    observe(f) {
+      if (f.target.kind !== "site") return;
+      const id = f.target.site.view.id;
+      const b = breakers.get(id) as Breaker;
+      const probe = b.phase === "half_open";
+      breakers.set(
+        id,
+        record(b, { ok: f.ok, durationMs: f.ttftMs, probe }, f.at, cfg, rand(f.at, 3)),
+      );
+    },
+  };
+}
+
+// ---- the oracle -------------------------------------------------------------------------------
+
+/**
+ * The oracle knows the true outcome of every option for this request at this moment — network,
+ * queue, cold load, decode speed, answer length, outages — and takes, among the targets the
+ * request's rules allow and the models of its group (the device's installed models, every site,
+ * every region), the cheapest whose true latency meets the SLA (on a tie the faster), else the
+ * fastest. It decides request by request (it does not hold capacity back for requests yet to
+ * come), never fails over, and is an upper bound for SLA attainment and a lower bound for cost
+ * that no router can reach.
+ */
+export function oracle(world: World): SimPolicy {
+  return {
+    name: "oracle",
+    plan(r, t) {
+      const req = r.req;
+      const group = modelGroup(req);
+      const options: { target: TargetRef; model: CatalogModel }[] = [];
+      const d = req.device;
+      if (d.thermal !== "critical") {
+        for (const m of group) {
+          if (m.device && d.models.includes(m.device.variant) && m.device.ramMb <= d.memoryFreeMb) {
+            options.push({ target: { kind: "device" }, model: m });
+          }
+        }
+      }
+      for (const site of world.sites) {
+        const target: TargetRef = { kind: "site", site };
+        if (violation(req, target)) continue;
+        for (const m of group) {
+          if (m.mec && site.view.models.some((x) => x.model === m.id))
+            options.push({ target, model: m });
+        }
+      }
+      for (const region of world.regions) {
+        const target: TargetRef = { kind: "cloud", region };
+        if (violation(req, target)) continue;
+        for (const m of group)
+          if (m.cloud && region.models.includes(m.id)) options.push({ target, model: m });
+      }
+      const sla = req.constraints.latencySlaMs;
+      const first = req.constraints.latencyTarget === "first_token";
+      let best: { o: (typeof options)[number]; out: AttemptOutcome; ms: number } | undefined;
+      for (const o of options) {
+        const out = evaluate(r, o.target, o.model, t, false);
+        if (out.result !== "ok") continue;
+        const ms = first ? out.ttftMs : out.latencyMs;
+        if (!best) {
+          best = { o, out, ms };
+          continue;
+        }
+        const meets = ms <= sla;
+        const bestMeets = best.ms <= sla;
+        const better = meets
+          ? !bestMeets ||
+            out.costUsd < best.out.costUsd ||
+            (out.costUsd === best.out.costUsd && ms < best.ms)
+          : !bestMeets && ms < best.ms;
+        if (better) best = { o, out, ms };
+      }
+      if (!best) return { steps: [] };
+      return { steps: [{ ...best.o, timeoutMs: Number.POSITIVE_INFINITY }] };
+    },
+  };
+}

@@ -1,0 +1,329 @@
+// The decision-quality simulator (bench/sim/): its world on cases with known answers, each
+// baseline and the oracle on small fleets where the right choice is plain, and determinism.
+
+import { describe, expect, it } from "vitest";
+import {
+  Cooldowns,
+  cloudOnly,
+  latencyBased,
+  leastBusy,
+  modelGroup,
+  nearestSite,
+  randomShuffle,
+  targetKey,
+} from "../../bench/sim/baselines.ts";
+import { mecRouter, oracle, type Step, violation } from "../../bench/sim/policy.ts";
+import { scenarios } from "../../bench/sim/scenarios.ts";
+import { simulate, summarize } from "../../bench/sim/simulate.ts";
+import { simWorkload } from "../../bench/sim/workload.ts";
+import {
+  evaluate,
+  newSiteState,
+  type SimRegion,
+  type SimRequest,
+  type SimSite,
+  siteLoad,
+  type World,
+} from "../../bench/sim/world.ts";
+import { type CatalogModel, catalogModel } from "../../shared/catalog.ts";
+import type { RouteRequest } from "../../shared/types.ts";
+import { BERLIN, makeRequest, makeSite, type RequestOverrides } from "./helpers/fleet-builders.ts";
+
+const SMALL = catalogModel("llama-3.2-3b") as CatalogModel;
+
+function site(
+  id: string,
+  o: {
+    at?: { lat: number; lon: number };
+    slots?: number;
+    queue?: number;
+    resident?: string[];
+    trusted?: boolean;
+    loadTimeMs?: number;
+  } = {},
+): SimSite {
+  const slots = o.slots ?? 4;
+  const resident = o.resident ?? ["llama-3.2-3b"];
+  return {
+    view: makeSite({
+      id,
+      location: o.at ?? BERLIN,
+      trusted: o.trusted ?? true,
+      models: [{ model: "llama-3.2-3b", tokensPerSec: 100 }],
+      capacity: { maxConcurrent: slots, maxQueue: o.queue ?? slots * 2, gpus: 1, gpuMemoryGb: 24 },
+      load: { residentModels: resident },
+    }),
+    tokensPerSec: { "llama-3.2-3b": 100 },
+    loadTimeMs: { "llama-3.2-3b": o.loadTimeMs ?? 6_000 },
+    routeFactor: 1,
+    down: [],
+    heartbeatPhaseMs: 0,
+    state: newSiteState(slots, resident),
+  };
+}
+
+const FRANKFURT_REGION: SimRegion = {
+  id: "eu-central-1",
+  location: { lat: 50.11, lon: 8.68 },
+  country: "DE",
+  certifications: ["gdpr", "iso27001"],
+  models: ["nova-micro", "nova-lite", "nova-pro"],
+};
+const VIRGINIA_REGION: SimRegion = {
+  id: "us-east-1",
+  location: { lat: 38.95, lon: -77.45 },
+  country: "US",
+  certifications: ["iso27001"],
+  models: ["nova-micro", "nova-lite", "nova-pro"],
+};
+
+function world(sites: SimSite[], regions: SimRegion[] = [FRANKFURT_REGION]): World {
+  return { sites, regions, seed: 1 };
+}
+
+let nextIndex = 0;
+function request(o: RequestOverrides = {}, at = 0, outputTokens = 100): SimRequest {
+  const req: RouteRequest = makeRequest({ task: { maxOutputTokens: 128 }, ...o });
+  return { index: nextIndex++, at, req, outputTokens, user: 0 };
+}
+
+const stepKeys = (steps: Step[]) => steps.map((s) => targetKey(s.target));
+
+describe("simulated world", () => {
+  it("queues a request behind a full site's slots and refuses once the queue is full", () => {
+    const s = site("a", { slots: 1, queue: 1 });
+    const target = { kind: "site", site: s } as const;
+    const first = evaluate(request(), target, SMALL, 0, true);
+    const second = evaluate(request(), target, SMALL, 0, true);
+    expect(first.result).toBe("ok");
+    expect(first.queueMs).toBe(0);
+    expect(second.result).toBe("ok");
+    // It starts when the first one's slot frees.
+    expect(second.queueMs).toBeGreaterThan(0);
+    expect(siteLoad(s, 200)).toEqual({ running: 1, waiting: 1 });
+    expect(evaluate(request(), target, SMALL, 200, true).result).toBe("refused");
+  });
+
+  it("charges a cold load once, its true load time, then serves from the resident model", () => {
+    const s = site("a", { resident: [], loadTimeMs: 7_000 });
+    const target = { kind: "site", site: s } as const;
+    const cold = evaluate(request(), target, SMALL, 0, true);
+    expect(cold.coldStartMs).toBe(7_000);
+    expect(cold.latencyMs).toBeGreaterThan(7_000);
+    const warm = evaluate(request(), target, SMALL, 20_000, true);
+    expect(warm.coldStartMs).toBe(0);
+  });
+
+  it("does not change anything when only looking (the oracle's view)", () => {
+    const s = site("a", { slots: 1, resident: [] });
+    const target = { kind: "site", site: s } as const;
+    const r = request();
+    const look = evaluate(r, target, SMALL, 0, false);
+    expect(s.state.slots).toHaveLength(0);
+    expect(s.state.resident.size).toBe(0);
+    expect(evaluate(r, target, SMALL, 0, false)).toEqual(look);
+  });
+
+  it("never answers from a site during its outage", () => {
+    const s = site("a");
+    s.down.push([1_000, 2_000]);
+    const target = { kind: "site", site: s } as const;
+    expect(evaluate(request(), target, SMALL, 1_500, true).result).toBe("hang");
+    expect(evaluate(request(), target, SMALL, 2_000, true).result).toBe("ok");
+  });
+});
+
+describe("baselines", () => {
+  it("least-busy sends to the deployment with the fewest requests in flight", () => {
+    const a = site("a");
+    const b = site("b");
+    const policy = leastBusy(world([a, b], []));
+    const toA: Step = { target: { kind: "site", site: a }, model: SMALL, timeoutMs: 1 };
+    policy.dispatched?.(toA, 0);
+    policy.dispatched?.(toA, 0);
+    expect(stepKeys(policy.plan(request(), 0).steps)[0]).toBe("site:b");
+    // Both of a's requests finish: a has none in flight, b still one.
+    policy.dispatched?.({ ...toA, target: { kind: "site", site: b } }, 0);
+    for (let i = 0; i < 2; i++) {
+      policy.observe?.({
+        at: 1,
+        target: toA.target,
+        ok: true,
+        latencyMs: 1,
+        ttftMs: 1,
+        outputTokens: 1,
+      });
+    }
+    expect(stepKeys(policy.plan(request(), 2).steps)[0]).toBe("site:a");
+  });
+
+  it("latency-based tries an unexplored deployment first, then the lowest latency per token", () => {
+    const a = site("a");
+    const b = site("b");
+    const policy = latencyBased(world([a, b], []));
+    const seen = (s: SimSite, latencyMs: number) =>
+      policy.observe?.({
+        at: 0,
+        target: { kind: "site", site: s },
+        ok: true,
+        latencyMs,
+        ttftMs: 1,
+        outputTokens: 100,
+      });
+    seen(a, 2_000);
+    expect(stepKeys(policy.plan(request(), 1).steps)[0]).toBe("site:b");
+    seen(b, 5_000);
+    expect(stepKeys(policy.plan(request(), 2).steps)).toEqual(["site:a", "site:b"]);
+  });
+
+  it("nearest-site takes the closest site that serves the model, cloud-only the closest region", () => {
+    const near = site("near", { at: { lat: 52.5, lon: 13.4 } });
+    const far = site("far", { at: { lat: 48.14, lon: 11.58 } });
+    const w = world([far, near], [VIRGINIA_REGION, FRANKFURT_REGION]);
+    expect(stepKeys(nearestSite(w).plan(request(), 0).steps)[0]).toBe("site:near");
+    const cloud = cloudOnly(w).plan(request(), 0).steps;
+    expect(stepKeys(cloud)).toEqual(["cloud:eu-central-1", "cloud:us-east-1"]);
+    expect(cloud[0]?.model.id).toBe("nova-micro");
+  });
+
+  it("random is the same for the same request and reaches every deployment", () => {
+    const sites = ["a", "b", "c", "d"].map((id) => site(id));
+    const policy = randomShuffle(world(sites, []));
+    const r = request();
+    expect(stepKeys(policy.plan(r, 0).steps)).toEqual(stepKeys(policy.plan(r, 0).steps));
+    const firsts = new Set<string>();
+    for (let i = 0; i < 200; i++)
+      firsts.add(stepKeys(policy.plan(request(), i).steps)[0] as string);
+    expect(firsts).toEqual(new Set(["site:a", "site:b", "site:c", "site:d"]));
+  });
+
+  it("puts a deployment in cooldown for 5 s after 3 failures within a minute", () => {
+    const c = new Cooldowns();
+    c.failed("site:a", 0);
+    c.failed("site:a", 10_000);
+    expect(c.cooling("site:a", 10_001)).toBe(false);
+    c.failed("site:a", 20_000);
+    expect(c.cooling("site:a", 24_999)).toBe(true);
+    expect(c.cooling("site:a", 25_000)).toBe(false);
+    // Failures a minute apart never add up.
+    const d = new Cooldowns();
+    for (const at of [0, 61_000, 122_000]) d.failed("site:b", at);
+    expect(d.cooling("site:b", 122_001)).toBe(false);
+  });
+
+  it("route only where the request's rules allow (tag-based routing)", () => {
+    const untrusted = site("untrusted", { trusted: false });
+    const trusted = site("trusted", { at: { lat: 48.14, lon: 11.58 } });
+    const w = world([untrusted, trusted]);
+    const strict = request({ constraints: { privacy: "strict" } });
+    for (const make of [leastBusy, latencyBased, randomShuffle, nearestSite]) {
+      expect(stepKeys(make(w).plan(strict, 0).steps)).toEqual(["site:trusted"]);
+    }
+    expect(cloudOnly(w).plan(strict, 0).steps).toEqual([]);
+  });
+
+  it("serve a request with the smallest model of its group", () => {
+    expect(modelGroup(makeRequest())[0]?.id).toBe("llama-3.2-1b");
+    expect(modelGroup(makeRequest({ task: { model: "qwen2.5-7b" } })).map((m) => m.id)).toEqual([
+      "qwen2.5-7b",
+    ]);
+  });
+});
+
+describe("oracle", () => {
+  const withDevice: RequestOverrides = {
+    device: { models: ["llama-3.2-1b-q4", "llama-3.2-3b-q4"] },
+  };
+
+  it("takes the cheapest option that meets the SLA: the phone, when it is fast enough", () => {
+    const w = world([site("a")]);
+    const steps = oracle(w).plan(
+      request({ ...withDevice, constraints: { latencySlaMs: 60_000 } }),
+      0,
+    ).steps;
+    expect(stepKeys(steps)).toEqual(["device"]);
+  });
+
+  it("takes a paid target when the phone would miss the SLA, and the fastest when none meets it", () => {
+    const w = world([site("a")]);
+    const tight = request({ ...withDevice, constraints: { latencySlaMs: 2_000 } });
+    // Nova Micro ($0.035 / $0.14 per 1M tokens) is cheaper than a slot on the site's GPU.
+    const paid = oracle(w).plan(tight, 0).steps;
+    expect(stepKeys(paid)).toEqual(["cloud:eu-central-1"]);
+    expect(paid[0]?.model.id).toBe("nova-micro");
+    expect(stepKeys(oracle(world([site("a")], [])).plan(tight, 0).steps)).toEqual(["site:a"]);
+    const impossible = request({ ...withDevice, constraints: { latencySlaMs: 1 } });
+    const options = [
+      evaluate(impossible, { kind: "site", site: w.sites[0] as SimSite }, SMALL, 0, false)
+        .latencyMs,
+      evaluate(
+        impossible,
+        { kind: "cloud", region: FRANKFURT_REGION },
+        catalogModel("nova-micro") as CatalogModel,
+        0,
+        false,
+      ).latencyMs,
+    ];
+    const chosen = oracle(w).plan(impossible, 0).steps[0];
+    expect(chosen).toBeDefined();
+    const got = evaluate(
+      impossible,
+      (chosen as Step).target,
+      (chosen as Step).model,
+      0,
+      false,
+    ).latencyMs;
+    expect(got).toBeLessThanOrEqual(Math.min(...options));
+  });
+
+  it("never breaks a rule and skips a site that is down", () => {
+    const down = site("down");
+    down.down.push([0, 10_000]);
+    const untrusted = site("untrusted", { trusted: false });
+    const w = world([down, untrusted]);
+    expect(oracle(w).plan(request({ constraints: { privacy: "strict" } }), 0).steps).toEqual([]);
+    const steps = oracle(w).plan(request(), 0).steps;
+    expect(stepKeys(steps)).not.toContain("site:down");
+  });
+});
+
+describe("mec-router in the simulator", () => {
+  it("plans with the real decision engine and never sends strict requests to the cloud", () => {
+    const w = world([site("a"), site("b", { trusted: false })]);
+    const policy = mecRouter(w);
+    const strict = request({ constraints: { privacy: "strict" } });
+    const steps = policy.plan(strict, 0).steps;
+    expect(steps.length).toBeGreaterThan(0);
+    for (const s of steps) expect(violation(strict.req, s.target)).toBeNull();
+    expect(stepKeys(steps)[0]).toBe("site:a");
+  });
+});
+
+describe("determinism", () => {
+  const spec = {
+    ...(scenarios(0.02)[2]?.spec as NonNullable<ReturnType<typeof scenarios>[number]>["spec"]),
+  };
+
+  it("makes the same trace for a seed and another for another seed", () => {
+    const a = simWorkload(spec, 7);
+    expect(a.length).toBeGreaterThan(50);
+    expect(simWorkload(spec, 7)).toEqual(a);
+    expect(simWorkload(spec, 8)).not.toEqual(a);
+  });
+
+  it("gives the same figures for the same seed", () => {
+    const s = scenarios(0.02)[2];
+    if (!s) throw new Error("no site-failure scenario");
+    const trace = simWorkload(s.spec, 3);
+    for (const make of [mecRouter, leastBusy, latencyBased, oracle]) {
+      const run = () => {
+        const w = s.world(3);
+        return summarize(simulate(trace, make(w)));
+      };
+      const once = run();
+      expect(once.requests).toBe(trace.length);
+      expect(once.served).toBeGreaterThan(0);
+      expect(run()).toEqual(once);
+    }
+  });
+});
