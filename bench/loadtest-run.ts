@@ -43,6 +43,11 @@ export interface ClassResult {
   shed: number;
   /** Every refusal and failure, by status and code (`503 overloaded`, `504 upstream_timeout`). */
   refused: Record<string, number>;
+  /**
+   * Why, by what each refusal says: the decision's rejections (`decide: capacity×5`) or the
+   * plan's attempts in order (`denied:capacity → timeout`), with how many requests said so.
+   */
+  reasons: Record<string, number>;
   /** No answer: connection failed or nothing within SLA + 20 s. */
   lost: number;
   /** Of the answered requests: any status without the typed error body. */
@@ -76,6 +81,8 @@ interface Outcome {
   status: number | "lost";
   /** The error body's code, when there is one. */
   code?: string;
+  /** Why it was refused, from the error's details (see `ClassResult.reasons`). */
+  reason?: string;
   ms: number;
   typed: boolean;
   retryAfter: boolean;
@@ -107,15 +114,25 @@ async function send(
     const text = await res.text();
     const ms = performance.now() - t0;
     let code: string | undefined;
+    let reason: string | undefined;
     if (!res.ok) {
       try {
-        const body = JSON.parse(text) as { error?: { code?: unknown } };
+        const body = JSON.parse(text) as { error?: { code?: unknown; details?: unknown } };
         if (typeof body.error?.code === "string") code = body.error.code;
+        reason = refusalReason(body.error?.details);
       } catch {}
     }
     const typed = res.ok || code !== undefined;
     const retryAfter = res.headers.has("retry-after");
-    return { criticality, status: res.status, ms, typed, retryAfter, ...(code ? { code } : {}) };
+    return {
+      criticality,
+      status: res.status,
+      ms,
+      typed,
+      retryAfter,
+      ...(code ? { code } : {}),
+      ...(reason ? { reason } : {}),
+    };
   } catch {
     return {
       criticality,
@@ -125,6 +142,33 @@ async function send(
       retryAfter: false,
     };
   }
+}
+
+/** A refusal's details in a few words: the decision's rejections, or the plan's attempts. */
+export function refusalReason(details: unknown): string | undefined {
+  if (typeof details !== "object" || details === null) return undefined;
+  const d = details as {
+    rejected?: { reason?: string; detail?: string }[];
+    attempts?: { errorClass?: string; detail?: string; status?: number }[];
+  };
+  if (Array.isArray(d.attempts)) {
+    return d.attempts
+      .map(
+        (a) =>
+          `${a.errorClass ?? "?"}${a.detail ? `:${a.detail}` : a.status ? `:${a.status}` : ""}`,
+      )
+      .join(" → ");
+  }
+  if (Array.isArray(d.rejected)) {
+    const counts = new Map<string, number>();
+    for (const r of d.rejected) {
+      // "full (14/16; 2 kept for critical work)" → "full (kept for critical work)"
+      const what = `${r.reason ?? "?"}${r.detail ? ` ${r.detail.replace(/\s*\([^)]*\)/, "")}` : ""}`;
+      counts.set(what, (counts.get(what) ?? 0) + 1);
+    }
+    return `decide: ${[...counts].map(([w, n]) => `${w}×${n}`).join(", ")}`;
+  }
+  return undefined;
 }
 
 function pickSite(sites: LoadSite[], r: number): LoadSite {
@@ -218,10 +262,13 @@ export async function runLoad(opts: LoadOptions): Promise<LoadResult> {
       .map((o) => o.ms)
       .sort((a, b) => a - b);
     const refused: Record<string, number> = {};
+    const reasons: Record<string, number> = {};
     for (const o of mine) {
       if (o.status === "lost" || o.status === 200) continue;
       const key = `${o.status} ${o.code ?? "(untyped)"}`;
       refused[key] = (refused[key] ?? 0) + 1;
+      const why = `${key}: ${o.reason ?? "?"}`;
+      reasons[why] = (reasons[why] ?? 0) + 1;
     }
     const r0 = (x: number | null) => (x === null ? null : Math.round(x));
     classes[c] = {
@@ -230,6 +277,7 @@ export async function runLoad(opts: LoadOptions): Promise<LoadResult> {
       okWithinSla: okMs.filter((ms) => ms <= opts.slaMs).length,
       shed: mine.filter((o) => o.status === 503 && o.retryAfter).length,
       refused,
+      reasons,
       lost: mine.filter((o) => o.status === "lost").length,
       untyped: mine.filter((o) => o.status !== "lost" && !o.typed).length,
       p50Ms: r0(quantile(okMs, 0.5)),
