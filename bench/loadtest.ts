@@ -17,7 +17,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { parseArgs } from "node:util";
 import { startStack } from "../scripts/stack.mjs";
-import { loadTable, loadVerdict, runLoad } from "./loadtest-run.ts";
+import { CLASSES, loadTable, loadVerdict, runLoad } from "./loadtest-run.ts";
 import { headerLines, runContext, writeResults } from "./report.ts";
 
 const { values: opts } = parseArgs({
@@ -41,7 +41,17 @@ if (!(seconds > 0 && seconds <= 600 && factor > 0 && factor <= 10 && slaMs >= 1_
 
 const fleet = JSON.parse(
   readFileSync(new URL("../shared/seed/fleet.json", import.meta.url), "utf8"),
-) as { sites: { location: { lat: number; lon: number }; capacity: { maxConcurrent: number } }[] };
+) as {
+  sites: {
+    id: string;
+    trusted: boolean;
+    location: { lat: number; lon: number };
+    capacity: { maxConcurrent: number };
+  }[];
+};
+// The load is strict-privacy, so only trusted sites may serve it: their slots are the capacity.
+const serving = fleet.sites.filter((s) => s.trusted);
+const MODEL = "llama-3.1-8b";
 
 const ctx = runContext("loadtest", { pinned: false, how: "not pinned: the whole stack runs" });
 const timeScale = Number(opts["time-scale"]);
@@ -55,27 +65,45 @@ const stack = await startStack({
 });
 let exitCode = 0;
 try {
+  // As an operator would before such traffic: the model resident at every serving site (a cold
+  // load takes longer than the SLA, so a site without it could take none of this load).
+  for (const site of serving) {
+    const res = await fetch(`${stack.base}/v1/sites/${site.id}/models`, {
+      method: "POST",
+      headers: { authorization: "Bearer dev-operator-key", "content-type": "application/json" },
+      body: JSON.stringify({ model: MODEL }),
+    });
+    if (!res.ok) throw new Error(`loading ${MODEL} at ${site.id}: HTTP ${res.status}`);
+  }
   const result = await runLoad({
     url: stack.base,
-    sites: fleet.sites.map((s) => ({ location: s.location, slots: s.capacity.maxConcurrent })),
+    sites: serving.map((s) => ({ location: s.location, slots: s.capacity.maxConcurrent })),
     seconds,
     calibrationSeconds: Number(opts.calibration),
     factor,
     slaMs,
     mix: { critical: 0.2, standard: 0.5, sheddable: 0.3 },
     seed: Number(opts.seed),
-    model: "llama-3.1-8b",
+    model: MODEL,
     maxTokens: Number(opts["max-tokens"]),
   });
   const verdict = loadVerdict(result);
   const lines = [
     ...headerLines(ctx, "mec-router load test"),
-    `fleet: ${result.capacity.slots} MEC slots over ${fleet.sites.length} sites, ` +
+    `fleet: ${result.capacity.slots} MEC slots over the ${serving.length} trusted sites of ${fleet.sites.length} (strict privacy), ` +
       `${result.capacity.serviceMs} ms a request unloaded: capacity ${result.capacity.perSecond} req/s`,
     `load: ${result.rate} req/s (${factor}× capacity) for ${seconds} s, SLA ${slaMs} ms, sites at time scale ${timeScale}, ` +
       "strict privacy (MEC only), 20 % critical / 50 % standard / 30 % sheddable",
     "",
     ...loadTable(result),
+    "",
+    "refusals by what they say (most frequent first):",
+    ...CLASSES.flatMap((c) =>
+      Object.entries(result.classes[c].reasons)
+        .sort(([, a], [, b]) => b - a)
+        .slice(0, 6)
+        .map(([why, n]) => `  ${c.padEnd(9)} ${String(n).padStart(5)}  ${why}`),
+    ),
     "",
     `health checks: ${result.health.checks}, failed ${result.health.failed}, p99 ${result.health.p99Ms} ms; ` +
       `most site breakers not closed at once: ${result.breakersNotClosedMax} of ${fleet.sites.length}`,
