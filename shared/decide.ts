@@ -1,7 +1,7 @@
 // The router agent: candidates → hard filters → predictions → multi-criteria score → plan.
 // Pure and deterministic: the same request, fleet, policy and `now` give the same decision.
 
-import { admissionLimit, isSaturated } from "./admission.ts";
+import { admissionLimit, isSaturated, queueAllowanceMs } from "./admission.ts";
 import { CATALOG, type CatalogModel, catalogModel } from "./catalog.ts";
 import {
   analyzeRequest,
@@ -375,8 +375,9 @@ function pickModel(
   for (const { model, prediction } of options) {
     const ms = slaLatency(run.req, prediction);
     fastest = Math.min(fastest, ms);
-    if (ms > sla) {
-      queueBound ||= ms - prediction.queueMs <= sla;
+    const unqueued = ms - prediction.queueMs;
+    if (ms > sla || !queueFits(run.req, prediction.queueMs, sla - unqueued)) {
+      queueBound ||= unqueued <= sla;
       continue;
     }
     cheapestInSla = Math.min(cheapestInSla, prediction.costUsd);
@@ -389,10 +390,19 @@ function pickModel(
     // Standard work queues only within its SLA: a target that would meet it but for its queue
     // is busy, and the refusal says "try later" (503), not "impossible" (422).
     if (queueBound) run.queued++;
+    if (fastest <= sla) {
+      const work = run.req.task.criticality;
+      return reject(run, key, "sla", `queue over the share of the SLA ${work} work may wait`);
+    }
     const ms = Number.isFinite(fastest) ? `${Math.round(fastest)} ms` : "never (no uplink)";
     return reject(run, key, "sla", `predicted ${ms} > SLA ${sla} ms`);
   }
   return reject(run, key, "budget", `$${roundCost(cheapestInSla)} > budget $${maxCostUsd}`);
+}
+
+/** Within the share of its slack that the request's class may spend queued (shared/admission.ts). */
+function queueFits(req: RouteRequest, queueMs: number, slackMs: number): boolean {
+  return queueMs <= 0 || queueMs <= queueAllowanceMs(req.task.criticality, slackMs);
 }
 
 function score(run: Run, p: Prediction, exposure: number, reliability: number): number {
