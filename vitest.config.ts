@@ -59,11 +59,51 @@ export default defineConfig({
           environment: "node",
           include: ["test/browser/**/*.test.ts"],
           // The dashboard in Chromium against the whole local stack (wrangler dev, demo sites,
-          // stand-ins): it runs after the other projects (a higher group), so it has the machine
-          // to itself. (With the others in group 0, vitest 5.1 ran this one first.)
-          sequence: { groupOrder: 2 },
+          // stand-ins): it runs after the other projects (the highest group), so it has the
+          // machine to itself. (With the others in group 0, vitest 5.1 ran this one first.)
+          sequence: { groupOrder: 3 },
           testTimeout: 120_000,
           hookTimeout: 240_000,
+        },
+      },
+      {
+        // The fuzz suite, inside workerd like `workers`, against a world of its own (demo sites,
+        // a Converse stand-in for the cloud tier and Nova, kinesalite).
+        plugins: [
+          cloudflareTest(async ({ inject }) => ({
+            main: "./worker/index.ts",
+            wrangler: { configPath: "./wrangler.toml" },
+            miniflare: {
+              bindings: {
+                BEDROCK_ENDPOINT: inject("fuzzBedrockUrl"),
+                REASONING: "auto",
+                NOVA_ENDPOINT: inject("fuzzBedrockUrl"),
+                KINESIS_ENDPOINT: inject("fuzzKinesisUrl"),
+                TEST_MIGRATIONS: await readD1Migrations("migrations"),
+              },
+            },
+          })),
+        ],
+        test: {
+          name: "fuzz",
+          include: ["test/fuzz/**/*.test.ts"],
+          globalSetup: ["test/fuzz/global-setup.ts"],
+          setupFiles: ["test/workers/apply-migrations.ts"],
+          // Beside unit and workers: one long file, mostly one core of workerd.
+          sequence: { groupOrder: 1 },
+        },
+      },
+      {
+        // The whole local stack (scripts/stack.mjs) from Node: wrangler dev, demo sites,
+        // stand-ins, kinesalite.
+        test: {
+          name: "stack",
+          environment: "node",
+          include: ["test/stack/**/*.test.ts"],
+          // After the tests inside workerd: the load smoke measures the fleet's capacity.
+          sequence: { groupOrder: 2 },
+          testTimeout: 180_000,
+          hookTimeout: 180_000,
         },
       },
     ],

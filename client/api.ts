@@ -1459,8 +1459,10 @@ export interface operations {
   catalog: {
     responses: {
       200: components["schemas"]["Catalog"];
+      400: components["schemas"]["Error"];
       401: components["schemas"]["Error"];
       403: components["schemas"]["Error"];
+      413: components["schemas"]["Error"];
       429: components["schemas"]["Error"];
       500: components["schemas"]["Error"];
     };
@@ -1493,6 +1495,7 @@ export interface operations {
       401: components["schemas"]["Error"];
       403: components["schemas"]["Error"];
       404: components["schemas"]["Error"];
+      413: components["schemas"]["Error"];
       429: components["schemas"]["Error"];
       500: components["schemas"]["Error"];
     };
@@ -1508,6 +1511,7 @@ export interface operations {
       401: components["schemas"]["Error"];
       403: components["schemas"]["Error"];
       404: components["schemas"]["Error"];
+      413: components["schemas"]["Error"];
       429: components["schemas"]["Error"];
       500: components["schemas"]["Error"];
     };
@@ -1516,8 +1520,10 @@ export interface operations {
   listSites: {
     responses: {
       200: components["schemas"]["Fleet"];
+      400: components["schemas"]["Error"];
       401: components["schemas"]["Error"];
       403: components["schemas"]["Error"];
+      413: components["schemas"]["Error"];
       429: components["schemas"]["Error"];
       500: components["schemas"]["Error"];
     };
@@ -1551,6 +1557,7 @@ export interface operations {
       401: components["schemas"]["Error"];
       403: components["schemas"]["Error"];
       404: components["schemas"]["Error"];
+      413: components["schemas"]["Error"];
       429: components["schemas"]["Error"];
       500: components["schemas"]["Error"];
     };
@@ -1566,6 +1573,7 @@ export interface operations {
       401: components["schemas"]["Error"];
       403: components["schemas"]["Error"];
       404: components["schemas"]["Error"];
+      413: components["schemas"]["Error"];
       429: components["schemas"]["Error"];
       500: components["schemas"]["Error"];
     };
@@ -1602,6 +1610,7 @@ export interface operations {
       400: components["schemas"]["Error"];
       401: components["schemas"]["Error"];
       403: components["schemas"]["Error"];
+      413: components["schemas"]["Error"];
       429: components["schemas"]["Error"];
       500: components["schemas"]["Error"];
     };
@@ -1616,6 +1625,7 @@ export interface operations {
       400: components["schemas"]["Error"];
       401: components["schemas"]["Error"];
       403: components["schemas"]["Error"];
+      413: components["schemas"]["Error"];
       429: components["schemas"]["Error"];
       500: components["schemas"]["Error"];
     };
@@ -1646,6 +1656,7 @@ export interface operations {
       403: components["schemas"]["Error"];
       404: components["schemas"]["Error"];
       409: components["schemas"]["Error"];
+      413: components["schemas"]["Error"];
       429: components["schemas"]["Error"];
       500: components["schemas"]["Error"];
     };
@@ -1662,6 +1673,7 @@ export interface operations {
       403: components["schemas"]["Error"];
       404: components["schemas"]["Error"];
       409: components["schemas"]["Error"];
+      413: components["schemas"]["Error"];
       429: components["schemas"]["Error"];
       500: components["schemas"]["Error"];
     };
@@ -1679,6 +1691,7 @@ export interface operations {
       400: components["schemas"]["Error"];
       401: components["schemas"]["Error"];
       403: components["schemas"]["Error"];
+      413: components["schemas"]["Error"];
       429: components["schemas"]["Error"];
       500: components["schemas"]["Error"];
     };
@@ -1698,6 +1711,7 @@ export interface operations {
       400: components["schemas"]["Error"];
       401: components["schemas"]["Error"];
       403: components["schemas"]["Error"];
+      413: components["schemas"]["Error"];
       429: components["schemas"]["Error"];
       500: components["schemas"]["Error"];
     };
@@ -1717,6 +1731,7 @@ export interface operations {
       400: components["schemas"]["Error"];
       401: components["schemas"]["Error"];
       403: components["schemas"]["Error"];
+      413: components["schemas"]["Error"];
       429: components["schemas"]["Error"];
       500: components["schemas"]["Error"];
     };
@@ -1736,6 +1751,7 @@ export interface operations {
       400: components["schemas"]["Error"];
       401: components["schemas"]["Error"];
       403: components["schemas"]["Error"];
+      413: components["schemas"]["Error"];
       429: components["schemas"]["Error"];
       500: components["schemas"]["Error"];
     };
@@ -1753,6 +1769,7 @@ export interface operations {
       400: components["schemas"]["Error"];
       401: components["schemas"]["Error"];
       403: components["schemas"]["Error"];
+      413: components["schemas"]["Error"];
       429: components["schemas"]["Error"];
       500: components["schemas"]["Error"];
     };
@@ -1773,6 +1790,7 @@ export interface operations {
       400: components["schemas"]["Error"];
       401: components["schemas"]["Error"];
       403: components["schemas"]["Error"];
+      413: components["schemas"]["Error"];
       429: components["schemas"]["Error"];
       500: components["schemas"]["Error"];
     };
@@ -1797,6 +1815,7 @@ export interface operations {
       400: components["schemas"]["Error"];
       401: components["schemas"]["Error"];
       403: components["schemas"]["Error"];
+      413: components["schemas"]["Error"];
       429: components["schemas"]["Error"];
       500: components["schemas"]["Error"];
     };
@@ -1812,6 +1831,7 @@ export interface operations {
       401: components["schemas"]["Error"];
       403: components["schemas"]["Error"];
       404: components["schemas"]["Error"];
+      413: components["schemas"]["Error"];
       429: components["schemas"]["Error"];
       500: components["schemas"]["Error"];
     };
@@ -1820,8 +1840,10 @@ export interface operations {
   analyticsFleet: {
     responses: {
       200: components["schemas"]["AnalyticsFleet"];
+      400: components["schemas"]["Error"];
       401: components["schemas"]["Error"];
       403: components["schemas"]["Error"];
+      413: components["schemas"]["Error"];
       429: components["schemas"]["Error"];
       500: components["schemas"]["Error"];
     };
@@ -1837,6 +1859,7 @@ export interface operations {
       401: components["schemas"]["Error"];
       403: components["schemas"]["Error"];
       404: components["schemas"]["Error"];
+      413: components["schemas"]["Error"];
       429: components["schemas"]["Error"];
       500: components["schemas"]["Error"];
     };
@@ -1853,6 +1876,7 @@ export interface operations {
       400: components["schemas"]["Error"];
       401: components["schemas"]["Error"];
       403: components["schemas"]["Error"];
+      413: components["schemas"]["Error"];
       429: components["schemas"]["Error"];
       500: components["schemas"]["Error"];
     };
@@ -1883,6 +1907,7 @@ export interface operations {
       400: components["schemas"]["Error"];
       401: components["schemas"]["Error"];
       403: components["schemas"]["Error"];
+      413: components["schemas"]["Error"];
       429: components["schemas"]["Error"];
       500: components["schemas"]["Error"];
     };
@@ -1898,6 +1923,7 @@ export interface operations {
       401: components["schemas"]["Error"];
       403: components["schemas"]["Error"];
       404: components["schemas"]["Error"];
+      413: components["schemas"]["Error"];
       429: components["schemas"]["Error"];
       500: components["schemas"]["Error"];
     };
@@ -1946,6 +1972,7 @@ export interface operations {
       400: components["schemas"]["Error"];
       401: components["schemas"]["Error"];
       403: components["schemas"]["Error"];
+      413: components["schemas"]["Error"];
       429: components["schemas"]["Error"];
       500: components["schemas"]["Error"];
     };
@@ -1961,6 +1988,7 @@ export interface operations {
       401: components["schemas"]["Error"];
       403: components["schemas"]["Error"];
       404: components["schemas"]["Error"];
+      413: components["schemas"]["Error"];
       429: components["schemas"]["Error"];
       500: components["schemas"]["Error"];
     };
@@ -1995,6 +2023,7 @@ export interface operations {
       401: components["schemas"]["Error"];
       403: components["schemas"]["Error"];
       404: components["schemas"]["Error"];
+      413: components["schemas"]["Error"];
       429: components["schemas"]["Error"];
       500: components["schemas"]["Error"];
     };
@@ -2016,7 +2045,9 @@ export interface operations {
   getSession: {
     responses: {
       200: components["schemas"]["CurrentSessionAnswer"];
+      400: components["schemas"]["Error"];
       401: components["schemas"]["Error"];
+      413: components["schemas"]["Error"];
       500: components["schemas"]["Error"];
     };
   };
@@ -2024,8 +2055,10 @@ export interface operations {
   logout: {
     responses: {
       204: null;
+      400: components["schemas"]["Error"];
       401: components["schemas"]["Error"];
       403: components["schemas"]["Error"];
+      413: components["schemas"]["Error"];
       500: components["schemas"]["Error"];
     };
   };
@@ -2033,6 +2066,8 @@ export interface operations {
   health: {
     responses: {
       200: components["schemas"]["Health"];
+      400: components["schemas"]["Error"];
+      413: components["schemas"]["Error"];
       500: components["schemas"]["Error"];
     };
   };
@@ -2040,6 +2075,8 @@ export interface operations {
   openApiDocument: {
     responses: {
       200: components["schemas"]["OpenApiDocument200"];
+      400: components["schemas"]["Error"];
+      413: components["schemas"]["Error"];
       500: components["schemas"]["Error"];
     };
   };
@@ -2047,6 +2084,8 @@ export interface operations {
   docsPage: {
     responses: {
       200: components["schemas"]["DocsPage200"];
+      400: components["schemas"]["Error"];
+      413: components["schemas"]["Error"];
       500: components["schemas"]["Error"];
     };
   };
@@ -2069,9 +2108,11 @@ export interface operations {
   /** MCP server-to-client stream (not offered) */
   mcpStream: {
     responses: {
+      400: components["schemas"]["Error"];
       401: components["schemas"]["Error"];
       403: components["schemas"]["Error"];
       405: components["schemas"]["Error"];
+      413: components["schemas"]["Error"];
       429: components["schemas"]["Error"];
       500: components["schemas"]["Error"];
     };
@@ -2079,9 +2120,11 @@ export interface operations {
   /** MCP session end (no sessions) */
   mcpEndSession: {
     responses: {
+      400: components["schemas"]["Error"];
       401: components["schemas"]["Error"];
       403: components["schemas"]["Error"];
       405: components["schemas"]["Error"];
+      413: components["schemas"]["Error"];
       429: components["schemas"]["Error"];
       500: components["schemas"]["Error"];
     };

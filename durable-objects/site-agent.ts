@@ -7,8 +7,15 @@
 
 import { DurableObject } from "cloudflare:workers";
 import * as z from "zod/mini";
-import { admissionLimit, isSaturated } from "../shared/admission.ts";
+import {
+  admissionLimit,
+  isSaturated,
+  queueAllowanceMs,
+  queueWaitMs,
+  siteLoad,
+} from "../shared/admission.ts";
 import { PLATFORM_TENANT } from "../shared/api-key.ts";
+import { readTextWithin } from "../shared/bounded-read.ts";
 import {
   acquire,
   type Breaker,
@@ -25,7 +32,11 @@ import {
   trip,
   windowStats,
 } from "../shared/breaker.ts";
-import { type SiteRegistration, siteRegistrationSchema } from "../shared/fleet-schema.ts";
+import {
+  type SiteRegistration,
+  siteRegistrationSchema,
+  siteUrlAllowed,
+} from "../shared/fleet-schema.ts";
 import { type LiveReport, reportFromPrometheus } from "../shared/heartbeat.ts";
 import {
   applyLoaded,
@@ -44,6 +55,7 @@ import {
   siteFootprints,
 } from "../shared/model-cache.ts";
 import { DEFAULT_POLICY } from "../shared/policy.ts";
+import { breakerResult, nextServiceMs, type SiteOutcome } from "../shared/queued-outcome.ts";
 import type { Criticality, SiteView } from "../shared/types.ts";
 
 /** Timing knobs; wrangler vars override them (see `siteTimingFrom`). */
@@ -58,6 +70,8 @@ export interface SiteTiming {
   pushIntervalMs: number;
   probeTimeoutMs: number;
 }
+
+const MAX_METRICS_BYTES = 1024 * 1024;
 
 export const DEFAULT_SITE_TIMING: SiteTiming = {
   probeIntervalMs: 5_000,
@@ -109,6 +123,8 @@ const leaseSchema = z.object({
   probe: z.boolean(),
   /** Whose lease it is: only that tenant may release it. Absent on leases from before tenants. */
   tenant: z.optional(z.string()),
+  /** Granted beyond the run slots: it waited in the site's queue (shared/queued-outcome.ts). */
+  queued: z.optional(z.boolean()),
 });
 type Lease = z.infer<typeof leaseSchema>;
 
@@ -122,6 +138,12 @@ export interface ReserveRequest {
   criticality?: Criticality;
   /** The caller's tenant, kept with the lease. */
   tenant?: string;
+  /**
+   * Time left until the request's deadline. Work that is not critical is refused when the site's
+   * queue, at its measured service time, would take more than its share of that
+   * (shared/admission.ts); without it, or before a service time is measured, slots alone decide.
+   */
+  budgetMs?: number;
 }
 
 export type ReserveResult =
@@ -131,8 +153,7 @@ export type ReserveResult =
       reason: "unknown_site" | "draining" | "unhealthy" | "breaker" | "capacity" | "model";
     };
 
-export interface LeaseOutcome {
-  ok: boolean;
+export interface LeaseOutcome extends SiteOutcome {
   /** The whole call. */
   latencyMs?: number;
   /** Time to first token; only this is judged slow by the breaker (a long answer is not slow). */
@@ -170,6 +191,11 @@ export class SiteAgent extends DurableObject<Env> {
   #breaker: Breaker = initialBreaker();
   #cache: CacheState = emptyCacheState();
   #leases = new Map<string, Lease>();
+  /**
+   * Per model, the measured time of a request that did not queue (shared/queued-outcome.ts).
+   * Kept in memory: after an eviction slots alone decide until the next few answers.
+   */
+  #serviceMs = new Map<string, number>();
   /** Decide-only answers pointing here recently (soft, in memory): expiry times. */
   #expected: number[] = [];
   #lastPushAt = 0;
@@ -378,7 +404,7 @@ export class SiteAgent extends DurableObject<Env> {
       request.criticality === "sheddable" &&
       isSaturated({ waiting, kvCacheUsage }, DEFAULT_POLICY.saturation);
     this.#cache = recordDemand(this.#cache, request.model, now, DEFAULT_CACHE_POLICY);
-    if (busy >= limit || shed) {
+    if (busy >= limit || shed || this.#queueTooLong(request, busy, reg.capacity.maxConcurrent)) {
       this.ctx.storage.kv.put("cache", this.#cache);
       return { granted: false, reason: "capacity" };
     }
@@ -392,11 +418,21 @@ export class SiteAgent extends DurableObject<Env> {
     const ttl = Math.min(request.ttlMs ?? this.timing.leaseTtlMs, this.timing.leaseTtlMs);
     const lease: Lease = { model: request.model, expiresAt: now + ttl, probe: gate.probe };
     if (request.tenant !== undefined) lease.tenant = request.tenant;
+    if (busy >= reg.capacity.maxConcurrent) lease.queued = true;
     this.#leases.set(leaseId, lease);
     this.ctx.storage.kv.put(`lease:${leaseId}`, lease);
     this.#persistLive();
     await this.#publish(now);
     return { granted: true, leaseId, expiresAt: lease.expiresAt, probe: gate.probe };
+  }
+
+  /** Work that is not critical, facing a queue longer than its share of its time left. */
+  #queueTooLong(request: ReserveRequest, busy: number, maxConcurrent: number): boolean {
+    const serviceMs = this.#serviceMs.get(request.model);
+    if (request.budgetMs === undefined || serviceMs === undefined) return false;
+    const criticality = request.criticality ?? "critical";
+    const allowance = queueAllowanceMs(criticality, request.budgetMs - serviceMs);
+    return queueWaitMs(busy, maxConcurrent, serviceMs) > allowance;
   }
 
   /**
@@ -417,10 +453,17 @@ export class SiteAgent extends DurableObject<Env> {
     const now = this.now();
     this.#leases.delete(leaseId);
     this.ctx.storage.kv.delete(`lease:${leaseId}`);
-    if (outcome) {
-      const result = { ok: outcome.ok, durationMs: outcome.ttftMs, probe: lease.probe };
+    const judged = outcome && breakerResult(outcome, lease.queued === true);
+    if (outcome?.ok) {
+      this.#cache = markUsed(this.#cache, lease.model, now);
+      const measured = lease.queued
+        ? undefined
+        : nextServiceMs(this.#serviceMs.get(lease.model), outcome.latencyMs ?? 0);
+      if (measured !== undefined) this.#serviceMs.set(lease.model, measured);
+    }
+    if (judged) {
+      const result = { ...judged, probe: lease.probe };
       this.#breaker = record(this.#breaker, result, now, DEFAULT_BREAKER_CONFIG, this.rand());
-      if (outcome.ok) this.#cache = markUsed(this.#cache, lease.model, now);
     } else if (lease.probe) {
       this.#breaker = releaseProbe(this.#breaker);
     }
@@ -430,10 +473,12 @@ export class SiteAgent extends DurableObject<Env> {
   }
 
   /** An outcome reported without a lease (e.g. a device that called the site directly). */
-  async reportOutcome(outcome: LeaseOutcome): Promise<boolean> {
+  async reportOutcome(outcome: LeaseOutcome, leaseId?: string): Promise<boolean> {
     if (!this.#reg) return false;
     const now = this.now();
-    const result = { ok: outcome.ok, durationMs: outcome.ttftMs };
+    const queued = leaseId !== undefined && this.#leases.get(leaseId)?.queued === true;
+    const result = breakerResult(outcome, queued);
+    if (!result) return true;
     this.#breaker = record(this.#breaker, result, now, DEFAULT_BREAKER_CONFIG, this.rand());
     this.#persistLive();
     await this.#publish(now);
@@ -490,6 +535,7 @@ export class SiteAgent extends DurableObject<Env> {
   ): Promise<{ ok: true } | { ok: false; reason: string }> {
     const base = this.#reg?.controlEndpoint;
     if (!base) return { ok: false, reason: "site has no control endpoint" };
+    if (!this.#mayCall(base)) return { ok: false, reason: "control endpoint is not https" };
     try {
       const res = await fetch(`${base.replace(/\/$/, "")}/models/${action}`, {
         method: "POST",
@@ -575,7 +621,13 @@ export class SiteAgent extends DurableObject<Env> {
     if (this.#reg === reg) this.ctx.storage.kv.put("cache", this.#cache);
   }
 
+  /** A registration made while plain http was allowed is not called once it no longer is. */
+  #mayCall(url: string): boolean {
+    return siteUrlAllowed(url, this.env.ALLOW_HTTP_SITES === "true");
+  }
+
   async #probe(endpoint: string): Promise<{ ok: boolean; report?: LiveReport }> {
+    if (!this.#mayCall(endpoint)) return { ok: false };
     const root = endpoint.replace(/\/v1\/?$/, "").replace(/\/$/, "");
     const timeout = this.timing.probeTimeoutMs;
     try {
@@ -587,7 +639,8 @@ export class SiteAgent extends DurableObject<Env> {
         await metrics.body?.cancel();
         return { ok: true };
       }
-      const report = reportFromPrometheus(await metrics.text());
+      // vLLM's whole exposition is a few KiB; a larger one is not read.
+      const report = reportFromPrometheus(await readTextWithin(metrics, MAX_METRICS_BYTES));
       return report ? { ok: true, report } : { ok: true };
     } catch {
       return { ok: false };
@@ -633,8 +686,7 @@ export class SiteAgent extends DurableObject<Env> {
         return measured === undefined ? m : { ...m, tokensPerSec: measured };
       }),
       load: {
-        waiting: live.waiting,
-        running: Math.max(live.running, this.#leases.size) + this.#expected.length,
+        ...siteLoad(live, this.#leases.size, this.#expected.length, reg.capacity.maxConcurrent),
         kvCacheUsage: live.kvCacheUsage,
         gpuUtilization: live.gpuUtilization,
         freeGpuMemoryGb: live.freeGpuMemoryGb ?? reg.capacity.gpuMemoryGb,

@@ -85,6 +85,7 @@ export const NO_FAULTS = Object.freeze({
   errorRate: 0,
   throttleRate: 0,
   resetRate: 0,
+  garbageRate: 0,
   addedLatencyMs: 0,
   stallAfterTokens: null,
   midStreamError: null,
@@ -518,7 +519,12 @@ export function validateFaults(input) {
   /** @type {Partial<Faults>} */
   const out = {};
   for (const [key, v] of Object.entries(input)) {
-    if (key === "errorRate" || key === "throttleRate" || key === "resetRate") {
+    if (
+      key === "errorRate" ||
+      key === "throttleRate" ||
+      key === "resetRate" ||
+      key === "garbageRate"
+    ) {
       if (typeof v !== "number" || !(v >= 0 && v <= 1)) {
         throw new TypeError(`${key} must be a number from 0 to 1`);
       }

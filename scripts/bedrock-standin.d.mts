@@ -18,6 +18,8 @@ export interface Faults {
   throttleRate: number;
   /** Share of requests whose socket is destroyed unanswered (0–1). */
   resetRate: number;
+  /** Share of requests answered 200 with a malformed answer (0–1; after throttle and error). */
+  garbageRate: number;
   /** Wall-clock delay before every answer (not scaled by `timeScale`). */
   addedLatencyMs: number;
   /** Streams stop after N tokens and hang until the client leaves; Converse hangs; null = off. */
@@ -49,6 +51,8 @@ export interface BedrockStandinOptions {
   /** Time to first token at timeScale 1. Default 300. */
   ttftMs?: number;
   faults?: FaultsPatch;
+  /** Sees every Converse(Stream) request body as it arrived (tests of what reached the cloud). */
+  onRequest?: (operation: Operation, modelId: string, body: Buffer) => void;
 }
 
 export type Operation = "Converse" | "ConverseStream" | "Unknown";

@@ -31,7 +31,8 @@
 //
 // Faults: POST /__faults merges JSON into the current faults (GET reads them), as does
 // `setFaults()`: throttleRate (0–1, 429), errorRate (0–1, 500 or 503), resetRate (0–1, socket
-// destroyed unanswered), toolInputOverride (any JSON value answered as the forced tool's input
+// destroyed unanswered), garbageRate (0–1, 200 with an answer no client can read: Converse
+// without its message or not JSON, ConverseStream a frame with wrong checksums), toolInputOverride (any JSON value answered as the forced tool's input
 // instead of a schema-valid one, to test validation; null = off), addedLatencyMs (before every answer), stallAfterTokens (streams stop
 // after N tokens and hang until the client leaves; Converse hangs; null = off), midStreamError
 // ({ afterTokens, type } → an exception frame after N tokens; null = off), dark (every socket
@@ -76,6 +77,7 @@ import { isRecord, mulberry32 } from "./demo-site-wire.mjs";
  * @property {number} errorRate share of requests answered 500/503 before the first byte
  * @property {number} throttleRate share of requests answered 429 before the first byte
  * @property {number} resetRate share of requests whose socket is destroyed unanswered
+ * @property {number} garbageRate share of requests answered 200 with a malformed answer
  * @property {number} addedLatencyMs wall-clock delay before every answer
  * @property {number | null} stallAfterTokens streams stop after N tokens; null = off
  * @property {{ afterTokens: number, type: StreamExceptionType } | null} midStreamError
@@ -96,6 +98,8 @@ import { isRecord, mulberry32 } from "./demo-site-wire.mjs";
  * @property {number} [tokensPerSec]
  * @property {number} [ttftMs]
  * @property {FaultsPatch} [faults]
+ * @property {(operation: Operation, modelId: string, body: Buffer) => void} [onRequest] sees
+ *   every Converse(Stream) request body as it arrived (tests that check what reached the cloud)
  */
 /** @typedef {"Converse" | "ConverseStream" | "Unknown"} Operation */
 /**
@@ -170,6 +174,7 @@ export async function startBedrockStandin(options = {}) {
    */
   async function invoke(req, res, entry, requestId, signal) {
     const raw = await readBody(req);
+    options.onRequest?.(entry.operation, entry.modelId, raw);
     checkSignature(req.headers, Date.now());
     const model = resolveModel(entry.modelId);
     const request = parseConverseRequest(raw, model);
@@ -200,6 +205,18 @@ export async function startBedrockStandin(options = {}) {
             "ServiceUnavailableException",
             "The service is temporarily unable to handle the request.",
           );
+    }
+    if (failure < throttleRate + errorRate + state.faults.garbageRate) {
+      entry.error = "Garbage";
+      const stream = entry.operation === "ConverseStream";
+      res.writeHead(200, {
+        "content-type": stream ? "application/vnd.amazon.eventstream" : "application/json",
+        "x-amzn-requestid": requestId,
+      });
+      // A stream: one 16-byte frame whose checksums are wrong.
+      if (stream) res.end(Buffer.from("000000100000000000000000deadbeef", "hex"));
+      else res.end(which < 0.5 ? '{"stopReason":"end_turn"}' : "<html>oops</html>");
+      return;
     }
     state.tokens.inputTokens += request.inputTokens;
     if (entry.operation === "Converse") await converse(res, request, requestId, signal);

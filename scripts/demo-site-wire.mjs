@@ -31,6 +31,8 @@ export const NO_FAULTS = Object.freeze({
   errorRate: 0,
   resetRate: 0,
   hangRate: 0,
+  garbageRate: 0,
+  garbageMetrics: false,
   addedLatencyMs: 0,
   stallAfterTokens: null,
   unhealthy: false,
@@ -232,7 +234,7 @@ export function validateFaults(input) {
   /** @type {Partial<Faults>} */
   const out = {};
   for (const [key, v] of Object.entries(input)) {
-    if (key === "errorRate" || key === "resetRate" || key === "hangRate") {
+    if (key === "errorRate" || key === "resetRate" || key === "hangRate" || key === "garbageRate") {
       if (typeof v !== "number" || !(v >= 0 && v <= 1)) {
         throw new TypeError(`${key} must be a number from 0 to 1`);
       }
@@ -247,7 +249,7 @@ export function validateFaults(input) {
         throw new TypeError("stallAfterTokens must be an integer ≥ 0 or null");
       }
       out.stallAfterTokens = v;
-    } else if (key === "dark" || key === "unhealthy") {
+    } else if (key === "dark" || key === "unhealthy" || key === "garbageMetrics") {
       if (typeof v !== "boolean") throw new TypeError(`${key} must be a boolean`);
       out[key] = v;
     } else throw new TypeError(`unknown fault ${key}`);

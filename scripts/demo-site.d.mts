@@ -10,6 +10,10 @@ export interface Faults {
   resetRate: number;
   /** Share of chat requests never answered, so the caller's timeout fires (0–1; after errorRate). */
   hangRate: number;
+  /** Share of chat requests answered 200 with a malformed answer (0–1; after hangRate). */
+  garbageRate: number;
+  /** GET /metrics reports out-of-range values. */
+  garbageMetrics: boolean;
   /** Wall-clock delay before every non-control answer (not scaled by `timeScale`). */
   addedLatencyMs: number;
   /** Streams stop after N tokens and hang until the client leaves; non-streams hang; null = off. */
@@ -72,6 +76,8 @@ export interface DemoSiteStats {
   injectedErrors: number;
   resets: number;
   hangs: number;
+  /** Malformed answers sent. */
+  garbage: number;
   coldLoads: number;
   evictions: number;
   generationTokens: number;

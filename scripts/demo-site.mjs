@@ -38,7 +38,10 @@
 //
 // Faults (demo only): POST /control/faults merges JSON into the current faults (GET reads
 // them), as does `setFaults()`: errorRate (0–1, 500/503 before the first byte), resetRate (0–1,
-// socket destroyed without a response), hangRate (0–1, never answered), addedLatencyMs (before every non-control answer),
+// socket destroyed without a response), hangRate (0–1, never answered), garbageRate (0–1, 200
+// with a malformed answer: not JSON, the wrong shape, or far too large; streams: a malformed
+// event or an endless one), garbageMetrics (GET /metrics reports out-of-range values),
+// addedLatencyMs (before every non-control answer),
 // stallAfterTokens (streams stop after N tokens and hang until the client leaves; non-streams
 // hang; null = off), unhealthy (GET /health 503), dark (in-flight answers cut, every request's
 // socket destroyed except /health → 503 and /control/faults, so it can be switched back).
@@ -75,6 +78,8 @@ import {
  * @property {number} errorRate share of chat requests answered 500/503 before the first byte
  * @property {number} resetRate share of chat requests whose socket is destroyed unanswered
  * @property {number} hangRate share of chat requests never answered (the caller times out)
+ * @property {number} garbageRate share of chat requests answered 200 with a malformed answer
+ * @property {boolean} garbageMetrics GET /metrics reports out-of-range values
  * @property {number} addedLatencyMs wall-clock delay before every non-control answer
  * @property {number | null} stallAfterTokens streams stop after N tokens; null = off
  * @property {boolean} unhealthy GET /health answers 503
@@ -124,6 +129,7 @@ import {
  * @property {number} injectedErrors
  * @property {number} resets
  * @property {number} hangs
+ * @property {number} garbage malformed answers sent
  * @property {number} coldLoads
  * @property {number} evictions
  * @property {number} generationTokens
@@ -207,6 +213,7 @@ export async function startDemoSite(options) {
       injectedErrors: 0,
       resets: 0,
       hangs: 0,
+      garbage: 0,
       coldLoads: 0,
       evictions: 0,
       generationTokens: 0,
@@ -316,6 +323,12 @@ export async function startDemoSite(options) {
       });
       return;
     }
+    const { errorRate, hangRate, garbageRate } = state.faults;
+    if (error >= errorRate + hangRate && error < errorRate + hangRate + garbageRate) {
+      state.stats.garbage += 1;
+      await sendGarbage(res, body.stream, which, signal);
+      return;
+    }
     const { model } = body;
     bump(inUse, model, 1);
     try {
@@ -420,6 +433,43 @@ export async function startDemoSite(options) {
     res.end();
   }
 
+  /**
+   * A 200 that no OpenAI client could read, in one of three ways picked by `which`.
+   * @param {ServerResponse} res @param {boolean} stream @param {number} which
+   * @param {AbortSignal} signal
+   */
+  async function sendGarbage(res, stream, which, signal) {
+    if (!stream) {
+      res.writeHead(200, { "content-type": "application/json" });
+      if (which < 1 / 3) res.end("<html>502 Bad Gateway</html>");
+      else if (which < 2 / 3)
+        res.end('{"id":"x","choices":[{"index":0,"message":{"content":42}}]}');
+      else {
+        // 9 MiB: past any answer size a router should accept.
+        const pad = "a".repeat(1024 * 1024);
+        res.write('{"id":"x","object":"chat.completion","choices":[{"index":0,"message":');
+        res.write('{"role":"assistant","content":"');
+        for (let i = 0; i < 9 && !signal.aborted; i++) {
+          if (!res.write(pad)) await once(res, "drain", { signal }).catch(() => {});
+        }
+        res.end('"},"finish_reason":"stop"}]}');
+      }
+      return;
+    }
+    res.writeHead(200, { "content-type": "text/event-stream", "cache-control": "no-cache" });
+    if (which < 1 / 3) res.end('data: {"choices":"none"}\n\n');
+    else if (which < 2 / 3) res.end("data: {not json\n\n");
+    else {
+      // One event that never ends: 2 MiB without a blank line.
+      const pad = "x".repeat(256 * 1024);
+      res.write("data: ");
+      for (let i = 0; i < 8 && !signal.aborted; i++) {
+        if (!res.write(pad)) await once(res, "drain", { signal }).catch(() => {});
+      }
+      res.end();
+    }
+  }
+
   function heartbeatBody() {
     const running = state.running;
     return {
@@ -435,8 +485,12 @@ export async function startDemoSite(options) {
         sizeGb: r.sizeGb,
         lastUsedAt: r.lastUsedAt,
       })),
+      // The speed it really decodes at: a time-scaled site is that much faster or slower.
       tokensPerSec: Object.fromEntries(
-        [...resident.keys()].map((m) => [m, specs.get(m)?.tokensPerSec ?? 1]),
+        [...resident.keys()].map((m) => {
+          const tps = specs.get(m)?.tokensPerSec ?? 1;
+          return [m, timeScale > 0 ? round(tps / timeScale) : tps];
+        }),
       ),
     };
   }
@@ -511,6 +565,12 @@ export async function startDemoSite(options) {
     if (method === "GET" && path === "/health") {
       if (!state.faults.unhealthy) sendJson(res, 200, {});
       else sendError(res, new ApiError(503, "site_unhealthy", "Site is unhealthy."));
+    } else if (method === "GET" && path === "/metrics" && state.faults.garbageMetrics) {
+      res.writeHead(200, { "content-type": "text/plain; version=0.0.4" });
+      res.end(
+        "vllm:num_requests_waiting 1e308\nvllm:num_requests_running -7\n" +
+          'vllm:kv_cache_usage_perc 42\nvllm:num_requests_waiting{model_name="x"} Inf\n',
+      );
     } else if (method === "GET" && path === "/metrics") {
       const models = [...new Set([...resident.keys(), ...runningBy.keys(), ...waitingBy.keys()])];
       res.writeHead(200, { "content-type": "text/plain; version=0.0.4; charset=utf-8" });

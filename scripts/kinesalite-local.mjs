@@ -66,6 +66,16 @@ export async function startKinesalite(options = {}) {
   const { port = 0, host = "127.0.0.1", streams = [] } = options;
   if (!LOOPBACK.has(host)) throw new TypeError(`kinesalite: loopback only, not ${host}`);
   const server = kinesalite({ createStreamMs: 0, deleteStreamMs: 0, updateStreamMs: 0 });
+  // kinesalite throws from a request's "error" listener, so a client that aborts mid-body (a
+  // publish that timed out) would take the whole process down: drop such a request instead.
+  const [handler] = server.listeners("request");
+  server.removeAllListeners("request");
+  server.on("request", (req, res) => {
+    const on = req.on.bind(req);
+    req.on = (event, listener) =>
+      event === "error" ? on(event, () => res.destroy()) : on(event, listener);
+    handler(req, res);
+  });
   await new Promise((resolve, reject) => {
     server.once("error", reject);
     server.listen(port, host, () => resolve(undefined));

@@ -1,48 +1,62 @@
-// The whole local MEC world, offline, on 127.0.0.1, as a library: `npm start` (scripts/start.mjs)
-// and the browser test start it with `startStack(options)`.
+// The whole local MEC world, offline, on 127.0.0.1, as a library: `npm start` (scripts/start.mjs),
+// the browser test, the privacy canaries and the load test start it with `startStack(options)`.
 // - the router under `wrangler dev`, with local Durable Objects, Queues and D1 (migrations
 //   applied first);
-// - the demo MEC sites of shared/seed/fleet.json, registered through the fleet API and
-//   heartbeating to it, on their seed ports or on free ones;
-// - a Bedrock Converse stand-in, unless .dev.vars holds real AWS credentials;
+// - the demo MEC sites of shared/seed/fleet.json (or the given ones), registered through the
+//   fleet API and heartbeating to it, on their seed ports or on free ones;
+// - a Bedrock Converse stand-in, unless .dev.vars holds real AWS credentials (suites pass
+//   `bedrock` options, which always mean the stand-in); with `nova`, a second one for Nova;
 // - kinesalite, an in-memory Kinesis, with the metrics stream.
-// Every port may be 0 (any free one), and `persistTo` keeps the local state apart, so a test run
-// never collides with a developer's `npm start`. `stop()` ends everything it started: wrangler
-// and workerd as one process group.
+//
+// Every port may be 0 (any free one), and `dir` gives the stack a folder of its own (local state,
+// wrangler's dev registry, its configs) and, unless told otherwise, free ports and the Bedrock
+// stand-in: a stack for a suite, which never collides with a developer's `npm start` nor leaves
+// the machine. Unless wrangler's output goes to this terminal, every line it and workerd print
+// is kept in `logs`. With `tap`, the router's queue producer sends to a tap queue instead, whose
+// consumer (scripts/queue-tap.ts) posts each batch's message bodies here (`tapped`) and hands
+// the batch on to the monitor's queue unchanged: what the monitor consumes is what was recorded.
+//
+// `stop()` ends everything it started (wrangler and workerd as one process group) and leaves
+// `dir` for the caller to read and remove.
 
 import { spawn, spawnSync } from "node:child_process";
-import { once } from "node:events";
-import { existsSync, readFileSync } from "node:fs";
-import { createServer } from "node:net";
+import { copyFileSync, existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
+import { createServer } from "node:http";
+import { join } from "node:path";
+import { fileURLToPath } from "node:url";
 import { startBedrockStandin } from "./bedrock-standin.mjs";
 import { loadSeedSites, startDemoSite } from "./demo-site.mjs";
-import { startKinesalite } from "./kinesalite-local.mjs";
+import { startKinesalite, startStreamReader } from "./kinesalite-local.mjs";
 import { offlineEnv } from "./offline-env.mjs";
 
-/** @import { DemoSite } from "./demo-site.mjs" */
+/** @import { BedrockStandin, BedrockStandinOptions } from "./bedrock-standin.mjs" */
+/** @import { DemoSite, DemoSiteOptions, Faults } from "./demo-site.mjs" */
 
 export const OPERATOR_KEY = "dev-operator-key";
 export const DEVICE_KEY = "dev-device-key";
 export const SITE_KEY = "dev-site-key";
 const HOST = "127.0.0.1";
+const ROOT = fileURLToPath(new URL("..", import.meta.url));
+const WRANGLER = join(ROOT, "node_modules", "wrangler", "bin", "wrangler.js");
+const STREAM = "mec-router-metrics";
+const TAP_QUEUE = "mec-router-events-tap";
 
 /** Real AWS credentials in .dev.vars mean the real Bedrock; the dev placeholder means the stand-in. */
 export function usesRealBedrock() {
-  const file = new URL("../.dev.vars", import.meta.url);
+  const file = join(ROOT, ".dev.vars");
   if (!existsSync(file)) return false;
   const m = /^AWS_ACCESS_KEY_ID\s*=\s*"?([^"\n]*)"?/m.exec(readFileSync(file, "utf8"));
   return Boolean(m?.[1] && m[1] !== "local-standin");
 }
 
-/** A port that was free a moment ago (for `wrangler dev`, which needs a number up front). */
-async function freePort() {
+/** A loopback port that was free a moment ago (for `wrangler dev`, which needs a number). */
+export async function freePort() {
   const server = createServer();
-  server.listen(0, HOST);
-  await once(server, "listening");
+  await new Promise((resolve) => server.listen(0, HOST, () => resolve(undefined)));
   const address = server.address();
-  const port = typeof address === "object" && address ? address.port : 0;
-  await new Promise((resolve) => server.close(resolve));
-  return port;
+  await new Promise((resolve) => server.close(() => resolve(undefined)));
+  if (typeof address !== "object" || !address) throw new Error("no free port");
+  return address.port;
 }
 
 /** @param {string} base @param {number} timeoutMs @param {() => boolean} gaveUp */
@@ -60,44 +74,130 @@ async function waitForHealth(base, timeoutMs, gaveUp) {
 }
 
 /**
- * Registers every seed site through the fleet API (idempotent: PUT), pointing each at the demo
- * site that serves it (its seed endpoint, or the free port it got).
- * @param {string} base
- * @param {Map<string, string>} urls demo site base URL by site id
+ * The repository's wrangler.toml with absolute paths (it runs from the stack's folder) and, with
+ * a tap, the producer pointed at the tap queue.
+ * @param {boolean} tap
  */
-async function registerSeedSites(base, urls) {
-  const seed = JSON.parse(
-    readFileSync(new URL("../shared/seed/fleet.json", import.meta.url), "utf8"),
+function routerConfig(tap) {
+  let text = readFileSync(join(ROOT, "wrangler.toml"), "utf8").replace(
+    /^(main|migrations_dir|directory) = "([^"]+)"/gm,
+    (_, key, p) => `${key} = ${JSON.stringify(join(ROOT, p))}`,
   );
-  for (const site of seed.sites) {
-    const url = urls.get(site.id);
-    const body = url ? { ...site, endpoint: `${url}/v1`, controlEndpoint: `${url}/control` } : site;
-    const res = await fetch(`${base}/v1/sites/${site.id}`, {
+  if (tap) {
+    const producer = /(\[\[queues\.producers\]\]\s*\nbinding = "EVENTS"\s*\nqueue = )"[^"]+"/;
+    if (!producer.test(text)) throw new Error("wrangler.toml: the EVENTS producer was not found");
+    text = text.replace(producer, `$1"${TAP_QUEUE}"`);
+  }
+  return text;
+}
+
+/** @param {string} collectorUrl */
+function tapConfig(collectorUrl) {
+  const toml = readFileSync(join(ROOT, "wrangler.toml"), "utf8");
+  const date = /^compatibility_date = "([^"]+)"/m.exec(toml)?.[1] ?? "2026-11-01";
+  return `name = "mec-router-queue-tap"
+main = ${JSON.stringify(join(ROOT, "scripts", "queue-tap.ts"))}
+compatibility_date = "${date}"
+
+[vars]
+TAP_URL = "${collectorUrl}"
+
+[[queues.producers]]
+binding = "FORWARD"
+queue = "mec-router-events"
+
+[[queues.consumers]]
+queue = "${TAP_QUEUE}"
+max_batch_size = 100
+max_batch_timeout = 1
+`;
+}
+
+/**
+ * A loopback server that keeps the message bodies the tap consumer posts.
+ * @param {unknown[]} into
+ */
+async function startTapCollector(into) {
+  const server = createServer((req, res) => {
+    /** @type {Buffer[]} */
+    const chunks = [];
+    req.on("data", (c) => chunks.push(c));
+    req.on("end", () => {
+      try {
+        into.push(...JSON.parse(Buffer.concat(chunks).toString("utf8")));
+        res.writeHead(204).end();
+      } catch {
+        res.writeHead(400).end();
+      }
+    });
+  });
+  await new Promise((resolve) => server.listen(0, HOST, () => resolve(undefined)));
+  const address = server.address();
+  const port = typeof address === "object" && address ? address.port : 0;
+  return {
+    url: `http://${HOST}:${port}`,
+    close: () => new Promise((resolve) => server.close(() => resolve(undefined))),
+  };
+}
+
+/**
+ * Registers each started site through the fleet API (idempotent: PUT) with its seed
+ * registration, pointed at the demo site that serves it.
+ * @param {string} base
+ * @param {DemoSite[]} sites
+ */
+async function registerSites(base, sites) {
+  const seed = JSON.parse(readFileSync(join(ROOT, "shared", "seed", "fleet.json"), "utf8"));
+  for (const site of sites) {
+    const registration = seed.sites.find(
+      (/** @type {{ id: string }} */ s) => s.id === site.state.id,
+    );
+    if (!registration) throw new Error(`site ${site.state.id} is not in the seed fleet`);
+    const res = await fetch(`${base}/v1/sites/${site.state.id}`, {
       method: "PUT",
       headers: { "content-type": "application/json", authorization: `Bearer ${OPERATOR_KEY}` },
-      body: JSON.stringify(body),
+      body: JSON.stringify({
+        ...registration,
+        endpoint: `${site.url}/v1`,
+        controlEndpoint: `${site.url}/control`,
+      }),
     });
-    if (!res.ok) throw new Error(`registering ${site.id}: HTTP ${res.status} ${await res.text()}`);
+    if (!res.ok) {
+      throw new Error(`registering ${site.state.id}: HTTP ${res.status} ${await res.text()}`);
+    }
   }
-  return seed.sites.length;
+  return sites.length;
 }
 
 /**
  * @typedef {object} StackOptions
- * @property {number} [port] the router; default 8787; 0 = a free port
- * @property {number} [bedrockPort] default 9200; 0 = a free port
- * @property {number} [kinesisPort] default 4567; 0 = a free port
+ * @property {number} [port] the router; default 8787 (with `dir`, 0); 0 = a free port
+ * @property {number} [bedrockPort] default 9200 (with `dir`, 0); 0 = a free port
+ * @property {number} [kinesisPort] default 4567 (with `dir`, 0); 0 = a free port
  * @property {"seed" | "free"} [sitePorts] demo sites on their seed endpoints' ports (default) or
- *   on free ports (registered with those)
- * @property {string} [persistTo] local state folder for D1, DOs (default wrangler's .wrangler/state)
- * @property {string} [registryPath] wrangler's dev registry folder (default the user's): a
- *   folder of its own keeps this stack apart from other `wrangler dev` sessions, which otherwise
- *   reload each other's workers as they come and go
- * @property {Record<string, string>} [vars] extra worker vars (`--var NAME:value`)
- * @property {number} [siteTimeScale] multiplies the demo sites' simulated delays (default 1)
+ *   on free ports (with `dir`, the default), registered with those
+ * @property {DemoSiteOptions[]} [sites] the demo sites (default the seed fleet's); each must be a
+ *   seed site, whose registration is used
+ * @property {number} [siteTimeScale] multiplies the demo sites' simulated delays (default each
+ *   site's own, else 1)
+ * @property {Partial<Faults>} [siteFaults] faults every demo site starts with
+ * @property {number} [seed] seeds the demo sites' and stand-ins' draws (default 1)
  * @property {number} [heartbeatMs] demo sites' heartbeat period (default 2000)
- * @property {"inherit" | "ignore" | ((chunk: string) => void)} [output] wrangler's output:
- *   to this terminal (default), nowhere, or to a function
+ * @property {"auto" | BedrockStandinOptions} [bedrock] "auto" (default without `dir`): the real
+ *   Bedrock when .dev.vars holds AWS credentials, else the stand-in; options (default `{}` with
+ *   `dir`): always the stand-in, with them
+ * @property {boolean | BedrockStandinOptions} [nova] Nova reasoning on (`REASONING=auto`)
+ *   against a Converse stand-in of its own
+ * @property {boolean} [tap] record every queue message through the tap consumer (`tapped`);
+ *   needs `dir`
+ * @property {boolean} [streamReader] serve the metrics stream back at `readerUrl`
+ * @property {string} [dir] a folder of the stack's own: local state (`dir/state`), wrangler's
+ *   dev registry (`dir/registry`: other `wrangler dev` sessions otherwise reload each other's
+ *   workers as they come and go) and its configs; default the repository's, as `npm start`.
+ *   Ports then default to free ones, and the cloud tier to the stand-in
+ * @property {Record<string, string>} [vars] extra worker vars (`--var NAME:value`)
+ * @property {"inherit" | "ignore" | ((chunk: string) => void)} [output] wrangler's output: to
+ *   this terminal (default), nowhere, or to a function; kept in `logs` unless "inherit"
  * @property {number} [startTimeoutMs] default 60000
  */
 
@@ -105,28 +205,46 @@ async function registerSeedSites(base, urls) {
  * @typedef {object} Stack
  * @property {string} base the router's URL, e.g. http://127.0.0.1:8787
  * @property {DemoSite[]} demoSites
- * @property {number} registered seed sites registered
+ * @property {number} registered sites registered
  * @property {boolean} realBedrock
  * @property {string} bedrockUrl the stand-in's URL; "" with the real Bedrock
+ * @property {BedrockStandin | undefined} bedrock the stand-in
+ * @property {BedrockStandin | undefined} nova Nova's stand-in
  * @property {string} kinesisUrl
+ * @property {string} stream the metrics stream's name
+ * @property {string} readerUrl GET {readerUrl}/streams/{stream} reads it back ("" without
+ *   `streamReader`)
+ * @property {string[]} logs every line wrangler and workerd printed (unless output "inherit")
+ * @property {unknown[]} tapped every queue message body the router sent (with `tap`)
+ * @property {string | undefined} stateDir local state of D1 and Durable Objects (with `dir`)
  * @property {Promise<number | null>} exited resolves with wrangler's exit code
  * @property {() => Promise<void>} stop ends everything started; idempotent
  */
 
 /**
- * Starts the local world and resolves once the router answers and the seed sites are
- * registered; on failure stops what it started and throws.
+ * Starts the local world and resolves once the router answers and the sites are registered; on
+ * failure stops what it started and throws.
  * @param {StackOptions} [options]
  * @returns {Promise<Stack>}
  */
 export async function startStack(options = {}) {
-  const { sitePorts = "seed", persistTo, registryPath, vars = {}, output = "inherit" } = options;
-  const { siteTimeScale = 1, heartbeatMs = 2_000, startTimeoutMs = 60_000 } = options;
+  const { dir, vars = {}, output = "inherit" } = options;
+  const { seed = 1, heartbeatMs = 2_000, startTimeoutMs = 60_000 } = options;
+  // A stack with a folder of its own is a suite's: apart from everything else on the machine.
+  const apart = dir !== undefined;
+  const sitePorts = options.sitePorts ?? (apart ? "free" : "seed");
+  /** @param {number | undefined} port @param {number} fixed */
+  const portOf = (port, fixed) => port ?? (apart ? 0 : fixed);
+  if (options.tap && dir === undefined) throw new TypeError("startStack: tap needs a dir");
 
   /** @type {{ close(): Promise<void> }[]} */
   const services = [];
   /** @type {DemoSite[]} */
   const demoSites = [];
+  /** @type {string[]} */
+  const logs = [];
+  /** @type {unknown[]} */
+  const tapped = [];
   /** @type {import("node:child_process").ChildProcess | undefined} */
   let wrangler;
   /** @type {Promise<number | null>} */
@@ -136,7 +254,6 @@ export async function startStack(options = {}) {
   async function stop() {
     if (stopped) return;
     stopped = true;
-    await Promise.allSettled([...demoSites, ...services].map((s) => s.close()));
     if (wrangler?.pid !== undefined && wrangler.exitCode === null && wrangler.signalCode === null) {
       // wrangler starts workerd as a child: stop the whole process group.
       const group = -wrangler.pid;
@@ -151,29 +268,72 @@ export async function startStack(options = {}) {
       await exited;
       clearTimeout(killed);
     }
+    await Promise.allSettled([...demoSites, ...services].map((s) => s.close()));
   }
 
   try {
-    const realBedrock = usesRealBedrock();
-    let bedrockUrl = "";
+    const bedrockOptions = options.bedrock ?? (apart ? {} : "auto");
+    const realBedrock = bedrockOptions === "auto" && usesRealBedrock();
+    /** @type {BedrockStandin | undefined} */
+    let bedrock;
     if (!realBedrock) {
-      const standin = await startBedrockStandin({ port: options.bedrockPort ?? 9200 });
-      services.push(standin);
-      bedrockUrl = standin.url;
+      bedrock = await startBedrockStandin({
+        port: portOf(options.bedrockPort, 9200),
+        seed,
+        ...(bedrockOptions === "auto" ? {} : bedrockOptions),
+      });
+      services.push(bedrock);
     }
+    const nova = options.nova
+      ? await startBedrockStandin({
+          seed: seed + 1,
+          timeScale: 0.1,
+          ...(typeof options.nova === "object" ? options.nova : {}),
+        })
+      : undefined;
+    if (nova) services.push(nova);
     const kinesis = await startKinesalite({
-      port: options.kinesisPort ?? 4567,
-      streams: [{ name: "mec-router-metrics", shards: 2 }],
+      port: portOf(options.kinesisPort, 4567),
+      streams: [{ name: STREAM, shards: 2 }],
     });
     services.push(kinesis);
+    let readerUrl = "";
+    if (options.streamReader) {
+      const reader = await startStreamReader({ endpoint: kinesis.url });
+      services.push(reader);
+      readerUrl = reader.url;
+    }
 
-    const persist = persistTo === undefined ? [] : ["--persist-to", persistTo];
+    // With a folder of its own, the stack runs from there on configs written for it.
+    /** @type {string[]} */
+    const configs = [];
+    /** @type {string[]} */
+    const persist = [];
+    const stateDir = dir === undefined ? undefined : join(dir, "state");
+    if (dir !== undefined && stateDir !== undefined) {
+      mkdirSync(dir, { recursive: true });
+      const configPath = join(dir, "wrangler.toml");
+      writeFileSync(configPath, routerConfig(Boolean(options.tap)));
+      copyFileSync(join(ROOT, ".dev.vars"), join(dir, ".dev.vars"));
+      configs.push("-c", configPath);
+      persist.push("--persist-to", stateDir);
+      if (options.tap) {
+        const collector = await startTapCollector(tapped);
+        services.push(collector);
+        const tapPath = join(dir, "queue-tap.toml");
+        writeFileSync(tapPath, tapConfig(`${collector.url}/tap`));
+        configs.push("-c", tapPath);
+      }
+    }
+    const cwd = dir ?? ROOT;
     const quiet = output !== "inherit";
+
     // Local D1 gets the real migrations before the worker starts (idempotent).
     const migrate = spawnSync(
-      "wrangler",
-      ["d1", "migrations", "apply", "DB", "--local", ...persist],
+      process.execPath,
+      [WRANGLER, "d1", "migrations", "apply", "DB", "--local", ...configs.slice(0, 2), ...persist],
       {
+        cwd,
         env: offlineEnv(),
         stdio: ["ignore", quiet ? "pipe" : "inherit", quiet ? "pipe" : "inherit"],
         encoding: "utf8",
@@ -185,68 +345,89 @@ export async function startStack(options = {}) {
       );
     }
 
-    const port = options.port === 0 ? await freePort() : (options.port ?? 8787);
+    const requested = portOf(options.port, 8787);
+    const port = requested === 0 ? await freePort() : requested;
     const base = `http://${HOST}:${port}`;
-    const allVars = { BEDROCK_ENDPOINT: bedrockUrl, KINESIS_ENDPOINT: kinesis.url, ...vars };
+    const allVars = {
+      ...(bedrock ? { BEDROCK_ENDPOINT: bedrock.url } : {}),
+      KINESIS_ENDPOINT: kinesis.url,
+      ...(nova ? { REASONING: "auto", NOVA_ENDPOINT: nova.url } : {}),
+      ...vars,
+    };
     const args = [
+      WRANGLER,
       "dev",
+      ...configs,
       "--ip",
       HOST,
       "--port",
       String(port),
+      ...persist,
       "--show-interactive-dev-session=false",
     ];
+    // On a free port, the inspector too: two stacks must not fight over the default one.
+    if (requested === 0) args.push("--inspector-port", String(await freePort()));
     for (const [name, value] of Object.entries(allVars)) args.push("--var", `${name}:${value}`);
-    const child = spawn("wrangler", [...args, ...persist], {
-      env: offlineEnv(registryPath ? { WRANGLER_REGISTRY_PATH: registryPath } : {}),
-      stdio: [
-        "ignore",
-        output === "inherit" ? "inherit" : "pipe",
-        output === "inherit" ? "inherit" : "pipe",
-      ],
+    const child = spawn(process.execPath, args, {
+      cwd,
+      env: offlineEnv(dir === undefined ? {} : { WRANGLER_REGISTRY_PATH: join(dir, "registry") }),
+      stdio: ["ignore", quiet ? "pipe" : "inherit", quiet ? "pipe" : "inherit"],
       detached: true,
     });
     wrangler = child;
     exited = new Promise((resolve) => child.once("exit", (code) => resolve(code)));
-    if (typeof output === "function") {
-      child.stdout?.setEncoding("utf8").on("data", output);
-      child.stderr?.setEncoding("utf8").on("data", output);
-    } else if (output === "ignore") {
-      child.stdout?.resume();
-      child.stderr?.resume();
+    for (const stream of quiet ? [child.stdout, child.stderr] : []) {
+      let rest = "";
+      stream?.setEncoding("utf8");
+      stream?.on("data", (/** @type {string} */ chunk) => {
+        if (typeof output === "function") output(chunk);
+        const lines = (rest + chunk).split("\n");
+        rest = lines.pop() ?? "";
+        logs.push(...lines);
+      });
+      stream?.on("end", () => {
+        if (rest) logs.push(rest);
+      });
     }
 
-    /** @type {Map<string, string>} */
-    const urls = new Map();
-    for (const seedOptions of await loadSeedSites()) {
+    for (const siteOptions of options.sites ?? (await loadSeedSites())) {
       const site = await startDemoSite({
-        ...seedOptions,
+        ...siteOptions,
         ...(sitePorts === "free" ? { port: 0 } : {}),
-        timeScale: siteTimeScale,
+        timeScale: options.siteTimeScale ?? siteOptions.timeScale ?? 1,
+        seed,
+        faults: { ...siteOptions.faults, ...options.siteFaults },
         heartbeat: { routerUrl: base, siteKey: SITE_KEY, intervalMs: heartbeatMs },
       }).catch((err) => {
-        throw new Error(`demo site ${seedOptions.id} on port ${seedOptions.port}: ${err.message}`);
+        throw new Error(`demo site ${siteOptions.id} on port ${siteOptions.port}: ${err.message}`);
       });
       demoSites.push(site);
-      if (sitePorts === "free") urls.set(site.state.id, site.url);
     }
 
     const gaveUp = () => child.exitCode !== null || child.signalCode !== null;
     if (!(await waitForHealth(base, startTimeoutMs, gaveUp))) {
+      const said = quiet ? `\n${logs.slice(-30).join("\n")}` : "";
       throw new Error(
         gaveUp()
-          ? `wrangler dev exited (${child.exitCode ?? child.signalCode})`
-          : `mec-router did not come up on ${base} within ${startTimeoutMs / 1000} s`,
+          ? `wrangler dev exited (${child.exitCode ?? child.signalCode})${said}`
+          : `mec-router did not come up on ${base} within ${startTimeoutMs / 1000} s${said}`,
       );
     }
-    const registered = await registerSeedSites(base, urls);
+    const registered = await registerSites(base, demoSites);
     return {
       base,
       demoSites,
       registered,
       realBedrock,
-      bedrockUrl,
+      bedrockUrl: bedrock?.url ?? "",
+      bedrock,
+      nova,
       kinesisUrl: kinesis.url,
+      stream: STREAM,
+      readerUrl,
+      logs,
+      tapped,
+      stateDir,
       exited,
       stop,
     };

@@ -29,3 +29,45 @@ export function isSaturated(
 ): boolean {
   return load.waiting >= saturation.queue || load.kvCacheUsage >= saturation.kvCache;
 }
+
+/**
+ * Share of a request's slack (its SLA less its own service time) that work other than critical
+ * may spend waiting in a site's queue. Sites serve their queue in arrival order, so everything
+ * queued is ahead of a critical request that comes later: keeping other work's queue wait to half
+ * the slack leaves that critical request the other half, inside the same SLA.
+ */
+export const CRITICAL_QUEUE_RESERVE = 0.5;
+
+/** The queue wait a request of `criticality` may accept, given its slack in ms. */
+export function queueAllowanceMs(criticality: Criticality, slackMs: number): number {
+  const slack = Math.max(0, slackMs);
+  return criticality === "critical" ? slack : slack * (1 - CRITICAL_QUEUE_RESERVE);
+}
+
+/**
+ * Expected wait before a new request starts at a site holding `busy` requests (running and
+ * queued), served `maxConcurrent` at a time, each taking about `serviceMs`: the same fluid model
+ * as shared/predict.ts.
+ */
+export function queueWaitMs(busy: number, maxConcurrent: number, serviceMs: number): number {
+  const ahead = Math.max(0, busy + 1 - maxConcurrent);
+  return (ahead * serviceMs) / Math.max(1, maxConcurrent);
+}
+
+/**
+ * A site's load as the router should see it: the requests it holds are the more of what it last
+ * reported (running and queued) and the leases granted since, plus requests expected soon; all
+ * beyond the run slots wait. Leases cover queued requests too, so adding
+ * them to the running count and the site's own queue on top would count the queue twice.
+ */
+export function siteLoad(
+  reported: { running: number; waiting: number },
+  leases: number,
+  expected: number,
+  maxConcurrent: number,
+): { running: number; waiting: number } {
+  const held = Math.max(reported.running + reported.waiting, leases) + expected;
+  // Queued: what the site says waits (a cold load, say), or all beyond the run slots.
+  const waiting = Math.max(reported.waiting, held - maxConcurrent);
+  return { running: held - waiting, waiting };
+}

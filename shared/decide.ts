@@ -1,7 +1,7 @@
 // The router agent: candidates → hard filters → predictions → multi-criteria score → plan.
 // Pure and deterministic: the same request, fleet, policy and `now` give the same decision.
 
-import { admissionLimit, isSaturated } from "./admission.ts";
+import { admissionLimit, isSaturated, queueAllowanceMs } from "./admission.ts";
 import { type AnswerShares, outputShare } from "./answer-length.ts";
 import { CATALOG, type CatalogModel, catalogModel } from "./catalog.ts";
 import {
@@ -466,8 +466,9 @@ function addFeasible(
         run.cold = { siteId: key.slice("site:".length), model: model.id, warmMs };
       }
     }
-    if (ms > sla) {
-      queueBound ||= ms - prediction.queueMs <= sla;
+    const unqueued = ms - prediction.queueMs;
+    if (ms > sla || !queueFits(run.req, prediction.queueMs, sla - unqueued)) {
+      queueBound ||= unqueued <= sla;
       continue;
     }
     // A budget is a hard rule: it must hold however long the answer runs.
@@ -481,11 +482,21 @@ function addFeasible(
     // Standard work queues only within its SLA: a target that would meet it but for its queue
     // is busy, and the refusal says "try later" (503), not "impossible" (422).
     if (queueBound) run.queued++;
+    if (fastest <= sla) {
+      const work = run.req.task.criticality;
+      reject(run, key, "sla", `queue over the share of the SLA ${work} work may wait`);
+      return;
+    }
     const ms = Number.isFinite(fastest) ? `${Math.round(fastest)} ms` : "never (no uplink)";
     reject(run, key, "sla", `predicted ${ms} > SLA ${sla} ms`);
     return;
   }
   reject(run, key, "budget", `$${roundCost(cheapestInSla)} > budget $${maxCostUsd}`);
+}
+
+/** Within the share of its slack that the request's class may spend queued (shared/admission.ts). */
+function queueFits(req: RouteRequest, queueMs: number, slackMs: number): boolean {
+  return queueMs <= 0 || queueMs <= queueAllowanceMs(req.task.criticality, slackMs);
 }
 
 /**

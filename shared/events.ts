@@ -8,6 +8,7 @@
 import * as z from "zod/mini";
 import { TENANT_ID_PATTERN } from "./api-key.ts";
 import { catalogModel } from "./catalog.ts";
+import { notBuiltinProperty } from "./model-id.ts";
 import {
   CRITICALITIES,
   DEVICE_CLASSES,
@@ -56,7 +57,7 @@ const target = z
   .string()
   .check(z.regex(/^(device|site:[a-z0-9][a-z0-9-]{0,62}|cloud:[a-z0-9][a-z0-9-]{0,31})$/));
 /** A catalog model id, or `auto`. */
-const model = z.string().check(z.regex(/^[a-z0-9][a-z0-9._:-]{0,63}$/));
+const model = z.string().check(z.regex(/^[a-z0-9][a-z0-9._:-]{0,63}$/), notBuiltinProperty);
 const name = z.string().check(z.regex(/^[a-z][a-z0-9_-]{0,31}$/));
 /** The caller's tenant; absent on events from before tenants. */
 const tenant = z.optional(z.string().check(z.regex(TENANT_ID_PATTERN)));
@@ -523,6 +524,8 @@ export function reportedOutcome(input: {
   errorClass?: string | undefined;
   tenant?: string | undefined;
 }): OutcomeEvent {
+  // A device names the model it ran: only catalog ids are kept, like a decision's `modelAsked`.
+  const model = catalogModel(input.model) ? input.model : "auto";
   const event: OutcomeEvent = {
     type: "outcome",
     v: EVENT_VERSION,
@@ -531,10 +534,10 @@ export function reportedOutcome(input: {
     time: input.time,
     tier: input.tier,
     target: input.target,
-    model: input.model,
+    model,
     finalTier: input.tier,
     finalTarget: input.target,
-    finalModel: input.model,
+    finalModel: model,
     ok: input.ok,
     latencyMs: input.latencyMs,
     attempts: 1,

@@ -2,6 +2,7 @@
 // file today and for the fleet API's bodies.
 
 import * as z from "zod/mini";
+import { notBuiltinProperty } from "./model-id.ts";
 import type { FleetData, RegionView, SiteView } from "./types.ts";
 
 const id = z.string().check(z.regex(/^[a-z0-9][a-z0-9-]{0,62}$/, "expected a lower-case slug"));
@@ -13,8 +14,22 @@ const location = z.strictObject({
   lat: z.number().check(z.gte(-90), z.lte(90)),
   lon: z.number().check(z.gte(-180), z.lte(180)),
 });
-const modelId = z.string().check(z.minLength(1), z.maxLength(64));
-const positive = z.number().check(z.gt(0));
+const modelId = z.string().check(z.minLength(1), z.maxLength(64), notBuiltinProperty);
+/**
+ * A site's API base: an absolute http(s) URL without credentials, query or fragment. Only the
+ * operator names one (the fleet API); whether plain http is allowed depends on the deployment
+ * (`siteUrlAllowed`).
+ */
+const siteUrl = z.url({ protocol: /^https?$/ }).check(
+  z.maxLength(2048),
+  // Checks run even when the URL check failed: only judge what parses.
+  z.refine((u) => {
+    const url = URL.parse(u);
+    return !url || (!url.username && !url.password && !url.search && !url.hash);
+  }, "expected a URL without credentials, query or fragment"),
+);
+/** Positive and below `max`: no figure of a real site comes near these bounds. */
+const positive = (max: number) => z.number().check(z.gt(0), z.lte(max));
 
 export const siteRegistrationSchema = z.strictObject({
   id,
@@ -24,29 +39,42 @@ export const siteRegistrationSchema = z.strictObject({
   trusted: z.boolean(),
   certifications: tags,
   /** OpenAI-compatible base URL (`…/v1`); `/health` and `/metrics` are probed at its root. */
-  endpoint: z.url({ protocol: /^https?$/ }),
+  endpoint: siteUrl,
   /** Model control API base (`POST {controlEndpoint}/models/load|unload`); optional. */
-  controlEndpoint: z.optional(z.url({ protocol: /^https?$/ })),
+  controlEndpoint: z.optional(siteUrl),
   faultDomain: z.optional(id),
   capacity: z.strictObject({
     maxConcurrent: z.int().check(z.gte(1), z.lte(100_000)),
     maxQueue: z.int().check(z.gte(0), z.lte(1_000_000)),
     gpus: z.int().check(z.gte(1), z.lte(4096)),
-    gpuMemoryGb: positive,
+    gpuMemoryGb: positive(1_000_000),
   }),
-  cost: z.strictObject({ gpuHourUsd: z.number().check(z.gte(0)) }),
+  cost: z.strictObject({ gpuHourUsd: z.number().check(z.gte(0), z.lte(10_000)) }),
   models: z
     .array(
       z.strictObject({
         model: modelId,
-        tokensPerSec: z.optional(positive),
-        loadTimeMs: z.optional(z.int().check(z.gte(0))),
+        tokensPerSec: z.optional(positive(1_000_000)),
+        loadTimeMs: z.optional(z.int().check(z.gte(0), z.lte(3_600_000))),
       }),
     )
     .check(z.minLength(1), z.maxLength(64)),
   residentModels: z._default(z.array(modelId).check(z.maxLength(64)), []),
 });
 export type SiteRegistration = z.infer<typeof siteRegistrationSchema>;
+
+/**
+ * Whether the router may call a site at `url`: https always; plain http only where the
+ * deployment allows it (`ALLOW_HTTP_SITES`, local development and tests).
+ */
+export function siteUrlAllowed(url: string, allowHttp: boolean): boolean {
+  if (allowHttp) return true;
+  try {
+    return new URL(url).protocol === "https:";
+  } catch {
+    return false;
+  }
+}
 
 export const regionSchema = z.strictObject({
   id: z.string().check(z.regex(/^[a-z]{2}(-[a-z]+)+-\d$/, "expected an AWS region id")),

@@ -2,9 +2,13 @@
 // Prometheus metrics (pulled by the site agent's probe). Both become the same `LiveReport`.
 
 import * as z from "zod/mini";
+import { notBuiltinProperty } from "./model-id.ts";
 
-const count = z.number().check(z.gte(0), z.lte(10_000_000));
+const MAX_COUNT = 10_000_000;
+const count = z.number().check(z.gte(0), z.lte(MAX_COUNT));
 const unit = z.number().check(z.gte(0), z.lte(1));
+const modelId = z.string().check(z.minLength(1), z.maxLength(64), notBuiltinProperty);
+const MAX_MODELS = 64;
 
 /**
  * Heartbeat body. `metrics` takes vLLM's own metric names, so a sidecar can forward what
@@ -17,20 +21,25 @@ export const heartbeatSchema = z.strictObject({
     "vllm:kv_cache_usage_perc": z.optional(unit),
   }),
   gpuUtilization: z.optional(unit),
-  freeGpuMemoryGb: z.optional(z.number().check(z.gte(0))),
+  freeGpuMemoryGb: z.optional(z.number().check(z.gte(0), z.lte(1_000_000))),
   residentModels: z.optional(
     z
       .array(
         z.strictObject({
-          model: z.string().check(z.minLength(1), z.maxLength(64)),
-          sizeGb: z.optional(z.number().check(z.gte(0))),
-          lastUsedAt: z.optional(z.number().check(z.gte(0))),
+          model: modelId,
+          sizeGb: z.optional(z.number().check(z.gte(0), z.lte(100_000))),
+          /** Epoch ms. */
+          lastUsedAt: z.optional(z.number().check(z.gte(0), z.lte(10_000_000_000_000))),
         }),
       )
-      .check(z.maxLength(64)),
+      .check(z.maxLength(MAX_MODELS)),
   ),
   /** Measured decode tokens/s per model. */
-  tokensPerSec: z.optional(z.record(z.string().check(z.maxLength(64)), z.number().check(z.gt(0)))),
+  tokensPerSec: z.optional(
+    z
+      .record(modelId, z.number().check(z.gt(0), z.lte(1_000_000)))
+      .check(z.refine((r) => Object.keys(r).length <= MAX_MODELS, `at most ${MAX_MODELS} models`)),
+  ),
 });
 export type Heartbeat = z.infer<typeof heartbeatSchema>;
 
@@ -78,9 +87,11 @@ export function reportFromPrometheus(text: string): LiveReport | undefined {
   const running = sums.get("vllm:num_requests_running");
   if (waiting === undefined && running === undefined) return undefined;
   const kv = sums.get("vllm:kv_cache_usage_perc") ?? sums.get("vllm:gpu_cache_usage_perc");
+  // Clamped to what a heartbeat may say: a scrape is read, never trusted.
+  const clamp = (n: number) => Math.min(MAX_COUNT, Math.max(0, n));
   return {
-    waiting: Math.max(0, waiting ?? 0),
-    running: Math.max(0, running ?? 0),
+    waiting: clamp(waiting ?? 0),
+    running: clamp(running ?? 0),
     kvCacheUsage: kv === undefined ? undefined : Math.min(1, Math.max(0, kv)),
   };
 }

@@ -5,6 +5,14 @@
 import * as z from "zod/mini";
 
 const nonEmpty = z.string().check(z.minLength(1));
+/**
+ * Names and ids (model, tool, call, participant): bounded here. Free text (message content,
+ * tool arguments, media data) is bounded by the route's body limit alone.
+ */
+const ident = (max: number) => z.string().check(z.minLength(1), z.maxLength(max));
+const label = z.string().check(z.maxLength(256));
+/** OpenAI's own limits on `metadata`: 16 pairs, keys ≤ 64 characters. */
+const MAX_METADATA_KEYS = 16;
 /** Optional; an explicit `null` (some clients send one for "unset") reads as absent. */
 const unset = <T extends z.ZodMiniType>(schema: T) =>
   z.optional(
@@ -46,7 +54,10 @@ export type VideoPart = z.infer<typeof videoPartSchema>;
 
 /** A string, or parts; a union reports its issues at `messages.N.content`. */
 const contentOf = <P extends z.ZodMiniType>(part: P, what: string) =>
-  z.union([z.string(), z.array(part)], `expected a string or an array of ${what} parts`);
+  z.union(
+    [z.string(), z.array(part).check(z.maxLength(256))],
+    `expected a string or an array of ${what} parts`,
+  );
 
 const userPart = z.discriminatedUnion("type", [
   textPartSchema,
@@ -57,39 +68,39 @@ const userPart = z.discriminatedUnion("type", [
 const assistantPart = z.discriminatedUnion("type", [textPartSchema, refusalPartSchema]);
 
 export const toolCallSchema = z.object({
-  id: nonEmpty,
+  id: ident(256),
   type: z.literal("function"),
-  function: z.object({ name: nonEmpty, arguments: z.string() }),
+  function: z.object({ name: ident(128), arguments: z.string() }),
 });
 export type ToolCall = z.infer<typeof toolCallSchema>;
 
 const systemMessage = z.object({
   role: z.literal("system"),
   content: contentOf(textPartSchema, "text"),
-  name: z.optional(z.string()),
+  name: z.optional(label),
 });
 const developerMessage = z.object({
   role: z.literal("developer"),
   content: contentOf(textPartSchema, "text"),
-  name: z.optional(z.string()),
+  name: z.optional(label),
 });
 const userMessage = z.object({
   role: z.literal("user"),
   content: contentOf(userPart, "text, image_url, input_audio or video_url"),
-  name: z.optional(z.string()),
+  name: z.optional(label),
 });
 const assistantMessage = z.object({
   role: z.literal("assistant"),
   /** Null when the turn only called tools (the SDKs echo `content: null` back). */
   content: z.nullish(contentOf(assistantPart, "text or refusal")),
   refusal: z.nullish(z.string()),
-  tool_calls: z.optional(z.array(toolCallSchema)),
-  name: z.optional(z.string()),
+  tool_calls: z.optional(z.array(toolCallSchema).check(z.maxLength(128))),
+  name: z.optional(label),
 });
 const toolMessage = z.object({
   role: z.literal("tool"),
   content: contentOf(textPartSchema, "text"),
-  tool_call_id: nonEmpty,
+  tool_call_id: ident(256),
 });
 
 export const chatMessageSchema = z.discriminatedUnion("role", [
@@ -117,7 +128,7 @@ export type Tool = z.infer<typeof toolSchema>;
 
 export const toolChoiceSchema = z.union([
   z.enum(["none", "auto", "required"]),
-  z.object({ type: z.literal("function"), function: z.object({ name: nonEmpty }) }),
+  z.object({ type: z.literal("function"), function: z.object({ name: ident(128) }) }),
 ]);
 export type ToolChoice = z.infer<typeof toolChoiceSchema>;
 
@@ -127,7 +138,7 @@ export type ToolChoice = z.infer<typeof toolChoiceSchema>;
  * ignores them, and any other unknown key is dropped rather than rejected.
  */
 export const chatCompletionRequestSchema = z.object({
-  model: nonEmpty,
+  model: ident(256),
   messages: z.array(chatMessageSchema).check(z.minLength(1), z.maxLength(4096)),
   stream: unset(z.boolean()),
   stream_options: unset(z.looseObject({ include_usage: z.optional(z.boolean()) })),
@@ -135,9 +146,9 @@ export const chatCompletionRequestSchema = z.object({
   max_completion_tokens: tokenLimit,
   temperature: numberIn(0, 2),
   top_p: numberIn(0, 1),
-  stop: unset(z.union([z.string(), z.array(z.string()).check(z.maxLength(4))])),
+  stop: unset(z.union([label, z.array(label).check(z.maxLength(4))])),
   n: unset(z.literal(1, "only n=1 is supported")),
-  user: z.optional(z.string()),
+  user: z.optional(label),
   tools: z.optional(z.array(toolSchema).check(z.maxLength(128))),
   tool_choice: z.optional(toolChoiceSchema),
   /** Routing hints; validated by the routing module, not here. */
@@ -148,12 +159,21 @@ export const chatCompletionRequestSchema = z.object({
   presence_penalty: numberIn(-2, 2),
   seed: unset(z.int()),
   logprobs: unset(z.boolean()),
-  top_logprobs: unset(z.int()),
-  response_format: z.optional(z.looseObject({ type: z.string() })),
+  top_logprobs: unset(z.int().check(z.gte(0), z.lte(20))),
+  response_format: z.optional(z.looseObject({ type: ident(64) })),
   parallel_tool_calls: unset(z.boolean()),
   // Bookkeeping for OpenAI's own platform; no tier uses it.
-  metadata: unset(z.record(z.string(), z.unknown())),
-  service_tier: unset(z.string()),
+  metadata: unset(
+    z
+      .record(z.string().check(z.maxLength(64)), z.unknown())
+      .check(
+        z.refine(
+          (m) => Object.keys(m).length <= MAX_METADATA_KEYS,
+          `at most ${MAX_METADATA_KEYS} keys`,
+        ),
+      ),
+  ),
+  service_tier: unset(ident(64)),
   store: unset(z.boolean()),
 });
 export type ChatCompletionRequest = z.infer<typeof chatCompletionRequestSchema>;
@@ -180,7 +200,8 @@ export interface ChatCompletion {
       refusal: null;
       tool_calls?: ToolCall[];
     };
-    logprobs: null;
+    /** Null unless the caller asked a MEC site for logprobs. */
+    logprobs: unknown;
     finish_reason: FinishReason;
   }[];
   usage?: ChatCompletionUsage;
@@ -202,11 +223,114 @@ export interface ChatCompletionChunk {
   choices: {
     index: number;
     delta: { role?: "assistant"; content?: string | null; tool_calls?: ToolCallDelta[] };
-    logprobs: null;
+    logprobs: unknown;
     finish_reason: FinishReason | null;
   }[];
   /** With `stream_options.include_usage`: null on every chunk but the last, which has no choices. */
   usage?: ChatCompletionUsage | null;
+}
+
+/**
+ * Where the messages carry media by remote URL (`image_url` / `video_url` parts that are not
+ * `data:` URLs), as dotted paths. Nothing here fetches a URL a caller gave, and no tier may do it
+ * for us either: a MEC site would fetch it from inside the operator's network, and Bedrock
+ * cannot. Such requests are refused; media travels inline.
+ */
+export function remoteMediaPaths(messages: readonly ChatMessage[]): string[] {
+  const paths: string[] = [];
+  messages.forEach((m, i) => {
+    if (m.role !== "user" || typeof m.content === "string") return;
+    m.content.forEach((part, j) => {
+      const url =
+        part.type === "image_url"
+          ? part.image_url.url
+          : part.type === "video_url"
+            ? part.video_url.url
+            : undefined;
+      if (url !== undefined && !/^data:/i.test(url)) {
+        paths.push(`messages.${i}.content.${j}.${part.type}.url`);
+      }
+    });
+  });
+  return paths;
+}
+
+// ---- what an OpenAI-compatible upstream (a MEC site) answers ---------------------------------
+// Checked before anything reads it: the router relies on these fields and hands the answer on to
+// OpenAI clients, so a server that sends something else has failed, like one that reset.
+
+const FINISH_REASONS = ["stop", "length", "tool_calls", "content_filter"] as const;
+const tokenCount = z.int().check(z.gte(0), z.lte(100_000_000));
+const upstreamUsage = z.looseObject({
+  prompt_tokens: tokenCount,
+  completion_tokens: tokenCount,
+  total_tokens: z.optional(tokenCount),
+});
+const upstreamToolCall = z.looseObject({
+  id: z.string(),
+  type: z.optional(z.literal("function")),
+  function: z.looseObject({ name: z.string(), arguments: z.string() }),
+});
+
+const choiceIndex = z.int().check(z.gte(0), z.lte(127));
+/** What both an answer and a stream chunk may say about themselves. */
+const upstreamHead = { created: z.optional(z.number()), model: z.optional(z.string()) };
+
+export const upstreamCompletionSchema = z.looseObject({
+  id: z.string().check(z.maxLength(256)),
+  ...upstreamHead,
+  choices: z
+    .array(
+      z.looseObject({
+        index: choiceIndex,
+        message: z.looseObject({
+          role: z.optional(z.literal("assistant")),
+          content: z.nullish(z.string()),
+          tool_calls: z.nullish(z.array(upstreamToolCall)),
+        }),
+        finish_reason: z.nullish(z.string()),
+      }),
+    )
+    .check(z.minLength(1), z.maxLength(128)),
+  usage: z.nullish(upstreamUsage),
+});
+
+export const upstreamChunkSchema = z.looseObject({
+  id: z.optional(z.string().check(z.maxLength(256))),
+  ...upstreamHead,
+  choices: z
+    .array(
+      z.looseObject({
+        index: choiceIndex,
+        delta: z.looseObject({
+          role: z.optional(z.literal("assistant")),
+          content: z.nullish(z.string()),
+          tool_calls: z.nullish(
+            z.array(
+              z.looseObject({
+                index: choiceIndex,
+                id: z.optional(z.string()),
+                type: z.optional(z.literal("function")),
+                function: z.optional(
+                  z.looseObject({
+                    name: z.optional(z.string()),
+                    arguments: z.optional(z.string()),
+                  }),
+                ),
+              }),
+            ),
+          ),
+        }),
+        finish_reason: z.nullish(z.string()),
+      }),
+    )
+    .check(z.maxLength(128)),
+  usage: z.nullish(upstreamUsage),
+});
+
+/** A finish reason OpenAI clients know; servers' own ones (vLLM's `abort`, …) read as `stop`. */
+export function finishReasonOf(reason: string | null | undefined): FinishReason {
+  return FINISH_REASONS.find((r) => r === reason) ?? "stop";
 }
 
 /** The output limit a request asks for; `max_completion_tokens` replaced `max_tokens`. */

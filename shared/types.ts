@@ -114,7 +114,7 @@ export interface SiteLoad {
 /** One model a MEC site can serve, with its measured or configured throughput. */
 export interface SiteModel {
   model: string;
-  /** Decode tokens/s for one request at this site; overrides the catalog figure. */
+  /** Decode tokens/s a request gets at this site, measured or configured; overrides the catalog figure. */
   tokensPerSec?: number | undefined;
   loadTimeMs?: number | undefined;
 }

@@ -2,6 +2,7 @@
 
 import { Hono } from "hono";
 import { errorAnswer, errorBody } from "./errors.ts";
+import { requestLimits } from "./limits.ts";
 import { analyticsApp } from "./routes/analytics.ts";
 import { anomaliesApp } from "./routes/anomalies.ts";
 import { catalogApp } from "./routes/catalog.ts";
@@ -20,6 +21,7 @@ import type { AppEnv } from "./types.ts";
 
 export const app = new Hono<AppEnv>();
 
+app.use(requestLimits());
 app.get("/healthz", (c) => c.json({ ok: true }));
 app.route("/v1/route", routeApp);
 app.route("/v1/catalog", catalogApp);
@@ -41,7 +43,8 @@ app.notFound((c) =>
 );
 
 app.onError((err, c) => {
-  const { status, headers, body } = errorAnswer(err, c.req.path);
+  // A bug is logged by its route pattern, never the caller's path (it may carry content).
+  const { status, headers, body } = errorAnswer(err, c.req.routePath);
   for (const [name, value] of Object.entries(headers)) c.header(name, value);
   return c.json(body, status);
 });

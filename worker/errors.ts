@@ -36,6 +36,15 @@ export class InvalidRequest extends AppError {
   }
 }
 
+/** Media given by URL (dotted paths): refused, since nothing may fetch a caller's URL. */
+export function refuseRemoteMedia(paths: string[]): void {
+  if (paths.length === 0) return;
+  throw new InvalidRequest(
+    "media by URL is not fetched: send it inline (a data: URL, or base64 data)",
+    paths.map((path) => ({ path, message: "expected a data: URL" })),
+  );
+}
+
 export class Unauthorized extends AppError {
   constructor(message = "missing or invalid API key") {
     super(401, "unauthorized", message, undefined, {
@@ -125,6 +134,24 @@ export function errorBody(code: string, message: string, details?: unknown) {
   return { error: details === undefined ? { code, message } : { code, message, details } };
 }
 
+/**
+ * What a log line may say about an unexpected error: its name, its message up to the first quote
+ * (runtime messages quote the values they choked on, which may be request content), and where it
+ * was thrown.
+ */
+export function errorLogFields(err: unknown): { name: string; message: string; at?: string } {
+  if (!(err instanceof Error)) return { name: "unknown", message: typeof err };
+  const head = err.message.split(/["'`]/, 1)[0] ?? "";
+  const message = (head.length < err.message.length ? `${head}…` : head)
+    .replace(/\s+/g, " ")
+    .slice(0, 200);
+  const at = err.stack
+    ?.split("\n")
+    .find((l) => /^\s+at /.test(l))
+    ?.trim();
+  return at ? { name: err.name, message, at } : { name: err.name, message };
+}
+
 export interface ErrorAnswer {
   status: ContentfulStatusCode;
   headers: Record<string, string>;
@@ -134,7 +161,8 @@ export interface ErrorAnswer {
 /**
  * The one mapping of a thrown error to an answer, for HTTP routes and MCP tools alike: an
  * AppError as it is, a framework 4xx as `invalid_request`, anything else as `internal` (a bug:
- * logged with `where`, never with request content, and answered without internals).
+ * logged with `where` — a route pattern or tool name, never a caller's path — and
+ * `errorLogFields`, never request content, and answered without internals).
  */
 export function errorAnswer(err: unknown, where: string): ErrorAnswer {
   if (err instanceof AppError) {
@@ -151,7 +179,6 @@ export function errorAnswer(err: unknown, where: string): ErrorAnswer {
       body: errorBody("invalid_request", err.message || "bad request"),
     };
   }
-  const { name, message } = err instanceof Error ? err : { name: "unknown", message: String(err) };
-  console.error(JSON.stringify({ event: "error", path: where, name, message }));
+  console.error(JSON.stringify({ event: "error", route: where, ...errorLogFields(err) }));
   return { status: 500, headers: {}, body: errorBody("internal", "internal error") };
 }

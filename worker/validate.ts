@@ -1,10 +1,12 @@
-// Reads and validates JSON bodies: 415 for another media type, 400 with field paths for bad JSON
-// or a schema miss. (Size is limited before this, by `limitBody`.)
+// Reads and validates JSON bodies: 415 for another media type, 400 for bad JSON or JSON nested
+// deeper than MAX_JSON_DEPTH, 400 with field paths for a schema miss. (Size is limited before
+// this, by `limitBody`.)
 
 import type { Context } from "hono";
 import { bodyLimit } from "hono/body-limit";
 import * as z from "zod/mini";
 import en from "zod/v4/locales/en.js";
+import { jsonDeeperThan } from "../shared/json-depth.ts";
 import {
   type FieldIssue,
   InvalidRequest,
@@ -15,6 +17,8 @@ import {
 z.config(en());
 
 export const MAX_BODY_BYTES = 64 * 1024;
+/** No request body of ours nests deeper than about 8 levels; tool schemas get room to spare. */
+export const MAX_JSON_DEPTH = 32;
 
 /** Rejects bodies over the limit with 413 before anything parses them. */
 export function limitBody(maxSize = MAX_BODY_BYTES) {
@@ -67,9 +71,13 @@ export async function readJson<S extends z.ZodMiniType>(
 ): Promise<z.infer<S>> {
   const type = c.req.header("content-type") ?? "";
   if (!/^application\/([a-z.+-]*\+)?json\s*(;|$)/i.test(type)) throw new UnsupportedMediaType();
+  const text = await c.req.text();
+  if (jsonDeeperThan(text, MAX_JSON_DEPTH)) {
+    throw new InvalidRequest(`JSON nested deeper than ${MAX_JSON_DEPTH} levels`);
+  }
   let body: unknown;
   try {
-    body = JSON.parse(await c.req.text());
+    body = JSON.parse(text);
   } catch {
     throw new InvalidRequest("body is not valid JSON");
   }

@@ -157,12 +157,7 @@ async function pixelsOf(chart: string, rgb: [number, number, number]): Promise<n
 /** The local world on free ports with state of its own, and the demo's traffic through it. */
 async function startWorld(dir: string): Promise<void> {
   stack = await startStack({
-    port: 0,
-    bedrockPort: 0,
-    kinesisPort: 0,
-    sitePorts: "free",
-    persistTo: join(dir, "state"),
-    registryPath: join(dir, "registry"),
+    dir,
     // Probes every second: a broken site's breaker opens within seconds, not half a minute.
     vars: { SITE_PROBE_INTERVAL_MS: "1000" },
     output: (chunk) => {

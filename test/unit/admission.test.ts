@@ -1,8 +1,15 @@
-// Admission by criticality at a MEC site (shared/admission.ts).
+// Admission by criticality at a MEC site (shared/admission.ts): slots and queue wait.
 
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
-import { admissionLimit, CRITICAL_HEADROOM } from "../../shared/admission.ts";
+import {
+  admissionLimit,
+  CRITICAL_HEADROOM,
+  CRITICAL_QUEUE_RESERVE,
+  queueAllowanceMs,
+  queueWaitMs,
+  siteLoad,
+} from "../../shared/admission.ts";
 
 describe("admission headroom", () => {
   it("lets critical work fill every slot and keeps at least one (about 10 %) from the rest", () => {
@@ -19,6 +26,61 @@ describe("admission headroom", () => {
           const slots = c + q;
           const kept = slots - admissionLimit({ maxConcurrent: c, maxQueue: q }, "standard");
           return kept >= 1 && kept === Math.max(1, Math.ceil(slots * CRITICAL_HEADROOM));
+        },
+      ),
+    );
+  });
+});
+
+describe("queue wait by criticality", () => {
+  it("gives critical work its whole slack and other work half of it", () => {
+    expect(queueAllowanceMs("critical", 6_000)).toBe(6_000);
+    expect(queueAllowanceMs("standard", 6_000)).toBe(6_000 * (1 - CRITICAL_QUEUE_RESERVE));
+    expect(queueAllowanceMs("sheddable", 6_000)).toBe(3_000);
+    expect(queueAllowanceMs("standard", -500)).toBe(0);
+    expect(queueAllowanceMs("critical", -500)).toBe(0);
+  });
+
+  it("expects no wait while a run slot is free, then the queue ahead served maxConcurrent at a time", () => {
+    expect(queueWaitMs(0, 4, 1_000)).toBe(0);
+    expect(queueWaitMs(3, 4, 1_000)).toBe(0);
+    expect(queueWaitMs(4, 4, 1_000)).toBe(250);
+    expect(queueWaitMs(11, 4, 1_000)).toBe(2_000);
+    fc.assert(
+      fc.property(
+        fc.integer({ min: 0, max: 500 }),
+        fc.integer({ min: 1, max: 64 }),
+        fc.integer({ min: 1, max: 60_000 }),
+        (busy, c, ms) => queueWaitMs(busy + 1, c, ms) >= queueWaitMs(busy, c, ms),
+      ),
+    );
+  });
+});
+
+describe("siteLoad", () => {
+  it("counts a queue once, whether the site reported it or the leases hold it", () => {
+    // 30 leases at a 16-slot site that reports 16 running and 14 waiting: the same 30 requests.
+    expect(siteLoad({ running: 16, waiting: 14 }, 30, 0, 16)).toEqual({ running: 16, waiting: 14 });
+    // Stale report, 40 leases: 16 run, 24 wait.
+    expect(siteLoad({ running: 0, waiting: 0 }, 40, 0, 16)).toEqual({ running: 16, waiting: 24 });
+    // Below the run slots nothing waits, expected requests included.
+    expect(siteLoad({ running: 3, waiting: 0 }, 0, 2, 16)).toEqual({ running: 5, waiting: 0 });
+    // What the site says waits (behind a cold load) keeps waiting.
+    expect(siteLoad({ running: 2, waiting: 5 }, 0, 0, 8)).toEqual({ running: 2, waiting: 5 });
+    fc.assert(
+      fc.property(
+        fc.nat(64),
+        fc.nat(64),
+        fc.nat(128),
+        fc.nat(8),
+        fc.integer({ min: 1, max: 64 }),
+        (running, waiting, leases, expected, c) => {
+          const load = siteLoad({ running, waiting }, leases, expected, c);
+          return (
+            load.running + load.waiting === Math.max(running + waiting, leases) + expected &&
+            load.waiting >= waiting &&
+            load.running >= 0
+          );
         },
       ),
     );

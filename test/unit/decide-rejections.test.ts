@@ -283,3 +283,41 @@ describe("rejections", () => {
     expect(model(0.0001)).toBe("llama-3.2-1b");
   });
 });
+
+describe("queue wait by criticality", () => {
+  // One site, every run slot busy, its queue growing: standard work may spend half its slack
+  // queued (shared/admission.ts), critical work all of it.
+  const placed = (criticality: "critical" | "standard", waiting: number) => {
+    const fleet = oneSite({
+      capacity: { maxConcurrent: 16, maxQueue: 1_000 },
+      load: { running: 16, waiting },
+    });
+    const req = makeRequest({ task: { criticality, model: "llama-3.2-1b" } });
+    return decide(req, fleet, DEFAULT_POLICY, NOW);
+  };
+
+  it("refuses standard work a queue that only critical work may wait in, as busy (503), not impossible", () => {
+    const band: number[] = [];
+    for (let waiting = 0; waiting <= 600; waiting += 4) {
+      const standard = placed("standard", waiting);
+      const critical = placed("critical", waiting);
+      // Never placed where critical work would not be.
+      if (standard.ok) expect(critical.ok).toBe(true);
+      if (critical.ok && !standard.ok) {
+        band.push(waiting);
+        expect(standard.code).toBe("unavailable");
+        expect(rejections(standard)).toContainEqual({
+          target: "site:edge",
+          reason: "sla",
+          detail: "queue over the share of the SLA standard work may wait",
+        });
+      }
+    }
+    expect(band.length).toBeGreaterThan(2);
+    // The band sits above every queue standard work accepts.
+    const lastStandard = Math.max(
+      ...Array.from({ length: 151 }, (_, i) => i * 4).filter((w) => placed("standard", w).ok),
+    );
+    expect(Math.min(...band)).toBeGreaterThan(lastStandard);
+  });
+});

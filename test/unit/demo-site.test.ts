@@ -612,7 +612,8 @@ describe("heartbeats", () => {
         [L3, 7],
       ]);
       expect(hb.freeGpuMemoryGb).toBe(1);
-      expect(hb.tokensPerSec).toEqual({ [L8]: 55, [L3]: 110 });
+      // What it really decodes at: 100× the model's speed at timeScale 0.01.
+      expect(hb.tokensPerSec).toEqual({ [L8]: 5_500, [L3]: 11_000 });
 
       // A stalled stream shows up as running in the next heartbeat.
       const gone = new AbortController();

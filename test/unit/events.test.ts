@@ -457,6 +457,14 @@ describe("outcome events", () => {
     expect(e.tokens).toEqual({ input: 1_000, output: 500 });
   });
 
+  it("from a device's own report keep only catalog model names", () => {
+    const base = { decisionId: DECISION_ID, time: NOW, tier: "device" as const, target: "device" };
+    const e = reportedOutcome({ ...base, model: "secret-42", ok: true, latencyMs: 10 });
+    expect(e.model).toBe("auto");
+    expect(e.finalModel).toBe("auto");
+    expect(JSON.stringify(e)).not.toContain("secret-42");
+  });
+
   it("from a device's own report leave the SLA unknown", () => {
     const e = reportedOutcome({
       id: OUTCOME_ID,
@@ -471,6 +479,7 @@ describe("outcome events", () => {
     });
     expect(outcomeEventSchema.safeParse(e).success).toBe(true);
     expect(e.slaMet).toBeUndefined();
+    expect(e.model).toBe("llama-3.2-1b");
     expect(e).toMatchObject({
       finalTarget: "device",
       attempts: 1,

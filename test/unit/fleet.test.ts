@@ -9,6 +9,7 @@ import {
   seedFleetSchema,
   siteFromRegistration,
   siteRegistrationSchema,
+  siteUrlAllowed,
 } from "../../shared/fleet-schema.ts";
 import { residencyAllows } from "../../shared/residency.ts";
 import seedJson from "../../shared/seed/fleet.json" with { type: "json" };
@@ -98,6 +99,19 @@ describe("siteRegistrationSchema", () => {
     ["a country that is not ISO alpha-2", { ...body, country: "DEU" }, "country"],
     ["a site with no models", { ...body, models: [] }, "models"],
     ["a non-HTTP endpoint", { ...body, endpoint: "ftp://edge/v1" }, "endpoint"],
+    ["an endpoint with credentials", { ...body, endpoint: "https://u:p@edge/v1" }, "endpoint"],
+    ["an endpoint with a query", { ...body, endpoint: "https://edge/v1?x=1" }, "endpoint"],
+    [
+      "a control endpoint with a fragment",
+      { ...body, controlEndpoint: "https://e/#a" },
+      "controlEndpoint",
+    ],
+    ["a 3 KB endpoint", { ...body, endpoint: `https://edge/${"v".repeat(3000)}` }, "endpoint"],
+    [
+      "an unbounded GPU memory figure",
+      { ...body, capacity: { ...body.capacity, gpuMemoryGb: 1e300 } },
+      "capacity.gpuMemoryGb",
+    ],
     [
       "zero concurrency",
       { ...body, capacity: { ...body.capacity, maxConcurrent: 0 } },
@@ -107,6 +121,16 @@ describe("siteRegistrationSchema", () => {
     const result = siteRegistrationSchema.safeParse(bad);
     expect(result.success).toBe(false);
     expect(result.error?.issues.map((i) => i.path.join("."))).toContain(path);
+  });
+});
+
+describe("siteUrlAllowed", () => {
+  it("allows https always and plain http only where the deployment allows it", () => {
+    expect(siteUrlAllowed("https://edge.example/v1", false)).toBe(true);
+    expect(siteUrlAllowed("HTTPS://edge.example/v1", false)).toBe(true);
+    expect(siteUrlAllowed("http://edge.example/v1", false)).toBe(false);
+    expect(siteUrlAllowed("http://127.0.0.1:9101/v1", true)).toBe(true);
+    expect(siteUrlAllowed("not a url", false)).toBe(false);
   });
 });
 

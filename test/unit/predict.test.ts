@@ -77,6 +77,14 @@ describe("predictSite", () => {
     expect(fast.computeMs).toBeCloseTo(500 / 12 + (256 / 360) * 1000, 6);
   });
 
+  it("takes a measured rate as the site's streams get it, busy or not", () => {
+    const models = [{ model: "llama-3.2-1b", tokensPerSec: 360 }];
+    const idle = site({ models });
+    const full = site({ models, load: { running: 16 } });
+    expect(full.computeMs).toBe(idle.computeMs);
+    expect(full.queueMs).toBeCloseTo(full.computeMs / 16, 6);
+  });
+
   it("adds distance at the policy's RTT per km", () => {
     expect(site({}, 1_000).rttMs).toBeCloseTo(20 + 1_000 * policy.rttMsPerKm, 9);
   });

@@ -23,6 +23,10 @@ declare module "vitest" {
     budgetSiteUrl: string;
     /** A demo site serving the vision model qwen2.5-vl-7b (video execution, infer-video.test.ts). */
     visionSiteUrl: string;
+    /** A demo site that sends malformed answers and metrics on demand (outbound.test.ts). */
+    garbageSiteUrl: string;
+    /** A Converse stand-in of its own for outbound.test.ts, which breaks its answers. */
+    garbageBedrockUrl: string;
     /** The Bedrock Converse stand-in; the worker's BEDROCK_ENDPOINT in tests. */
     bedrockUrl: string;
     /** A second Converse stand-in for Nova reasoning (NOVA_ENDPOINT): its faults and call counts
@@ -84,6 +88,17 @@ export default async function setup(project: TestProject): Promise<() => Promise
     timeScale: 0.02,
   });
   project.provide("visionSiteUrl", vision.url);
+  const garbage = await startDemoSite({
+    id: "garbage",
+    models: [{ model: "llama-3.2-3b", sizeGb: 7, tokensPerSec: 110, loadTimeMs: 6_000 }],
+    residentModels: ["llama-3.2-3b"],
+    maxConcurrent: 16,
+    gpuMemoryGb: 24,
+    timeScale: 0.02,
+  });
+  project.provide("garbageSiteUrl", garbage.url);
+  const garbageBedrock = await startBedrockStandin({ timeScale: 0.02, seed: 13 });
+  project.provide("garbageBedrockUrl", garbageBedrock.url);
   const bedrock = await startBedrockStandin({ timeScale: 0.02 });
   project.provide("bedrockUrl", bedrock.url);
   const nova = await startBedrockStandin({ timeScale: 0.02, seed: 7 });
@@ -100,6 +115,8 @@ export default async function setup(project: TestProject): Promise<() => Promise
     await Promise.all([
       site.close(),
       vision.close(),
+      garbage.close(),
+      garbageBedrock.close(),
       bedrock.close(),
       nova.close(),
       reviewNova.close(),

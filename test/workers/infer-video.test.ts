@@ -102,7 +102,7 @@ describe("video through /v1/infer, MEC site serving qwen2.5-vl-7b", () => {
     expect(await bedrockCalls()).toBe(before);
   });
 
-  it("passes a video URL through to the site", async () => {
+  it("refuses a video URL: no site is asked to fetch a caller's URL", async () => {
     const res = await infer({
       task: { modality: "video", maxOutputTokens: 16 },
       constraints: { latencySlaMs: 30_000, privacy: "strict", dataResidency: ["DE"] },
@@ -112,10 +112,8 @@ describe("video through /v1/infer, MEC site serving qwen2.5-vl-7b", () => {
         media: [{ type: "video", url: "https://example.com/clip.mp4" }],
       },
     });
-    expect(res.status).toBe(200);
-    expect(res.headers.get("x-mec-target")).toBe("site:vision-de");
-    expect(((await res.json()) as InferAnswer).output.usage.prompt_tokens).toBeGreaterThanOrEqual(
-      1_024,
-    );
+    expect(res.status).toBe(400);
+    const body = (await res.json()) as { error: { details: { path: string }[] } };
+    expect(body.error.details.map((d) => d.path)).toEqual(["input.media.0.url"]);
   });
 });

@@ -1,11 +1,13 @@
 // Overload by criticality, inside workerd with real SiteAgents: at admission (the agent keeps
 // headroom for critical work and turns sheddable work away from a saturated site) and over HTTP
 // (sheddable: 503 overloaded; standard: queued within its SLA, else 503 at once; critical: still
-// placed and given a lease while standard work is refused).
+// placed and given a lease while standard work is refused), the queue wait each class may
+// accept at the measured service time, and a breaker that a long queue does not open.
 
 import { env } from "cloudflare:workers";
 import { beforeAll, beforeEach, describe, expect, it } from "vitest";
 import type { SiteRegistration } from "../../shared/fleet-schema.ts";
+import type { Criticality } from "../../shared/types.ts";
 import {
   call,
   expectError,
@@ -55,6 +57,76 @@ describe("admission at the site agent", () => {
     expect((await lease("sheddable")).granted).toBe(true);
     expect(await lease("sheddable")).toEqual({ granted: false, reason: "capacity" });
     expect((await lease("standard")).granted).toBe(true);
+  });
+});
+
+describe("a busy site is not a sick one", () => {
+  const capacity = { ...CAPACITY, maxConcurrent: 2, maxQueue: 30 };
+  const phase = async (stub: ReturnType<typeof fresh>["stub"]) =>
+    (await stub.describe())?.breaker.phase;
+  const leaseOf = async (stub: ReturnType<typeof fresh>["stub"], criticality: Criticality) => {
+    const r = await stub.reserve({ model: "llama-3.2-3b", criticality });
+    if (!r.granted) throw new Error(`expected a lease, got ${r.reason}`);
+    return r.leaseId;
+  };
+
+  it("keeps the breaker closed when requests that waited in the queue time out", async () => {
+    const { stub, reg } = fresh("busy-1", capacity);
+    await stub.register(reg);
+    const running = [await leaseOf(stub, "standard"), await leaseOf(stub, "standard")];
+    const queued = [];
+    for (let i = 0; i < 8; i++) queued.push(await leaseOf(stub, "standard"));
+    for (const id of queued) {
+      // An attempt retried while the lease is held reports its timeout, then the lease ends.
+      await stub.reportOutcome({ ok: false, timedOut: true }, id);
+      await stub.release(id, { ok: false, latencyMs: 10_000, timedOut: true });
+    }
+    expect(await phase(stub)).toBe("closed");
+    // Those that started at once count: a hung site times them out as well.
+    for (const id of running) await stub.release(id, { ok: false, timedOut: true });
+    for (let i = 0; i < 3; i++) {
+      await stub.release(await leaseOf(stub, "standard"), { ok: false, timedOut: true });
+    }
+    expect(await phase(stub)).toBe("open");
+  });
+
+  it("still counts a queued request that failed outright", async () => {
+    const { stub, reg } = fresh("busy-2", capacity);
+    await stub.register(reg);
+    await leaseOf(stub, "standard");
+    await leaseOf(stub, "standard");
+    const queued = [];
+    for (let i = 0; i < 5; i++) queued.push(await leaseOf(stub, "standard"));
+    for (const id of queued) await stub.release(id, { ok: false, latencyMs: 30 });
+    expect(await phase(stub)).toBe("open");
+  });
+
+  it("bounds standard work's queue to half its time left at the measured service time; critical work gets the rest", async () => {
+    const { stub, reg } = fresh("busy-3", capacity);
+    await stub.register(reg);
+    const reserve = (criticality: Criticality) =>
+      stub.reserve({ model: "llama-3.2-3b", criticality, budgetMs: 5_000 });
+    // Before any answer there is no service time: slots alone decide.
+    const first = await reserve("standard");
+    if (!first.granted) throw new Error("expected a lease");
+    // One answer that did not queue: 1 s per request, 2 at a time.
+    await stub.release(first.leaseId, { ok: true, latencyMs: 1_000 });
+    // Standard may wait (5 s − 1 s) / 2 = 2 s: 4 requests queued ahead, so 6 in all.
+    const standard = [];
+    for (let i = 0; i < 10; i++) standard.push(await reserve("standard"));
+    expect(standard.map((r) => r.granted)).toEqual([
+      ...Array(6).fill(true),
+      ...Array(4).fill(false),
+    ]);
+    expect(standard.at(-1)).toEqual({ granted: false, reason: "capacity" });
+    // Critical may wait the whole 4 s: 8 ahead, so 4 more.
+    const critical = [];
+    for (let i = 0; i < 6; i++) critical.push(await reserve("critical"));
+    expect(critical.map((r) => r.granted)).toEqual([true, true, true, true, false, false]);
+    // Without a time budget, slots alone decide, as before.
+    expect((await stub.reserve({ model: "llama-3.2-3b", criticality: "standard" })).granted).toBe(
+      true,
+    );
   });
 });
 

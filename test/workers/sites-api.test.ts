@@ -597,6 +597,12 @@ describe("reservations and POST /v1/outcomes", () => {
     expect(await expectInvalid(await post({ siteId: "it-a", ok: true, retry: 1 }))).toEqual([
       "(body)",
     ]);
+    // A model name is a catalog id or nothing: free text never reaches history.
+    const named = { decisionId: "6f1c2b0e-4a53-4f0e-9a51-3d2f1c7b8e90", ok: true };
+    expect(await expectInvalid(await post({ ...named, model: "my-secret-note" }))).toEqual([
+      "model",
+    ]);
+    expect((await post({ ...named, model: "llama-3.2-1b" })).status).toBe(202);
   });
 });
 

@@ -10,6 +10,7 @@ import {
   type ConverseStreamCommandInput,
   type ConverseStreamOutput,
 } from "@aws-sdk/client-bedrock-runtime";
+import * as z from "zod/mini";
 import type {
   ChatCompletion,
   ChatCompletionChunk,
@@ -30,6 +31,23 @@ import {
 } from "./upstream.ts";
 
 const clients = new Map<string, BedrockRuntimeClient>();
+
+/**
+ * What a Converse answer must hold before it is translated (the SDK checks field types, not that
+ * the message is there): a message with content blocks, and why it stopped.
+ */
+const converseAnswerSchema = z.looseObject({
+  output: z.looseObject({
+    message: z.looseObject({ content: z.array(z.looseObject({ text: z.optional(z.string()) })) }),
+  }),
+  stopReason: z.string(),
+  usage: z.optional(
+    z.looseObject({
+      inputTokens: z.int().check(z.gte(0)),
+      outputTokens: z.int().check(z.gte(0)),
+    }),
+  ),
+});
 
 function clientFor(env: Env, region: string): BedrockRuntimeClient {
   const key = `${region}|${env.BEDROCK_ENDPOINT}|${env.AWS_ACCESS_KEY_ID}`;
@@ -94,6 +112,9 @@ export function bedrockClient(env: Env): TierClient {
         const out = await clientFor(env, region).send(new ConverseCommand(input), {
           abortSignal: signal,
         });
+        if (!converseAnswerSchema.safeParse(out).success) {
+          throw new UpstreamError("Bedrock sent a malformed answer", { failure: "reset" });
+        }
         return fromConverseResponse(out, {
           id: `chatcmpl-${crypto.randomUUID()}`,
           model: step.model,

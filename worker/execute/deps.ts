@@ -18,7 +18,7 @@ export function executionDeps(
   const stall = Number(env.STREAM_STALL_MS);
   return {
     env,
-    clients: { mec: mecClient, cloud: bedrockClient(env) },
+    clients: { mec: mecClient(env), cloud: bedrockClient(env) },
     budget,
     // Feedback to Durable Objects after the response: a failure there must not surface as an
     // unhandled rejection, only as a log line.

@@ -1,7 +1,17 @@
 // MEC tier: the site's OpenAI-compatible endpoint (vLLM, Ollama, TGI). Streams are read event by
-// event and handed on as they come; nothing is buffered beyond one event.
+// event and handed on as they come; nothing is buffered beyond one event. Every answer is checked
+// before it is used (size, JSON, shape): a site that sends anything else has failed the attempt
+// like one that reset, so the plan moves on and the client gets a typed error at worst.
 
-import type { ChatCompletion, ChatCompletionChunk } from "../../shared/openai.ts";
+import { BodyTooLarge, readTextWithin } from "../../shared/bounded-read.ts";
+import { siteUrlAllowed } from "../../shared/fleet-schema.ts";
+import {
+  type ChatCompletion,
+  type ChatCompletionChunk,
+  finishReasonOf,
+  upstreamChunkSchema,
+  upstreamCompletionSchema,
+} from "../../shared/openai.ts";
 import { retryAfterMs } from "../../shared/retry.ts";
 import type { PlanStep } from "../../shared/types.ts";
 import { sseData } from "./sse.ts";
@@ -13,19 +23,27 @@ import {
   type UpstreamRequest,
 } from "./upstream.ts";
 
-function siteEndpoint(step: PlanStep): string {
+function siteEndpoint(step: PlanStep, allowHttp: boolean): string {
   if (step.target.kind !== "site") throw new Error("not a MEC step");
-  return step.target.endpoint.replace(/\/$/, "");
+  const { endpoint } = step.target;
+  // Registration refuses plain http where it is not allowed; this catches sites registered
+  // before the deployment stopped allowing it.
+  if (!siteUrlAllowed(endpoint, allowHttp)) {
+    throw new UpstreamError("site endpoint is not https", { failure: "connect" });
+  }
+  return endpoint.replace(/\/$/, "");
 }
 
 async function post(
   step: PlanStep,
   body: Record<string, unknown>,
   signal: AbortSignal,
+  allowHttp: boolean,
 ): Promise<Response> {
+  const url = `${siteEndpoint(step, allowHttp)}/chat/completions`;
   let res: Response;
   try {
-    res = await fetch(`${siteEndpoint(step)}/chat/completions`, {
+    res = await fetch(url, {
       method: "POST",
       headers: {
         "content-type": "application/json",
@@ -48,61 +66,148 @@ async function post(
   return res;
 }
 
-export const mecClient: TierClient = {
-  async complete(step, req: UpstreamRequest, signal): Promise<ChatCompletion> {
-    const res = await post(
-      step,
-      { ...req, model: step.model, stream: false, stream_options: undefined },
-      signal,
-    );
-    try {
-      return (await res.json()) as ChatCompletion;
-    } catch (err) {
-      throw new UpstreamError("site sent an unreadable answer", {
-        failure: transportFailure(err, signal),
-      });
-    }
-  },
+/** Far above any real answer (200,000 output tokens are under 1 MiB of JSON). */
+export const MAX_SITE_ANSWER_BYTES = 8 * 1024 * 1024;
 
-  async stream(step, req, signal): Promise<StartedStream> {
-    const body = {
-      ...req,
-      model: step.model,
-      stream: true,
-      stream_options: { include_usage: true },
-    };
-    const res = await post(step, body, signal);
-    if (!res.body) throw new UpstreamError("site sent no body", { failure: "reset" });
-    const events = sseData(res.body);
-    const chunks = (async function* () {
-      for await (const data of events) {
-        if (data === "[DONE]") return;
-        let chunk: ChatCompletionChunk;
-        try {
-          chunk = JSON.parse(data) as ChatCompletionChunk;
-        } catch {
-          throw new UpstreamError("site sent a malformed event", { failure: "reset" });
-        }
-        if ((chunk as { error?: unknown }).error) {
-          throw new UpstreamError("site reported an error mid-stream", { failure: "reset" });
-        }
-        yield chunk;
+function malformed(what: string): UpstreamError {
+  return new UpstreamError(`site sent a malformed ${what}`, { failure: "reset" });
+}
+
+type SiteUsage = { prompt_tokens: number; completion_tokens: number; total_tokens?: number };
+
+function usageOf(u: SiteUsage | null | undefined) {
+  if (!u) return {};
+  return { usage: { ...u, total_tokens: u.total_tokens ?? u.prompt_tokens + u.completion_tokens } };
+}
+
+/** A site's answer as clients get it: checked, OpenAI's fixed fields set. */
+export function completionFromSite(json: unknown, now: number): ChatCompletion | undefined {
+  const parsed = upstreamCompletionSchema.safeParse(json);
+  if (!parsed.success) return undefined;
+  const { usage, ...a } = parsed.data;
+  return {
+    ...a,
+    object: "chat.completion",
+    created: a.created ?? Math.floor(now / 1000),
+    model: a.model ?? "",
+    choices: a.choices.map(({ message, finish_reason, ...c }) => {
+      const { tool_calls, content, ...rest } = message;
+      return {
+        ...c,
+        message: {
+          ...rest,
+          role: "assistant",
+          content: content ?? null,
+          refusal: null,
+          ...(tool_calls?.length
+            ? { tool_calls: tool_calls.map((t) => ({ ...t, type: "function" as const })) }
+            : {}),
+        },
+        logprobs: c.logprobs ?? null,
+        finish_reason: finishReasonOf(finish_reason),
+      };
+    }),
+    ...usageOf(usage),
+  };
+}
+
+/** One streamed chunk, checked the same way; undefined when it is not one. */
+export function chunkFromSite(json: unknown, now: number): ChatCompletionChunk | undefined {
+  const parsed = upstreamChunkSchema.safeParse(json);
+  if (!parsed.success) return undefined;
+  const { usage, ...k } = parsed.data;
+  return {
+    ...k,
+    id: k.id ?? "",
+    object: "chat.completion.chunk",
+    created: k.created ?? Math.floor(now / 1000),
+    model: k.model ?? "",
+    choices: k.choices.map(({ delta, finish_reason, ...c }) => {
+      const { tool_calls, ...d } = delta;
+      return {
+        ...c,
+        delta: { ...d, ...(tool_calls ? { tool_calls } : {}) },
+        logprobs: c.logprobs ?? null,
+        finish_reason: finish_reason == null ? null : finishReasonOf(finish_reason),
+      };
+    }),
+    // OpenAI sends `usage: null` on every chunk but the last; the plan runner holds it back.
+    ...(usage === null ? { usage: null } : usageOf(usage)),
+  };
+}
+
+export function mecClient(env: Env): TierClient {
+  const allowHttp = env.ALLOW_HTTP_SITES === "true";
+  return {
+    async complete(step, req: UpstreamRequest, signal): Promise<ChatCompletion> {
+      const res = await post(
+        step,
+        { ...req, model: step.model, stream: false, stream_options: undefined },
+        signal,
+        allowHttp,
+      );
+      let text: string;
+      try {
+        text = await readTextWithin(res, MAX_SITE_ANSWER_BYTES);
+      } catch (err) {
+        if (err instanceof BodyTooLarge) throw malformed("answer (too large)");
+        throw new UpstreamError("site sent an unreadable answer", {
+          failure: transportFailure(err, signal),
+        });
       }
-    })();
-    let first: IteratorResult<ChatCompletionChunk>;
-    try {
-      first = await chunks.next();
-    } catch (err) {
-      if (err instanceof UpstreamError) throw err;
-      throw new UpstreamError("site stream broke", { failure: transportFailure(err, signal) });
-    }
-    if (first.done) throw new UpstreamError("site stream ended empty", { failure: "reset" });
-    return {
-      first: first.value,
-      rest: chunks,
-      cancel: async () => {
-        await chunks.return(undefined).catch(() => {});
-      },
-    };
-  },
-};
+      let json: unknown;
+      try {
+        json = JSON.parse(text);
+      } catch {
+        throw malformed("answer (not JSON)");
+      }
+      const completion = completionFromSite(json, Date.now());
+      if (!completion) throw malformed("answer");
+      return completion;
+    },
+
+    async stream(step, req, signal): Promise<StartedStream> {
+      const body = {
+        ...req,
+        model: step.model,
+        stream: true,
+        stream_options: { include_usage: true },
+      };
+      const res = await post(step, body, signal, allowHttp);
+      if (!res.body) throw new UpstreamError("site sent no body", { failure: "reset" });
+      const events = sseData(res.body);
+      const chunks = (async function* () {
+        for await (const data of events) {
+          if (data === "[DONE]") return;
+          let json: unknown;
+          try {
+            json = JSON.parse(data);
+          } catch {
+            throw malformed("event (not JSON)");
+          }
+          if (typeof json === "object" && json !== null && "error" in json) {
+            throw new UpstreamError("site reported an error mid-stream", { failure: "reset" });
+          }
+          const chunk = chunkFromSite(json, Date.now());
+          if (!chunk) throw malformed("event");
+          yield chunk;
+        }
+      })();
+      let first: IteratorResult<ChatCompletionChunk>;
+      try {
+        first = await chunks.next();
+      } catch (err) {
+        if (err instanceof UpstreamError) throw err;
+        throw new UpstreamError("site stream broke", { failure: transportFailure(err, signal) });
+      }
+      if (first.done) throw new UpstreamError("site stream ended empty", { failure: "reset" });
+      return {
+        first: first.value,
+        rest: chunks,
+        cancel: async () => {
+          await chunks.return(undefined).catch(() => {});
+        },
+      };
+    },
+  };
+}

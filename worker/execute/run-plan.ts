@@ -96,12 +96,13 @@ export class UpstreamRejected extends AppError {
   }
 }
 
-async function admit(deps: RunDeps, step: PlanStep): Promise<Admission | string> {
+async function admit(deps: RunDeps, step: PlanStep, deadline: number): Promise<Admission | string> {
   const t = step.target;
   if (t.kind === "site") {
     const res = await siteStub(deps.env, t.siteId).reserve({
       model: step.model,
       ttlMs: Math.max(step.timeoutMs * 4, 30_000),
+      budgetMs: Math.max(0, deadline - deps.now()),
       ...(deps.admission?.criticality ? { criticality: deps.admission.criticality } : {}),
       ...(deps.admission?.tenant ? { tenant: deps.admission.tenant } : {}),
     });
@@ -118,6 +119,8 @@ async function admit(deps: RunDeps, step: PlanStep): Promise<Admission | string>
 /**
  * Feeds the outcome back (lease release or cloud breaker), after the response. `ttftMs` (known
  * for streams) is what the breaker judges slow; a long complete answer is not a slow site.
+ * `timedOut`: the attempt's timer expired, which the site agent does not hold against a site
+ * whose queue the request waited in.
  */
 function settle(
   deps: RunDeps,
@@ -125,11 +128,13 @@ function settle(
   ok: boolean,
   latencyMs: number,
   ttftMs?: number,
+  timedOut = false,
 ): void {
   const t = adm.step.target;
   const timing = ttftMs === undefined ? { latencyMs } : { latencyMs, ttftMs };
   if (t.kind === "site" && adm.leaseId) {
-    deps.waitUntil(siteStub(deps.env, t.siteId).release(adm.leaseId, { ok, ...timing }));
+    const outcome = { ok, ...timing, ...(timedOut ? { timedOut } : {}) };
+    deps.waitUntil(siteStub(deps.env, t.siteId).release(adm.leaseId, outcome));
   } else if (adm.service) {
     const outcome = {
       ok,
@@ -141,10 +146,16 @@ function settle(
 }
 
 /** A failed attempt that will be retried still counts against the target's breaker. */
-function reportFailedAttempt(deps: RunDeps, step: PlanStep, latencyMs: number): void {
-  const t = step.target;
+function reportFailedAttempt(
+  deps: RunDeps,
+  adm: Admission,
+  latencyMs: number,
+  timedOut: boolean,
+): void {
+  const t = adm.step.target;
   if (t.kind === "site") {
-    deps.waitUntil(siteStub(deps.env, t.siteId).reportOutcome({ ok: false, latencyMs }));
+    const outcome = { ok: false, latencyMs, ...(timedOut ? { timedOut } : {}) };
+    deps.waitUntil(siteStub(deps.env, t.siteId).reportOutcome(outcome, adm.leaseId));
   }
 }
 
@@ -188,7 +199,7 @@ async function runStep<T>(
   | undefined
 > {
   const target = targetName(step);
-  const admitted = await admit(deps, step);
+  const admitted = await admit(deps, step, deadline);
   if (typeof admitted === "string") {
     attempts.push({
       target,
@@ -203,7 +214,7 @@ async function runStep<T>(
   for (let attempt = 0; ; attempt++) {
     const timeout = planAttemptTimeout(deadline, deps.now(), step.timeoutMs);
     if (timeout <= 0) {
-      settle(deps, admitted, false, 0);
+      settle(deps, admitted, false, 0, undefined, true);
       attempts.push({
         target,
         tier: step.tier,
@@ -263,8 +274,9 @@ async function runStep<T>(
         throw new ExecutionFailed(attempts);
       }
       const more = attempt + 1 < retry.maxAttempts;
+      const timedOut = verdict.errorClass === "timeout";
       if (verdict.retryable && more && deps.budget.tryRetry(deps.now())) {
-        reportFailedAttempt(deps, step, latencyMs);
+        reportFailedAttempt(deps, admitted, latencyMs, timedOut);
         const wait = Math.max(
           e.retryAfterMs ?? 0,
           backoffDelay(
@@ -278,7 +290,7 @@ async function runStep<T>(
           continue;
         }
       }
-      settle(deps, admitted, false, latencyMs);
+      settle(deps, admitted, false, latencyMs, undefined, timedOut);
       return undefined;
     }
   }

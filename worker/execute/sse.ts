@@ -3,7 +3,13 @@
 
 const encoder = new TextEncoder();
 
-/** Yields each event's `data` (joined lines), in order, as soon as its blank line arrives. */
+/** One event's text; a chunk of an answer is a few hundred bytes, so this is only ever a fault. */
+export const MAX_SSE_EVENT_CHARS = 1024 * 1024;
+
+/**
+ * Yields each event's `data` (joined lines), in order, as soon as its blank line arrives. Throws
+ * when an event grows past MAX_SSE_EVENT_CHARS without ending.
+ */
 export async function* sseData(body: ReadableStream<Uint8Array>): AsyncGenerator<string> {
   // Read and decode by hand: a piped TextDecoderStream would leave its pipe's rejection
   // unhandled when the upstream connection drops.
@@ -27,6 +33,7 @@ export async function* sseData(body: ReadableStream<Uint8Array>): AsyncGenerator
           .join("\n");
         if (data) yield data;
       }
+      if (buffer.length > MAX_SSE_EVENT_CHARS) throw new Error("server-sent event too large");
     }
   } finally {
     // Stops the upstream when the consumer leaves early (failover, client gone).

@@ -92,10 +92,10 @@ const NAMED_RESPONSES: [z.ZodMiniType, string][] = [
 ];
 
 export const ERROR_TEXT: Record<number, string> = {
-  400: "`invalid_request`: bad JSON, or a schema miss; `details` lists `{ path, message }`.",
+  400: "`invalid_request`: bad JSON, a schema miss, or a query past the request limits; `details` lists `{ path, message }`.",
   401: "`unauthorized`: no key, or a key that is not configured (`WWW-Authenticate: Bearer`).",
   403: "`forbidden`: a valid key of a role this endpoint does not take.",
-  413: "`payload_too_large`: the body exceeds the limit.",
+  413: "`url_too_long`, `headers_too_large`, `payload_too_large`: the URL, the headers or a body exceed the request limits (checked on every path).",
   415: "`unsupported_media_type`: the body is not `application/json`.",
   429: "`rate_limited`: an issued key over its rate limit (`Retry-After`); platform keys are not limited.",
   500: "`internal`: a bug (logged without request content); no internals in the answer.",
@@ -103,15 +103,16 @@ export const ERROR_TEXT: Record<number, string> = {
 
 /** Every error an operation may answer: its kind's common ones and its own. */
 export function errorStatuses(op: OperationDoc): Record<number, string> {
-  const errors: Record<number, string> = {};
-  if (op.body || op.params || op.query) errors[400] = ERROR_TEXT[400] as string;
+  // The request limits run before every route: any of them may refuse a query (400) or a size.
+  const errors: Record<number, string> = { 400: ERROR_TEXT[400] as string };
+  errors[413] = ERROR_TEXT[413] as string;
   if (op.roles.length > 0 || op.session) errors[401] = ERROR_TEXT[401] as string;
   if (op.roles.length > 0) {
     errors[403] = `${ERROR_TEXT[403]} Takes: ${op.roles.join(", ")}.`;
     errors[429] = ERROR_TEXT[429] as string;
   }
   if (op.body) {
-    errors[413] = `\`payload_too_large\`: the body exceeds ${op.bodyLimitBytes ?? 0} bytes.`;
+    errors[413] = `\`payload_too_large\`: the body exceeds ${op.bodyLimitBytes ?? 0} bytes; \`url_too_long\`, \`headers_too_large\`: the URL or the headers exceed the request limits.`;
     errors[415] = ERROR_TEXT[415] as string;
   }
   Object.assign(errors, op.errors);

@@ -9,11 +9,15 @@ import {
   hintsFromHeaders,
   routeInputFromChat,
 } from "../../shared/chat-routing.ts";
-import { type ChatCompletionRequest, chatCompletionRequestSchema } from "../../shared/openai.ts";
+import {
+  type ChatCompletionRequest,
+  chatCompletionRequestSchema,
+  remoteMediaPaths,
+} from "../../shared/openai.ts";
 import { routeRequestSchema } from "../../shared/route-request.ts";
 import { requireRole } from "../auth.ts";
 import { decideRequest } from "../decide-request.ts";
-import { InvalidRequest } from "../errors.ts";
+import { InvalidRequest, refuseRemoteMedia } from "../errors.ts";
 import { executionDeps } from "../execute/deps.ts";
 import { recordFailure, recordOutcome, tokensOf } from "../execute/record-outcome.ts";
 import { runComplete, runStream, targetName } from "../execute/run-plan.ts";
@@ -53,6 +57,7 @@ function upstreamRequest(body: ChatCompletionRequest): UpstreamRequest {
 
 chatApp.post("/", limitBody(MAX_CHAT_BODY_BYTES), requireRole("device", "operator"), async (c) => {
   const body = await readJson(c, chatCompletionRequestSchema);
+  refuseRemoteMedia(remoteMediaPaths(body.messages));
   const input = routeInputFromChat(body, hints(c, body));
   input.task.payloadBytes = Number(c.req.header("content-length") ?? 0) || 0;
   const checked = routeRequestSchema.safeParse(input);

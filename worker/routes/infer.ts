@@ -5,11 +5,15 @@
 
 import { Hono } from "hono";
 import * as z from "zod/mini";
-import { type ChatCompletionRequest, chatMessageSchema } from "../../shared/openai.ts";
+import {
+  type ChatCompletionRequest,
+  chatMessageSchema,
+  remoteMediaPaths,
+} from "../../shared/openai.ts";
 import { routeRequestSchema } from "../../shared/route-request.ts";
 import { requireRole } from "../auth.ts";
 import { decideRequest, routeAnswer } from "../decide-request.ts";
-import { InvalidRequest } from "../errors.ts";
+import { InvalidRequest, refuseRemoteMedia } from "../errors.ts";
 import { executionDeps } from "../execute/deps.ts";
 import { recordFailure, recordOutcome, tokensOf } from "../execute/record-outcome.ts";
 import { runComplete, targetName } from "../execute/run-plan.ts";
@@ -24,7 +28,8 @@ const base64 = z.string().check(z.regex(/^[A-Za-z0-9+/]+={0,2}$/, "expected base
 const mediaSchema = z.strictObject({
   type: z.enum(["image", "audio", "video"]),
   data: z.optional(base64),
-  url: z.optional(z.url({ protocol: /^https?$/ })),
+  /** A `data:` URL; remote URLs are refused (nothing fetches them). */
+  url: z.optional(z.string()),
   /**
    * `png`, `jpeg`, `webp`, `gif` for images (default jpeg); `wav`, `mp3` for audio (default wav);
    * `mp4`, `webm`, `mov`, `mkv`, … for video (default mp4).
@@ -85,6 +90,12 @@ inferApp.post(
   requireRole("device", "operator"),
   async (c) => {
     const body = await readJson(c, inferSchema);
+    refuseRemoteMedia([
+      ...(body.input.media ?? []).flatMap((m, i) =>
+        m.url !== undefined && !/^data:/i.test(m.url) ? [`input.media.${i}.url`] : [],
+      ),
+      ...remoteMediaPaths(body.input.messages ?? []).map((p) => `input.${p}`),
+    ]);
     const { input: _input, ...routeInput } = body;
     if (routeInput.task.payloadBytes === undefined) {
       const bytes = (body.input.media ?? []).reduce(

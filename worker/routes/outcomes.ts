@@ -6,6 +6,7 @@
 
 import { Hono } from "hono";
 import * as z from "zod/mini";
+import { catalogModel } from "../../shared/catalog.ts";
 import { reportedOutcome } from "../../shared/events.ts";
 import { requireRole } from "../auth.ts";
 import { InvalidRequest, NotFound } from "../errors.ts";
@@ -21,8 +22,17 @@ export const outcomeSchema = z.strictObject({
   decisionId: z.optional(z.uuid()),
   leaseId: z.optional(z.string().check(z.regex(/^[a-z0-9][a-z0-9-]{0,62}\.[0-9a-f-]{36}$/))),
   siteId: z.optional(z.string().check(z.regex(/^[a-z0-9][a-z0-9-]{0,62}$/))),
-  /** The catalog model that ran (for history). */
-  model: z.optional(z.string().check(z.regex(/^[a-z0-9][a-z0-9._:-]{0,63}$/))),
+  /** The catalog model that ran (for history); any other name is refused, never stored. */
+  model: z.optional(
+    z
+      .string()
+      .check(
+        z.refine(
+          (m) => catalogModel(m) !== undefined,
+          "expected a catalog model id (GET /v1/catalog)",
+        ),
+      ),
+  ),
   ok: z.boolean(),
   /** The whole call. */
   latencyMs: z.optional(z.number().check(z.gte(0), z.lte(3_600_000))),

@@ -92,6 +92,7 @@ async function reserve(
       const res = await siteStub(env, siteId).reserve({
         model: step.model,
         ttlMs: step.timeoutMs * 4,
+        budgetMs: d.plan.timeoutMs,
         criticality: admission.criticality,
         ...(admission.tenant ? { tenant: admission.tenant } : {}),
       });

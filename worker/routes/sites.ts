@@ -5,8 +5,9 @@
 
 import { Hono } from "hono";
 import * as z from "zod/mini";
-import { siteRegistrationSchema } from "../../shared/fleet-schema.ts";
+import { siteRegistrationSchema, siteUrlAllowed } from "../../shared/fleet-schema.ts";
 import { heartbeatSchema, reportFromHeartbeat } from "../../shared/heartbeat.ts";
+import { notBuiltinProperty } from "../../shared/model-id.ts";
 import { requirePlatform, requireRole } from "../auth.ts";
 import { AppError, Forbidden, InvalidRequest, NotFound } from "../errors.ts";
 import { fleetSource } from "../fleet/live-fleet-source.ts";
@@ -27,7 +28,7 @@ export const siteParamsSchema = z.strictObject({
 });
 export const registrationBody = z.extend(siteRegistrationSchema, { id: z.optional(z.string()) });
 export const modelBody = z.strictObject({
-  model: z.string().check(z.minLength(1), z.maxLength(64)),
+  model: z.string().check(z.minLength(1), z.maxLength(64), notBuiltinProperty),
 });
 
 function siteId(raw: string): string {
@@ -45,6 +46,15 @@ function unknownSite(id: string): NotFound {
 sitesApp.put("/:id", limitBody(), requireRole("operator"), requirePlatform, async (c) => {
   const id = siteId(c.req.param("id"));
   const body = await readJson(c, registrationBody);
+  const allowHttp = c.env.ALLOW_HTTP_SITES === "true";
+  for (const field of ["endpoint", "controlEndpoint"] as const) {
+    const url = body[field];
+    if (url !== undefined && !siteUrlAllowed(url, allowHttp)) {
+      throw new InvalidRequest("site endpoints must be https", [
+        { path: field, message: "expected an https URL (plain http only with ALLOW_HTTP_SITES)" },
+      ]);
+    }
+  }
   if (body.id !== undefined && body.id !== id) {
     throw new InvalidRequest("id in the body differs from the path", [
       { path: "id", message: `expected "${id}" or no id` },
