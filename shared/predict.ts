@@ -119,11 +119,13 @@ export function predictSite(
   const own = site.models.find((m) => m.model === model.id);
   const { maxConcurrent, gpus } = site.capacity;
   const { running, waiting } = site.load;
-  // Continuous batching shares the GPU: a full site decodes each stream ~40% slower than the
-  // catalog's one-request figure. A rate the site measured (heartbeats, outcomes) is what its
-  // streams get under its load already; slowing it again would count the batching twice.
+  // Continuous batching shares the GPU: a full site decodes each stream ~40% slower than one
+  // stream alone. A site's rate is taken as its one-stream speed, as the catalog's is (registered
+  // and heartbeat rates are; a learned one averages the loads it was seen under). Measured under
+  // `npm run bench:quality`, taking it as the speed under any load cost 0.7–2 points of SLA
+  // attainment (optimistic plans, more failed attempts).
   const busy = Math.min(1, running / maxConcurrent);
-  const tps = own?.tokensPerSec ?? v.tokensPerSec * (1 - 0.4 * busy);
+  const tps = (own?.tokensPerSec ?? v.tokensPerSec) * (1 - 0.4 * busy);
   const prefillMs = (req.task.inputTokens / v.prefillTokensPerSec) * 1000;
   const msPerToken = 1000 / tps;
   const out = expectedOutputTokens(req, outputShare);
