@@ -5,13 +5,13 @@ import { describe, expect, it } from "vitest";
 import { type CatalogModel, catalogModel } from "../../shared/catalog.ts";
 import { assessDevice } from "../../shared/context.ts";
 import { DEFAULT_POLICY } from "../../shared/policy.ts";
-import type { Criticality } from "../../shared/types.ts";
 import {
   expectedOutputTokens,
   predictCloud,
   predictDevice,
   predictSite,
 } from "../../shared/predict.ts";
+import type { Criticality } from "../../shared/types.ts";
 import { makeRegion, makeRequest, makeSite, type SiteOverrides } from "./helpers/fleet-builders.ts";
 
 const policy = DEFAULT_POLICY;
