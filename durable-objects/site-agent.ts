@@ -703,8 +703,12 @@ export class SiteAgent extends DurableObject<Env> {
     const { residentModels: _declared, faultDomain, controlEndpoint: _control, ...rest } = reg;
     const live = this.#live;
     const tps = live.tokensPerSec;
-    const held = this.#leases.size;
-    const load = siteLoad(live, held, this.#expected.length, reg.capacity.maxConcurrent);
+    const load = siteLoad(
+      live,
+      this.#leases.size,
+      this.#expected.length,
+      reg.capacity.maxConcurrent,
+    );
     const byClass = this.#waitingByClass(load.waiting, load.running + load.waiting);
     return {
       ...rest,
