@@ -73,7 +73,9 @@ try {
       headers: { authorization: "Bearer dev-operator-key", "content-type": "application/json" },
       body: JSON.stringify({ model: MODEL }),
     });
-    if (!res.ok) throw new Error(`loading ${MODEL} at ${site.id}: HTTP ${res.status}`);
+    if (!res.ok) {
+      throw new Error(`loading ${MODEL} at ${site.id}: HTTP ${res.status} ${await res.text()}`);
+    }
   }
   const result = await runLoad({
     url: stack.base,

@@ -273,6 +273,7 @@ export interface components {
       endpoint: string;
       controlEndpoint?: string;
       faultDomain?: string;
+      scheduling?: "fcfs" | "priority";
       capacity: {
         maxConcurrent: number;
         maxQueue: number;
@@ -373,6 +374,7 @@ export interface components {
       kind: "site";
       siteId: string;
       endpoint: string;
+      priority?: number;
     } | {
       kind: "cloud";
       region: string;
@@ -545,7 +547,13 @@ export interface components {
         freeGpuMemoryGb: number;
         residentModels: string[];
         updatedAt: number;
+        waitingByClass?: {
+          critical: number;
+          standard: number;
+          sheddable: number;
+        };
       };
+      scheduling?: "fcfs" | "priority";
       breaker: "closed" | "open" | "half_open";
       trafficShare: number;
       errorRate: number;
@@ -579,6 +587,7 @@ export interface components {
         endpoint: string;
         controlEndpoint?: string;
         faultDomain?: string;
+        scheduling?: "fcfs" | "priority";
         capacity: {
           maxConcurrent: number;
           maxQueue: number;

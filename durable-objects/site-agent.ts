@@ -13,6 +13,8 @@ import {
   queueAllowanceMs,
   queueWaitMs,
   siteLoad,
+  waitingAhead,
+  waitingByClass,
 } from "../shared/admission.ts";
 import { PLATFORM_TENANT } from "../shared/api-key.ts";
 import { readTextWithin } from "../shared/bounded-read.ts";
@@ -56,7 +58,7 @@ import {
 } from "../shared/model-cache.ts";
 import { DEFAULT_POLICY } from "../shared/policy.ts";
 import { breakerResult, nextServiceMs, type SiteOutcome } from "../shared/queued-outcome.ts";
-import type { Criticality, SiteView } from "../shared/types.ts";
+import { CRITICALITIES, type Criticality, type SiteView } from "../shared/types.ts";
 
 /** Timing knobs; wrangler vars override them (see `siteTimingFrom`). */
 export interface SiteTiming {
@@ -125,6 +127,8 @@ const leaseSchema = z.object({
   tenant: z.optional(z.string()),
   /** Granted beyond the run slots: it waited in the site's queue (shared/queued-outcome.ts). */
   queued: z.optional(z.boolean()),
+  /** The request's class: a priority site serves its queue by it. */
+  criticality: z.optional(z.enum(CRITICALITIES)),
 });
 type Lease = z.infer<typeof leaseSchema>;
 
@@ -404,7 +408,7 @@ export class SiteAgent extends DurableObject<Env> {
       request.criticality === "sheddable" &&
       isSaturated({ waiting, kvCacheUsage }, DEFAULT_POLICY.saturation);
     this.#cache = recordDemand(this.#cache, request.model, now, DEFAULT_CACHE_POLICY);
-    if (busy >= limit || shed || this.#queueTooLong(request, busy, reg.capacity.maxConcurrent)) {
+    if (busy >= limit || shed || this.#queueTooLong(request, busy, waiting, reg)) {
       this.ctx.storage.kv.put("cache", this.#cache);
       return { granted: false, reason: "capacity" };
     }
@@ -418,6 +422,7 @@ export class SiteAgent extends DurableObject<Env> {
     const ttl = Math.min(request.ttlMs ?? this.timing.leaseTtlMs, this.timing.leaseTtlMs);
     const lease: Lease = { model: request.model, expiresAt: now + ttl, probe: gate.probe };
     if (request.tenant !== undefined) lease.tenant = request.tenant;
+    if (request.criticality !== undefined) lease.criticality = request.criticality;
     if (busy >= reg.capacity.maxConcurrent) lease.queued = true;
     this.#leases.set(leaseId, lease);
     this.ctx.storage.kv.put(`lease:${leaseId}`, lease);
@@ -426,13 +431,33 @@ export class SiteAgent extends DurableObject<Env> {
     return { granted: true, leaseId, expiresAt: lease.expiresAt, probe: gate.probe };
   }
 
-  /** Work that is not critical, facing a queue longer than its share of its time left. */
-  #queueTooLong(request: ReserveRequest, busy: number, maxConcurrent: number): boolean {
+  /**
+   * Work that is not critical, facing a queue longer than its share of its time left. At a
+   * priority site only the queued work of its class or above is ahead of it.
+   */
+  #queueTooLong(
+    request: ReserveRequest,
+    busy: number,
+    waiting: number,
+    reg: SiteRegistration,
+  ): boolean {
     const serviceMs = this.#serviceMs.get(request.model);
     if (request.budgetMs === undefined || serviceMs === undefined) return false;
     const criticality = request.criticality ?? "critical";
     const allowance = queueAllowanceMs(criticality, request.budgetMs - serviceMs);
-    return queueWaitMs(busy, maxConcurrent, serviceMs) > allowance;
+    const load = { waiting, waitingByClass: this.#waitingByClass(waiting, busy) };
+    const behind = waiting - waitingAhead(load, reg.scheduling, criticality);
+    return queueWaitMs(busy - behind, reg.capacity.maxConcurrent, serviceMs) > allowance;
+  }
+
+  /** At a priority site, the `waiting` of `held` requests by class (shared/admission.ts). */
+  #waitingByClass(waiting: number, held: number): Record<Criticality, number> | undefined {
+    if (this.#reg?.scheduling !== "priority") return undefined;
+    const leased: Record<Criticality, number> = { critical: 0, standard: 0, sheddable: 0 };
+    for (const lease of this.#leases.values()) {
+      if (lease.criticality) leased[lease.criticality] += 1;
+    }
+    return waitingByClass(waiting, held, leased);
   }
 
   /**
@@ -678,6 +703,13 @@ export class SiteAgent extends DurableObject<Env> {
     const { residentModels: _declared, faultDomain, controlEndpoint: _control, ...rest } = reg;
     const live = this.#live;
     const tps = live.tokensPerSec;
+    const load = siteLoad(
+      live,
+      this.#leases.size,
+      this.#expected.length,
+      reg.capacity.maxConcurrent,
+    );
+    const byClass = this.#waitingByClass(load.waiting, load.running + load.waiting);
     return {
       ...rest,
       faultDomain: faultDomain ?? reg.id,
@@ -686,7 +718,8 @@ export class SiteAgent extends DurableObject<Env> {
         return measured === undefined ? m : { ...m, tokensPerSec: measured };
       }),
       load: {
-        ...siteLoad(live, this.#leases.size, this.#expected.length, reg.capacity.maxConcurrent),
+        ...load,
+        ...(byClass ? { waitingByClass: byClass } : {}),
         kvCacheUsage: live.kvCacheUsage,
         gpuUtilization: live.gpuUtilization,
         freeGpuMemoryGb: live.freeGpuMemoryGb ?? reg.capacity.gpuMemoryGb,

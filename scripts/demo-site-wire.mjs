@@ -12,6 +12,8 @@ import { createHash } from "node:crypto";
  * @property {number} promptTokens estimated: a token per 4 characters, 4 per message, 256 an
  *   image or audio part, 1024 a video part
  * @property {number} answerSeed from a digest of the prompt; the prompt itself is not kept
+ * @property {number | undefined} priority vLLM's `priority` (lower is served earlier); absent
+ *   counts as 0
  */
 /** @import { IncomingMessage, ServerResponse } from "node:http" */
 /** @import { Faults } from "./demo-site.mjs" */
@@ -125,6 +127,10 @@ export function parseChatRequest(body) {
       throw bad("`max_tokens` must be a positive integer.");
     }
   }
+  const { priority } = body;
+  if (priority !== undefined && priority !== null && !Number.isSafeInteger(priority)) {
+    throw bad("`priority` must be an integer.");
+  }
   if (typeof stream !== "boolean") throw bad("`stream` must be a boolean.");
   if (streamOptions !== undefined && streamOptions !== null && !isRecord(streamOptions)) {
     throw bad("`stream_options` must be an object.");
@@ -137,6 +143,7 @@ export function parseChatRequest(body) {
     includeUsage: isRecord(streamOptions) && streamOptions.include_usage === true,
     promptTokens: other + Math.ceil(chars / 4),
     answerSeed: digest.digest().readUInt32LE(0),
+    priority: typeof priority === "number" ? priority : undefined,
   };
 }
 

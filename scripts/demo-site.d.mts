@@ -45,6 +45,12 @@ export interface DemoSiteOptions {
   models: DemoModel[];
   residentModels: string[];
   maxConcurrent: number;
+  /**
+   * How waiting requests are ordered: `fcfs` (default) in arrival order, refusing a non-zero
+   * `priority` with 400 as vLLM does; `priority` by the body's `priority` (lower first), then
+   * arrival.
+   */
+  scheduling?: "fcfs" | "priority";
   gpuMemoryGb: number;
   /** Multiplies every simulated delay (decode, prefill, cold load). Default 1. */
   timeScale?: number;
@@ -86,6 +92,8 @@ export interface DemoSiteStats {
   heartbeatsFailed: number;
   /** HTTP status of the last heartbeat; 0 unreachable; null none yet. */
   lastHeartbeatStatus: number | null;
+  /** Chat requests by the `priority` they carried (`"none"` without one). */
+  priorities: Record<string, number>;
 }
 
 /** Live: read it any time; do not write it. */

@@ -11,7 +11,7 @@
 // CLI (needs Node ≥ 22.18 to read shared/catalog.ts: use the project's `npx node`):
 //   npx node scripts/demo-site.mjs --id berlin-1 [--id paris-1 …] | --all
 //     [--port N]              only with one site; default: the port of the seed site's endpoint
-//     [--time-scale X] [--seed N] [--faults '{"errorRate":0.1}']
+//     [--time-scale X] [--seed N] [--faults '{"errorRate":0.1}'] [--scheduling fcfs|priority]
 //     [--router http://127.0.0.1:8787 [--site-key dev-site-key] [--heartbeat-ms 1000]]
 //   Sites come from shared/seed/fleet.json (capacity, models, residentModels) and the MEC
 //   variants of shared/catalog.ts (gpuMemoryGb → sizeGb, tokensPerSec, loadTimeMs).
@@ -21,7 +21,11 @@
 //     A deterministic fake answer derived from a digest of the prompt; the prompt is never
 //     logged or kept. Errors as { "error": { message, type, code } }: 404 unknown model, 400 bad
 //     body. A servable model that is not resident is cold-loaded first (evicting LRU models).
-//     At most `maxConcurrent` requests generate; the rest wait in FIFO order.
+//     At most `maxConcurrent` requests generate; the rest wait in arrival order, or with
+//     `scheduling: "priority"` (vLLM's `--scheduling-policy priority`) by the body's integer
+//     `priority` (lower first, absent = 0) and then arrival. Like vLLM, a site that is not
+//     scheduling by priority answers 400 to a non-zero `priority`. Running requests are never
+//     preempted.
 //   GET /v1/models (resident models), GET /health (200 {}), GET /metrics (Prometheus text:
 //     vllm:num_requests_running / _waiting and vllm:kv_cache_usage_perc per model_name).
 //
@@ -31,7 +35,8 @@
 //        answers once the model serves; evicts least recently used idle models to make room;
 //        404 model not servable here, 507 it cannot fit (too large, or the rest is in use).
 //   POST /control/models/unload {"model"} → 200 { model, resident: false }; 409 while in use.
-//   GET  /control/stats → request, error, reset and hang counters (demo only)
+//   GET  /control/stats → request, error, reset and hang counters, and chat requests by the
+//        `priority` they carried ("none" without one) (demo only)
 //   GET  /control/models → { models: [{ model, sizeGb, loadedAt, lastUsedAt }], gpuMemoryGb,
 //        freeGpuMemoryGb } (times in epoch ms).
 //   It has no authentication: a sidecar must only be reachable from the router's network.
@@ -101,6 +106,7 @@ import {
  * @property {DemoModel[]} models
  * @property {string[]} residentModels
  * @property {number} maxConcurrent
+ * @property {"fcfs" | "priority"} [scheduling] how the queue is ordered (default fcfs)
  * @property {number} gpuMemoryGb
  * @property {number} [timeScale]
  * @property {number} [seed]
@@ -136,6 +142,7 @@ import {
  * @property {number} heartbeatsSent answered 2xx
  * @property {number} heartbeatsFailed
  * @property {number | null} lastHeartbeatStatus HTTP status; 0 unreachable; null none yet
+ * @property {Record<string, number>} priorities chat requests by the `priority` they carried
  */
 /**
  * @typedef {object} DemoSite
@@ -188,6 +195,10 @@ export async function startDemoSite(options) {
   const inUse = new Map();
   /** @type {Map<string, { sizeGb: number, done: Promise<void> }>} */
   const loading = new Map();
+  const scheduling = options.scheduling ?? "fcfs";
+  if (scheduling !== "fcfs" && scheduling !== "priority") {
+    throw new TypeError(`demo site: scheduling must be fcfs or priority, not ${scheduling}`);
+  }
   const slots = new Slots(maxConcurrent);
   const rand = mulberry32(options.seed ?? 1);
   /** Chat answers in flight: cut when the site goes dark or closes. @type {Set<ServerResponse>} */
@@ -220,6 +231,7 @@ export async function startDemoSite(options) {
       heartbeatsSent: 0,
       heartbeatsFailed: 0,
       lastHeartbeatStatus: null,
+      priorities: {},
     },
   };
 
@@ -297,6 +309,15 @@ export async function startDemoSite(options) {
   async function chat(req, res, signal) {
     state.stats.requests += 1;
     const body = parseChatRequest(await readJson(req));
+    const key = body.priority === undefined ? "none" : String(body.priority);
+    state.stats.priorities[key] = (state.stats.priorities[key] ?? 0) + 1;
+    if (scheduling === "fcfs" && (body.priority ?? 0) !== 0) {
+      throw new ApiError(
+        400,
+        "invalid_request",
+        `Got priority ${body.priority} but priority scheduling is not enabled.`,
+      );
+    }
     const spec = specs.get(body.model);
     if (!spec) {
       throw new ApiError(404, "model_not_found", `The model \`${body.model}\` does not exist.`);
@@ -335,7 +356,7 @@ export async function startDemoSite(options) {
       bump(waitingBy, model, 1);
       try {
         await ensureResident(spec);
-        await slots.acquire(signal);
+        await slots.acquire(signal, scheduling === "priority" ? (body.priority ?? 0) : 0);
       } finally {
         bump(waitingBy, model, -1);
       }
@@ -671,17 +692,20 @@ export async function startDemoSite(options) {
   return { port: boundPort, url, close, state, setFaults };
 }
 
-/** FIFO slots: at most `n` holders; the rest wait in arrival order and may give up. */
+/**
+ * Run slots: at most `n` holders; the rest wait by priority (lower first), then in arrival order,
+ * and may give up. With every priority equal this is FIFO.
+ */
 class Slots {
-  /** @type {{ grant: () => void }[]} */
+  /** @type {{ grant: () => void, priority: number }[]} */
   #queue = [];
   #free;
   /** @param {number} n */
   constructor(n) {
     this.#free = n;
   }
-  /** @param {AbortSignal} signal @returns {Promise<void>} */
-  acquire(signal) {
+  /** @param {AbortSignal} signal @param {number} [priority] @returns {Promise<void>} */
+  acquire(signal, priority = 0) {
     if (signal.aborted) return Promise.reject(signal.reason);
     if (this.#free > 0 && this.#queue.length === 0) {
       this.#free -= 1;
@@ -694,13 +718,17 @@ class Slots {
         reject(signal.reason);
       };
       const entry = {
+        priority,
         grant: () => {
           signal.removeEventListener("abort", onAbort);
           resolve();
         },
       };
       signal.addEventListener("abort", onAbort, { once: true });
-      this.#queue.push(entry);
+      // Behind every entry of the same or a lower number: ties keep arrival order.
+      const at = this.#queue.findIndex((e) => e.priority > priority);
+      if (at < 0) this.#queue.push(entry);
+      else this.#queue.splice(at, 0, entry);
     });
   }
   release() {
@@ -813,6 +841,7 @@ async function main() {
       router: { type: "string" },
       "site-key": { type: "string" },
       "heartbeat-ms": { type: "string" },
+      scheduling: { type: "string" },
     },
   });
   /** @type {DemoSiteOptions[]} */
@@ -845,6 +874,7 @@ async function main() {
       timeScale: Number(values["time-scale"] ?? 1),
       seed: Number(values.seed ?? 1),
       faults: JSON.parse(values.faults ?? "{}"),
+      ...(values.scheduling === "priority" ? { scheduling: "priority" } : {}),
       ...(router
         ? {
             heartbeat: {

@@ -30,6 +30,8 @@ export interface StackOptions {
   siteTimeScale?: number;
   /** Faults every demo site starts with. */
   siteFaults?: Partial<Faults>;
+  /** How the demo sites order their queues, and how they are registered. Default priority. */
+  siteScheduling?: "fcfs" | "priority";
   /** Seeds the demo sites' and stand-ins' draws (default 1). */
   seed?: number;
   /** Demo sites' heartbeat period (default 2000). */

@@ -3,7 +3,8 @@
 // - the router under `wrangler dev`, with local Durable Objects, Queues and D1 (migrations
 //   applied first);
 // - the demo MEC sites of shared/seed/fleet.json (or the given ones), registered through the
-//   fleet API and heartbeating to it, on their seed ports or on free ones;
+//   fleet API and heartbeating to it, on their seed ports or on free ones, scheduling their
+//   queues by priority as vLLM does with `--scheduling-policy priority`;
 // - a Bedrock Converse stand-in, unless .dev.vars holds real AWS credentials (suites pass
 //   `bedrock` options, which always mean the stand-in); with `nova`, a second one for Nova;
 // - kinesalite, an in-memory Kinesis, with the metrics stream.
@@ -142,11 +143,12 @@ async function startTapCollector(into) {
 
 /**
  * Registers each started site through the fleet API (idempotent: PUT) with its seed
- * registration, pointed at the demo site that serves it.
+ * registration, pointed at the demo site that serves it and scheduling as it does.
  * @param {string} base
  * @param {DemoSite[]} sites
+ * @param {"fcfs" | "priority"} scheduling
  */
-async function registerSites(base, sites) {
+async function registerSites(base, sites, scheduling) {
   const seed = JSON.parse(readFileSync(join(ROOT, "shared", "seed", "fleet.json"), "utf8"));
   for (const site of sites) {
     const registration = seed.sites.find(
@@ -160,6 +162,7 @@ async function registerSites(base, sites) {
         ...registration,
         endpoint: `${site.url}/v1`,
         controlEndpoint: `${site.url}/control`,
+        scheduling,
       }),
     });
     if (!res.ok) {
@@ -181,6 +184,8 @@ async function registerSites(base, sites) {
  * @property {number} [siteTimeScale] multiplies the demo sites' simulated delays (default each
  *   site's own, else 1)
  * @property {Partial<Faults>} [siteFaults] faults every demo site starts with
+ * @property {"fcfs" | "priority"} [siteScheduling] how the demo sites order their queues, and
+ *   how they are registered (default priority)
  * @property {number} [seed] seeds the demo sites' and stand-ins' draws (default 1)
  * @property {number} [heartbeatMs] demo sites' heartbeat period (default 2000)
  * @property {"auto" | BedrockStandinOptions} [bedrock] "auto" (default without `dir`): the real
@@ -230,6 +235,7 @@ async function registerSites(base, sites) {
 export async function startStack(options = {}) {
   const { dir, vars = {}, output = "inherit" } = options;
   const { seed = 1, heartbeatMs = 2_000, startTimeoutMs = 60_000 } = options;
+  const scheduling = options.siteScheduling ?? "priority";
   // A stack with a folder of its own is a suite's: apart from everything else on the machine.
   const apart = dir !== undefined;
   const sitePorts = options.sitePorts ?? (apart ? "free" : "seed");
@@ -397,6 +403,7 @@ export async function startStack(options = {}) {
         timeScale: options.siteTimeScale ?? siteOptions.timeScale ?? 1,
         seed,
         faults: { ...siteOptions.faults, ...options.siteFaults },
+        scheduling,
         heartbeat: { routerUrl: base, siteKey: SITE_KEY, intervalMs: heartbeatMs },
       }).catch((err) => {
         throw new Error(`demo site ${siteOptions.id} on port ${siteOptions.port}: ${err.message}`);
@@ -413,7 +420,7 @@ export async function startStack(options = {}) {
           : `mec-router did not come up on ${base} within ${startTimeoutMs / 1000} s${said}`,
       );
     }
-    const registered = await registerSites(base, demoSites);
+    const registered = await registerSites(base, demoSites, scheduling);
     return {
       base,
       demoSites,

@@ -5,9 +5,11 @@
 //   site that standard traffic fills still takes critical requests;
 // - sheddable work is also refused at a saturated site (queue or KV cache at the llm-d
 //   thresholds), so it never waits in a queue that others need.
+// At a site that schedules by priority (vLLM's `--scheduling-policy priority`) a request waits
+// only for the queued work of its own class or a more urgent one, plus a free run slot.
 
 import type { Policy } from "./policy.ts";
-import type { Criticality } from "./types.ts";
+import type { Criticality, Scheduling, SiteLoad } from "./types.ts";
 
 /** Share of a site's slots only critical work may take. */
 export const CRITICAL_HEADROOM = 0.1;
@@ -70,4 +72,58 @@ export function siteLoad(
   // Queued: what the site says waits (a cold load, say), or all beyond the run slots.
   const waiting = Math.max(reported.waiting, held - maxConcurrent);
   return { running: held - waiting, waiting };
+}
+
+/**
+ * vLLM's `priority` for a request of each class: lower is served earlier, ties in arrival order.
+ * Requests sent without one count as 0, so work of unknown class queues like critical work.
+ */
+export const SCHEDULING_PRIORITY: Readonly<Record<Criticality, number>> = {
+  critical: 0,
+  standard: 1,
+  sheddable: 2,
+};
+
+const BY_URGENCY: readonly Criticality[] = ["critical", "standard", "sheddable"];
+
+/**
+ * The `waiting` requests of a priority site by class, from the leases it granted (`leased`, by
+ * class) out of the `held` requests it holds. A priority site starts the most urgent work first,
+ * so what still waits is the least urgent: waiting is filled from sheddable up, and requests of
+ * unknown class (more than the leases) count as critical, the priority they carry (0).
+ */
+export function waitingByClass(
+  waiting: number,
+  held: number,
+  leased: Readonly<Record<Criticality, number>>,
+): Record<Criticality, number> {
+  const unknown = Math.max(0, held - leased.critical - leased.standard - leased.sheddable);
+  const out: Record<Criticality, number> = { critical: 0, standard: 0, sheddable: 0 };
+  let left = waiting;
+  for (const c of [...BY_URGENCY].reverse()) {
+    const here = Math.min(left, leased[c] + (c === "critical" ? unknown : 0));
+    out[c] = here;
+    left -= here;
+  }
+  // More waiting than held (a site reporting work the router never leased): unknown, priority 0.
+  out.critical += left;
+  return out;
+}
+
+/**
+ * Requests queued ahead of a new one of `criticality`: all of them at a site that serves its
+ * queue in arrival order, or without a per-class estimate; at a priority site, those of its own
+ * class or a more urgent one.
+ */
+export function waitingAhead(
+  load: Pick<SiteLoad, "waiting" | "waitingByClass">,
+  scheduling: Scheduling | undefined,
+  criticality: Criticality,
+): number {
+  const byClass = load.waitingByClass;
+  if (scheduling !== "priority" || !byClass) return load.waiting;
+  const rank = SCHEDULING_PRIORITY[criticality];
+  let ahead = 0;
+  for (const c of BY_URGENCY) if (SCHEDULING_PRIORITY[c] <= rank) ahead += byClass[c];
+  return Math.min(load.waiting, ahead);
 }

@@ -1,7 +1,7 @@
 // The router agent: candidates → hard filters → predictions → multi-criteria score → plan.
 // Pure and deterministic: the same request, fleet, policy and `now` give the same decision.
 
-import { admissionLimit, isSaturated, queueAllowanceMs } from "./admission.ts";
+import { admissionLimit, isSaturated, queueAllowanceMs, SCHEDULING_PRIORITY } from "./admission.ts";
 import { type AnswerShares, outputShare } from "./answer-length.ts";
 import { CATALOG, type CatalogModel, catalogModel } from "./catalog.ts";
 import {
@@ -17,6 +17,7 @@ import { type Prediction, predictCloud, predictDevice, predictSite } from "./pre
 import { residencyAllows } from "./residency.ts";
 import type {
   ConfidenceLevel,
+  Criticality,
   Decision,
   PlanStep,
   RationaleItem,
@@ -388,7 +389,7 @@ function evaluateSite(run: Run, site: SiteView, km: number, out: Candidate[]): u
   addFeasible(run, key, options, out, (model, prediction) => ({
     key,
     tier: "mec",
-    target: { kind: "site", siteId: site.id, endpoint: site.endpoint },
+    target: siteTarget(site, req.task.criticality),
     faultDomain: `site:${site.faultDomain}`,
     model,
     prediction,
@@ -492,6 +493,14 @@ function addFeasible(
     return;
   }
   reject(run, key, "budget", `$${roundCost(cheapestInSla)} > budget $${maxCostUsd}`);
+}
+
+/** A site as a target; a priority site also gets the request's place in its queue. */
+function siteTarget(site: SiteView, criticality: Criticality): Target {
+  const target = { kind: "site" as const, siteId: site.id, endpoint: site.endpoint };
+  return site.scheduling === "priority"
+    ? { ...target, priority: SCHEDULING_PRIORITY[criticality] }
+    : target;
 }
 
 /** Within the share of its slack that the request's class may spend queued (shared/admission.ts). */

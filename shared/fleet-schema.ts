@@ -43,6 +43,11 @@ export const siteRegistrationSchema = z.strictObject({
   /** Model control API base (`POST {controlEndpoint}/models/load|unload`); optional. */
   controlEndpoint: z.optional(siteUrl),
   faultDomain: z.optional(id),
+  /**
+   * How the site orders its queue (shared/types.ts `Scheduling`); absent = `fcfs`. Only a
+   * `priority` site is sent a request's `priority`: vLLM refuses one under `fcfs`.
+   */
+  scheduling: z.optional(z.enum(["fcfs", "priority"])),
   capacity: z.strictObject({
     maxConcurrent: z.int().check(z.gte(1), z.lte(100_000)),
     maxQueue: z.int().check(z.gte(0), z.lte(1_000_000)),
@@ -118,7 +123,11 @@ export const siteViewSchema = z.object({
     freeGpuMemoryGb: z.number(),
     residentModels: z.array(z.string()),
     updatedAt: z.number(),
+    waitingByClass: z.optional(
+      z.object({ critical: z.number(), standard: z.number(), sheddable: z.number() }),
+    ),
   }),
+  scheduling: z.optional(z.enum(["fcfs", "priority"])),
   breaker: z.enum(["closed", "open", "half_open"]),
   trafficShare: unit,
   errorRate: unit,

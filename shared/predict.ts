@@ -6,8 +6,10 @@
 // Answers usually stop well before `max_tokens`, so the prediction decodes the expected answer
 // length (`outputShare` × `max_tokens`, learned from outcomes; see answer-length.ts) and keeps
 // the worst case — every `max_tokens` decoded — beside it, for timeouts and hard budgets. Requests
-// queued ahead at a site are counted at the expected length too: theirs stop early as well.
+// queued ahead at a site are counted at the expected length too: theirs stop early as well. A
+// site that schedules by priority puts less urgent queued work behind (shared/admission.ts).
 
+import { waitingAhead } from "./admission.ts";
 import type { CatalogModel } from "./catalog.ts";
 import type { DeviceAssessment } from "./context.ts";
 import type { Policy } from "./policy.ts";
@@ -118,7 +120,7 @@ export function predictSite(
   if (!v) throw new Error(`${model.id} has no MEC variant`);
   const own = site.models.find((m) => m.model === model.id);
   const { maxConcurrent, gpus } = site.capacity;
-  const { running, waiting } = site.load;
+  const { running } = site.load;
   // Continuous batching shares the GPU: a full site decodes each stream ~40% slower than one
   // stream alone. A site's rate is taken as its one-stream speed, as the catalog's is (registered
   // and heartbeat rates are; a learned one averages the loads it was seen under). Measured under
@@ -130,8 +132,10 @@ export function predictSite(
   const msPerToken = 1000 / tps;
   const out = expectedOutputTokens(req, outputShare);
   // Requests ahead of this one beyond the free slots, served maxConcurrent at a time, each
-  // taking about as long as this one is expected to.
-  const ahead = Math.max(0, waiting + running + 1 - maxConcurrent);
+  // taking about as long as this one is expected to. At a priority site, queued work of a less
+  // urgent class is not ahead: only the running work and the queue of its class or above.
+  const queued = waitingAhead(site.load, site.scheduling, req.task.criticality);
+  const ahead = Math.max(0, queued + running + 1 - maxConcurrent);
   const queueMs = (ahead * (prefillMs + out * msPerToken)) / maxConcurrent;
   const resident = site.load.residentModels.includes(model.id);
   const parts: Parts = {

@@ -92,7 +92,13 @@ export interface RouteRequest {
 /** A target a decision can point at. */
 export type Target =
   | { kind: "device" }
-  | { kind: "site"; siteId: string; endpoint: string }
+  | {
+      kind: "site";
+      siteId: string;
+      endpoint: string;
+      /** The request's place in the site's queue (vLLM's `priority`); only at priority sites. */
+      priority?: number | undefined;
+    }
   | { kind: "cloud"; region: string; modelId: string };
 
 /** Live, fast-changing state of a MEC site, field names after vLLM's metrics. */
@@ -109,7 +115,18 @@ export interface SiteLoad {
   residentModels: string[];
   /** Epoch ms of the last heartbeat or probe this state came from. */
   updatedAt: number;
+  /**
+   * `waiting` by the class of the request, as the site agent estimates it from its leases
+   * (shared/admission.ts); absent when it does not know, and then all waiting work is ahead.
+   */
+  waitingByClass?: Record<Criticality, number> | undefined;
 }
+
+/**
+ * How a site orders its queue: `fcfs` in arrival order (vLLM's default), `priority` by the
+ * request's `priority` then arrival (vLLM's `--scheduling-policy priority`).
+ */
+export type Scheduling = "fcfs" | "priority";
 
 /** One model a MEC site can serve, with its measured or configured throughput. */
 export interface SiteModel {
@@ -138,6 +155,8 @@ export interface SiteView {
   cost: { gpuHourUsd: number };
   models: SiteModel[];
   load: SiteLoad;
+  /** Absent: `fcfs`. */
+  scheduling?: Scheduling | undefined;
   breaker: BreakerState;
   /** Share of traffic admitted while ramping back after a breaker closed (0–1). */
   trafficShare: number;

@@ -8,7 +8,10 @@ import {
   CRITICAL_QUEUE_RESERVE,
   queueAllowanceMs,
   queueWaitMs,
+  SCHEDULING_PRIORITY,
   siteLoad,
+  waitingAhead,
+  waitingByClass,
 } from "../../shared/admission.ts";
 
 describe("admission headroom", () => {
@@ -84,5 +87,47 @@ describe("siteLoad", () => {
         },
       ),
     );
+  });
+});
+
+describe("queues by class at a priority site", () => {
+  const leased = { critical: 3, standard: 20, sheddable: 10 };
+
+  it("maps classes to vLLM priorities, most urgent lowest", () => {
+    expect(SCHEDULING_PRIORITY).toEqual({ critical: 0, standard: 1, sheddable: 2 });
+  });
+
+  it("takes the waiting requests to be the least urgent ones held", () => {
+    // 33 leases at 16 slots: 17 wait, sheddable first, then standard.
+    expect(waitingByClass(17, 33, leased)).toEqual({ critical: 0, standard: 7, sheddable: 10 });
+    // Everything waits: critical too.
+    expect(waitingByClass(33, 33, leased)).toEqual({ critical: 3, standard: 20, sheddable: 10 });
+    // Requests held beyond the leases carry no priority, so they queue as critical (priority 0).
+    expect(waitingByClass(35, 38, leased)).toEqual({ critical: 5, standard: 20, sheddable: 10 });
+    // A site reporting more waiting than anyone holds: the rest is of unknown class too.
+    expect(waitingByClass(5, 0, { critical: 0, standard: 0, sheddable: 0 })).toEqual({
+      critical: 5,
+      standard: 0,
+      sheddable: 0,
+    });
+    fc.assert(
+      fc.property(fc.nat(100), fc.nat(100), fc.nat(50), fc.nat(50), fc.nat(50), (w, h, a, b, c) => {
+        const byClass = waitingByClass(w, h, { critical: a, standard: b, sheddable: c });
+        return byClass.critical + byClass.standard + byClass.sheddable === w;
+      }),
+    );
+  });
+
+  it("counts ahead only the queue of the request's class or above, and all of it under fcfs", () => {
+    const load = { waiting: 17, waitingByClass: waitingByClass(17, 33, leased) };
+    expect(waitingAhead(load, "priority", "critical")).toBe(0);
+    expect(waitingAhead(load, "priority", "standard")).toBe(7);
+    expect(waitingAhead(load, "priority", "sheddable")).toBe(17);
+    for (const c of ["critical", "standard", "sheddable"] as const) {
+      expect(waitingAhead(load, "fcfs", c)).toBe(17);
+      expect(waitingAhead(load, undefined, c)).toBe(17);
+      // Without a per-class estimate, a priority site's whole queue counts.
+      expect(waitingAhead({ waiting: 17 }, "priority", c)).toBe(17);
+    }
   });
 });

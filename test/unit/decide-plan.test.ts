@@ -352,3 +352,49 @@ describe("candidate sites", () => {
     expect(notes).toEqual(["breaker half-open (probing)", `cold start: ${d.model} not resident`]);
   });
 });
+
+describe("site targets", () => {
+  it("carry the request's priority only to a site that schedules by priority", () => {
+    for (const [criticality, priority] of [
+      ["critical", 0],
+      ["standard", 1],
+      ["sheddable", 2],
+    ] as const) {
+      const req = makeRequest({ task: { criticality } });
+      const prio = placed(req, makeFleet([makeSite({ id: "edge", scheduling: "priority" })]));
+      expect(prio.target).toEqual({
+        kind: "site",
+        siteId: "edge",
+        endpoint: "http://127.0.0.1:9100/edge",
+        priority,
+      });
+      for (const scheduling of ["fcfs", undefined] as const) {
+        const site = makeSite({ id: "edge", ...(scheduling ? { scheduling } : {}) });
+        const fcfs = placed(req, makeFleet([site]));
+        expect(fcfs.target.kind).toBe("site");
+        expect(fcfs.target).not.toHaveProperty("priority");
+      }
+    }
+  });
+
+  it("give each backup the priority its own site takes", () => {
+    const req = makeRequest({ task: { criticality: "standard" } });
+    const fleet = makeFleet([
+      makeSite({ id: "near", scheduling: "priority" }),
+      makeSite({
+        id: "far",
+        faultDomain: "far",
+        scheduling: "fcfs",
+        location: { lat: 52.4, lon: 13.1 },
+      }),
+    ]);
+    const d = placed(req, fleet);
+    const steps = [d.plan.primary, ...d.plan.backups].filter((s) => s.target.kind === "site");
+    expect(steps.length).toBe(2);
+    for (const step of steps) {
+      if (step.target.kind !== "site") continue;
+      if (step.target.siteId === "near") expect(step.target.priority).toBe(1);
+      else expect(step.target).not.toHaveProperty("priority");
+    }
+  });
+});

@@ -342,6 +342,68 @@ describe("capacity", () => {
   });
 });
 
+describe("priority scheduling", () => {
+  const models: DemoModel[] = [
+    // At timeScale 1 a token of "slow" takes 1,000 s: it holds the slot until its client leaves.
+    { model: "slow", sizeGb: 1, tokensPerSec: 0.001, loadTimeMs: 0 },
+    { model: "m", sizeGb: 1, tokensPerSec: 1_000, loadTimeMs: 0 },
+  ];
+
+  it("serves the queue by priority (lower first, absent = 0), ties in arrival order", async () => {
+    const s = await site({
+      models,
+      residentModels: ["slow", "m"],
+      maxConcurrent: 1,
+      timeScale: 1,
+      scheduling: "priority",
+    });
+    const blocker = new AbortController();
+    const held = chat(s, { model: "slow", stream: true }, blocker.signal);
+    await waitFor(() => s.state.running === 1);
+    const order: string[] = [];
+    const sent: Promise<void>[] = [];
+    const arrivals: [string, number | undefined][] = [
+      ["sheddable", 2],
+      ["standard-1", 1],
+      ["none", undefined],
+      ["critical", 0],
+      ["standard-2", 1],
+    ];
+    for (const [name, priority] of arrivals) {
+      const body = { model: "m", max_tokens: 2, ...(priority === undefined ? {} : { priority }) };
+      sent.push(
+        chat(s, body).then(async (r) => {
+          expect(r.status).toBe(200);
+          await r.json();
+          order.push(name);
+        }),
+      );
+      const queued = sent.length;
+      await waitFor(() => s.state.waiting === queued);
+    }
+    blocker.abort();
+    await held.then((r) => r.body?.cancel()).catch(() => {});
+    await Promise.all(sent);
+    expect(order).toEqual(["none", "critical", "standard-1", "standard-2", "sheddable"]);
+    expect(s.state.stats.priorities).toEqual({ "0": 1, "1": 2, "2": 1, none: 2 });
+  });
+
+  it("under fcfs, refuses a non-zero priority with 400 as vLLM does, and takes 0", async () => {
+    const s = await site();
+    const refused = await chat(s, { model: L3, priority: 1 });
+    expect(refused.status).toBe(400);
+    const body = (await refused.json()) as ApiErrorBody;
+    expect(body.error.message).toMatch(/priority scheduling is not enabled/);
+    expect((await chat(s, { model: L3, priority: 0 })).status).toBe(200);
+    expect(s.state.stats.completed).toBe(1);
+    for (const scheduling of ["fcfs", "priority"] as const) {
+      const t = await site({ scheduling });
+      expect((await chat(t, { model: L3, priority: 1.5 })).status).toBe(400);
+      expect((await chat(t, { model: L3, priority: "high" })).status).toBe(400);
+    }
+  });
+});
+
 describe("model residency", () => {
   it("loads a model on the control API, evicting the least recently used", async () => {
     const s = await site();

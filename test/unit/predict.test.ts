@@ -11,6 +11,7 @@ import {
   predictDevice,
   predictSite,
 } from "../../shared/predict.ts";
+import type { Criticality } from "../../shared/types.ts";
 import { makeRegion, makeRequest, makeSite, type SiteOverrides } from "./helpers/fleet-builders.ts";
 
 const policy = DEFAULT_POLICY;
@@ -70,6 +71,43 @@ describe("predictSite", () => {
     const short = site({ load: { running: 16, waiting: 8 } }, 0, 0.25);
     expect(short.queueMs).toBeCloseTo((9 * short.computeMs) / 16, 6);
     expect(short.queueMs).toBeLessThan(queued.queueMs);
+  });
+
+  it("at a priority site, counts only the queue of the request's class or more urgent ones", () => {
+    const waitingByClass = { critical: 1, standard: 7, sheddable: 10 };
+    const load = { running: 16, waiting: 18, waitingByClass };
+    const at = (scheduling: "fcfs" | "priority", criticality: Criticality) =>
+      predictSite(
+        makeRequest({ task: { criticality } }),
+        makeSite({ id: "edge", scheduling, load }),
+        llama1b,
+        0,
+        policy,
+        1,
+      );
+    const fcfs = at("fcfs", "critical");
+    // FCFS: all 18 queued are ahead, plus one slot to free.
+    expect(fcfs.queueMs).toBeCloseTo((19 * fcfs.computeMs) / 16, 6);
+    for (const c of ["critical", "standard", "sheddable"] as const) {
+      expect(at("fcfs", c).queueMs).toBeCloseTo(fcfs.queueMs, 6);
+    }
+    const critical = at("priority", "critical");
+    const standard = at("priority", "standard");
+    const sheddable = at("priority", "sheddable");
+    expect(critical.queueMs).toBeCloseTo((2 * critical.computeMs) / 16, 6);
+    expect(standard.queueMs).toBeCloseTo((9 * standard.computeMs) / 16, 6);
+    expect(sheddable.queueMs).toBeCloseTo(fcfs.queueMs, 6);
+    expect(critical.latencyMs).toBeLessThan(standard.latencyMs);
+    // A priority site with no per-class estimate: the whole queue is ahead.
+    const unknown = predictSite(
+      makeRequest({ task: { criticality: "critical" } }),
+      makeSite({ id: "edge", scheduling: "priority", load: { running: 16, waiting: 18 } }),
+      llama1b,
+      0,
+      policy,
+      1,
+    );
+    expect(unknown.queueMs).toBeCloseTo(fcfs.queueMs, 6);
   });
 
   it("uses the site's own measured decode rate over the catalog's", () => {

@@ -23,6 +23,9 @@ declare module "vitest" {
     budgetSiteUrl: string;
     /** A demo site serving the vision model qwen2.5-vl-7b (video execution, infer-video.test.ts). */
     visionSiteUrl: string;
+    /** Demo sites scheduling by priority and in arrival order (priority.test.ts). */
+    prioritySiteUrl: string;
+    fcfsSiteUrl: string;
     /** A demo site that sends malformed answers and metrics on demand (outbound.test.ts). */
     garbageSiteUrl: string;
     /** A Converse stand-in of its own for outbound.test.ts, which breaks its answers. */
@@ -88,6 +91,21 @@ export default async function setup(project: TestProject): Promise<() => Promise
     timeScale: 0.02,
   });
   project.provide("visionSiteUrl", vision.url);
+  const [priority, fcfs] = await Promise.all(
+    (["priority", "fcfs"] as const).map((scheduling) =>
+      startDemoSite({
+        id: `${scheduling}-site`,
+        models: [{ model: "llama-3.1-8b", sizeGb: 16, tokensPerSec: 55, loadTimeMs: 12_000 }],
+        residentModels: ["llama-3.1-8b"],
+        maxConcurrent: 16,
+        gpuMemoryGb: 24,
+        timeScale: 0.02,
+        scheduling,
+      }),
+    ),
+  );
+  project.provide("prioritySiteUrl", (priority as { url: string }).url);
+  project.provide("fcfsSiteUrl", (fcfs as { url: string }).url);
   const garbage = await startDemoSite({
     id: "garbage",
     models: [{ model: "llama-3.2-3b", sizeGb: 7, tokensPerSec: 110, loadTimeMs: 6_000 }],
@@ -116,6 +134,8 @@ export default async function setup(project: TestProject): Promise<() => Promise
       site.close(),
       vision.close(),
       garbage.close(),
+      priority?.close(),
+      fcfs?.close(),
       garbageBedrock.close(),
       bedrock.close(),
       nova.close(),

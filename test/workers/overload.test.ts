@@ -128,6 +128,34 @@ describe("a busy site is not a sick one", () => {
       true,
     );
   });
+
+  it("at a priority site, lets critical work queue behind critical work only", async () => {
+    const fcfs = fresh("busy-fcfs", capacity);
+    const prio = fresh("busy-prio", capacity);
+    await fcfs.stub.register(fcfs.reg);
+    await prio.stub.register({ ...prio.reg, scheduling: "priority" });
+    const sites = [
+      { name: "fcfs", stub: fcfs.stub },
+      { name: "priority", stub: prio.stub },
+    ];
+    const granted: Record<string, number> = {};
+    for (const { name, stub } of sites) {
+      const reserve = (criticality: Criticality) =>
+        stub.reserve({ model: "llama-3.2-3b", criticality, budgetMs: 5_000 });
+      const first = await reserve("standard");
+      if (!first.granted) throw new Error("expected a lease");
+      await stub.release(first.leaseId, { ok: true, latencyMs: 1_000 });
+      // Six standard requests: two run, four wait (2 s of the 2 s standard work may wait).
+      for (let i = 0; i < 6; i++) expect((await reserve("standard")).granted).toBe(true);
+      let n = 0;
+      while ((await reserve("critical")).granted) n++;
+      granted[name] = n;
+    }
+    // In arrival order critical work waits behind the four standard: 4 more fit its 4 s. By
+    // priority only the critical work queued ahead counts: 7 may wait, the first two of them
+    // behind the standard ones still taken to be waiting.
+    expect(granted).toEqual({ fcfs: 4, priority: 10 });
+  });
 });
 
 describe("over HTTP", () => {

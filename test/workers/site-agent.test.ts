@@ -214,6 +214,38 @@ describe("admission", () => {
   });
 });
 
+describe("queues by class at a priority site", () => {
+  it("keeps each lease's class and publishes the queue by class; an fcfs site does not", async () => {
+    const capacity = { maxConcurrent: 2, maxQueue: 10, gpus: 1, gpuMemoryGb: 24 };
+    const stub = await agent("prio-1", { t: T0 });
+    await stub.register(registration("prio-1", { capacity, scheduling: "priority" }));
+    const fcfs = await agent("fcfs-1", { t: T0 });
+    await fcfs.register(registration("fcfs-1", { capacity }));
+    for (const criticality of [
+      "standard",
+      "critical",
+      "sheddable",
+      "standard",
+      "critical",
+    ] as const) {
+      expect((await stub.reserve({ model: SMALL, criticality })).granted).toBe(true);
+      expect((await fcfs.reserve({ model: SMALL, criticality })).granted).toBe(true);
+    }
+    // Five held at two run slots: the three waiting are taken to be the least urgent.
+    const byClass = { critical: 0, standard: 2, sheddable: 1 };
+    expect((await detail(stub)).view.load).toMatchObject({ running: 2, waiting: 3 });
+    expect((await detail(stub)).view.load.waitingByClass).toEqual(byClass);
+    expect((await detail(stub)).view.scheduling).toBe("priority");
+    // The fleet directory keeps it in the snapshot (pushes are throttled: its figures may lag).
+    expect((await directoryView("prio-1")).load).toHaveProperty("waitingByClass");
+    expect((await detail(fcfs)).view.load).not.toHaveProperty("waitingByClass");
+    // The classes survive an eviction with the leases.
+    await evictDurableObject(stub);
+    await useClock(stub, { t: T0 });
+    expect((await detail(stub)).view.load.waitingByClass).toEqual(byClass);
+  });
+});
+
 describe("expected load from decide-only answers", () => {
   it("counts an isolate's summed expectations as load for 2 s and as demand", async () => {
     const clock = { t: T0 };

@@ -41,6 +41,8 @@ async function post(
   allowHttp: boolean,
 ): Promise<Response> {
   const url = `${siteEndpoint(step, allowHttp)}/chat/completions`;
+  // Only a site registered with priority scheduling gets one: vLLM refuses it under fcfs.
+  const priority = step.target.kind === "site" ? step.target.priority : undefined;
   let res: Response;
   try {
     res = await fetch(url, {
@@ -49,7 +51,7 @@ async function post(
         "content-type": "application/json",
         accept: "application/json, text/event-stream",
       },
-      body: JSON.stringify(body),
+      body: JSON.stringify(priority === undefined ? body : { ...body, priority }),
       signal,
     });
   } catch (err) {

@@ -35,7 +35,13 @@ const tier = z.enum(["device", "mec", "cloud"]);
 
 export const targetSchema = z.union([
   z.object({ kind: z.literal("device") }),
-  z.object({ kind: z.literal("site"), siteId: z.string(), endpoint: z.string() }),
+  z.object({
+    kind: z.literal("site"),
+    siteId: z.string(),
+    endpoint: z.string(),
+    /** The request's `priority` at a site that schedules by priority (lower first). */
+    priority: z.optional(z.int()),
+  }),
   z.object({ kind: z.literal("cloud"), region: z.string(), modelId: z.string() }),
 ]);
 

@@ -25,7 +25,10 @@ export const FLEET_OPERATIONS = [
     description:
       "The site's OpenAI-compatible `endpoint` (`…/v1`; `/health` and `/metrics` are probed at " +
       "its root), an optional model `controlEndpoint`, location, country, trust and " +
-      "certifications, capacity, GPU cost and the models it can serve.",
+      "certifications, capacity, GPU cost and the models it can serve. `scheduling: " +
+      '"priority"` declares a site that orders its queue by request priority (vLLM ' +
+      "`--scheduling-policy priority`): it is sent vLLM's `priority` field (0 critical, 1 " +
+      "standard, 2 sheddable); an `fcfs` site (the default) never is.",
     roles: ["operator"],
     params: siteParamsSchema,
     body: registrationBody,
