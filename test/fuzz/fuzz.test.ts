@@ -60,7 +60,8 @@ addEventListener("unhandledrejection", (event) => {
 
 /**
  * Routes whose handler may call out of the worker (a MEC site or Bedrock to execute, Nova to
- * reconsider a decision) go through the worker's own fetch: each case its own invocation, with
+ * reconsider a decision, a site's control API through its agent to load a model) go through the
+ * worker's own fetch: each case its own invocation, with
  * its own subrequest and connection limits, as in production. The rest go straight into the same
  * app, with their background work (`waitUntil`) awaited and required to succeed. So does /mcp,
  * though its dry runs may ask Nova: its route loads the MCP server with `import()`, which under
@@ -68,7 +69,7 @@ addEventListener("unhandledrejection", (event) => {
  * invocation's `import()` now and then hangs on it (cloudflare/workers-sdk#5387; a deployed
  * bundle has the module inline).
  */
-const CALLS_OUT = /^POST \/v1\/(chat\/completions|infer|route)\b/;
+const CALLS_OUT = /^POST \/v1\/(chat\/completions|infer|route|sites\/[^/]+\/models)\b/;
 
 /**
  * Cases in flight, and how to fail each: one watchdog for all of them. (The test runner wraps
