@@ -607,6 +607,37 @@ describe("reservations and POST /v1/outcomes", () => {
 });
 
 describe("circuit breaker through /v1/outcomes", () => {
+  it("a device's timeout of a request that waited in the site's queue leaves the breaker closed", async () => {
+    const VALLETTA = { lat: 35.9, lon: 14.51 };
+    await register(
+      site("mt-a", "MT", VALLETTA, {
+        capacity: { maxConcurrent: 2, maxQueue: 30, gpus: 1, gpuMemoryGb: 24 },
+      }),
+    );
+    const leases: Lease[] = [];
+    for (let i = 0; i < 7; i++) {
+      const d = await route(routeBody("MT", VALLETTA, true));
+      expect(siteOf(d)).toBe("mt-a");
+      leases.push(d.lease as Lease);
+    }
+    // Two ran at once; five were granted beyond the run slots and waited. Their timeouts
+    // (five in a row would open the breaker) say the queue was long.
+    for (const lease of leases.slice(2)) {
+      const res = await outcome({ leaseId: lease.id, ok: false, errorClass: "timeout" });
+      expect(res).toEqual({ accepted: true, released: true });
+    }
+    const after = (await describeSite("mt-a")).breaker;
+    expect(after.phase).toBe("closed");
+    expect(after.consecutiveFailures).toBe(0);
+    // A request that ran at once and timed out still counts against the site.
+    for (const lease of leases.slice(0, 2)) {
+      await outcome({ leaseId: lease.id, ok: false, errorClass: "timeout" });
+    }
+    const detail = await describeSite("mt-a");
+    expect(detail.leases).toBe(0);
+    expect(detail.breaker.consecutiveFailures).toBe(2);
+  });
+
   it("consecutive upstream failures reported for a site open its breaker before the next request is routed there", async () => {
     const HELSINKI = { lat: 60.17, lon: 24.94 };
     await register(

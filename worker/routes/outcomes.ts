@@ -47,6 +47,9 @@ outcomesApp.post("/", limitBody(), requireRole("device", "operator"), async (c) 
     ok: body.ok,
     ...(body.latencyMs === undefined ? {} : { latencyMs: body.latencyMs }),
     ...(body.ttftMs === undefined ? {} : { ttftMs: body.ttftMs }),
+    // A device's timeout of a request that waited in the site's queue says the queue was long,
+    // not that the site failed (shared/queued-outcome.ts).
+    ...(body.errorClass === "timeout" ? { timedOut: true } : {}),
   };
   const { tenantId } = c.get("principal");
   let released = false;
