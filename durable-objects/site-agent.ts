@@ -178,6 +178,10 @@ export type EnsureModelResult =
   | { ok: true; resident: true; loaded: boolean; evicted: string[] }
   | { ok: false; reason: string };
 
+/** A control call (load, unload) to the site: a cold load of a large model takes a while. */
+const CONTROL_TIMEOUT_MS = 60_000;
+/** A load holds the control API for its calls (an unload or two and the load) and some slack. */
+const LOAD_HOLD_MARGIN_MS = 60_000;
 const EXPECTED_TTL_MS = 2_000;
 /** A bound on one `expect` call, so a bad count cannot fill the agent's memory. */
 const MAX_EXPECTED_PER_CALL = 10_000;
@@ -203,8 +207,8 @@ export class SiteAgent extends DurableObject<Env> {
   /** Decide-only answers pointing here recently (soft, in memory): expiry times. */
   #expected: number[] = [];
   #lastPushAt = 0;
-  /** Model loads in progress, chained so they run one at a time. */
-  #loads: Promise<unknown> = Promise.resolve();
+  /** Until when the model load in progress holds the site's control API (0: none runs). */
+  #loadingUntil = 0;
   /** A throttled change not yet pushed. */
   #dirty = false;
   #pushedSignature = "";
@@ -514,13 +518,33 @@ export class SiteAgent extends DurableObject<Env> {
 
   /**
    * Makes `model` resident, evicting the least valuable models first, through the control API.
-   * Loads run one at a time: each plans against the state the previous one left, so two loads
-   * cannot both count on the same free memory while they wait on the site.
+   * One load at a time, so two loads cannot both count on the same free memory while they wait on
+   * the site; a second one is refused at once ("in progress") rather than queued. Queueing it
+   * behind the first would make it wait on I/O another request started — the alarm's prewarm, an
+   * operator's call — and when that request is cancelled (an alarm replaced by a new one, a client
+   * gone), its I/O never settles and every load queued behind it would hang. The hold expires by
+   * itself after the control call's own timeout, for the same reason.
    */
-  ensureModel(model: string): Promise<EnsureModelResult> {
-    const run = this.#loads.then(() => this.#ensureModel(model));
-    this.#loads = run.catch(() => undefined);
-    return run;
+  async ensureModel(model: string): Promise<EnsureModelResult> {
+    const now = this.now();
+    if (now < this.#loadingUntil) {
+      const reg = this.#reg;
+      const footprint = reg && siteFootprints(reg)(model);
+      const plan =
+        reg && footprint
+          ? planLoad(this.#cache, footprint, reg.capacity.gpuMemoryGb, now, DEFAULT_CACHE_POLICY)
+          : undefined;
+      if (plan?.kind === "resident")
+        return { ok: true, resident: true, loaded: false, evicted: [] };
+      return { ok: false, reason: "another model load is in progress at this site; try again" };
+    }
+    const until = now + CONTROL_TIMEOUT_MS + LOAD_HOLD_MARGIN_MS;
+    this.#loadingUntil = until;
+    try {
+      return await this.#ensureModel(model);
+    } finally {
+      if (this.#loadingUntil === until) this.#loadingUntil = 0;
+    }
   }
 
   async #ensureModel(model: string): Promise<EnsureModelResult> {
@@ -566,7 +590,7 @@ export class SiteAgent extends DurableObject<Env> {
         method: "POST",
         headers: { "content-type": "application/json" },
         body: JSON.stringify({ model }),
-        signal: AbortSignal.timeout(60_000),
+        signal: AbortSignal.timeout(CONTROL_TIMEOUT_MS),
       });
       await res.body?.cancel();
       return res.ok ? { ok: true } : { ok: false, reason: `HTTP ${res.status}` };
