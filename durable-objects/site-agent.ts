@@ -211,6 +211,8 @@ export class SiteAgent extends DurableObject<Env> {
   #loadingUntil = 0;
   /** A throttled change not yet pushed. */
   #dirty = false;
+  /** The alarm handler is running (see #schedule). */
+  #alarmRunning = false;
   #pushedSignature = "";
 
   constructor(ctx: DurableObjectState, env: Env) {
@@ -607,6 +609,16 @@ export class SiteAgent extends DurableObject<Env> {
    * stored deadlines, so a second run at the same time changes nothing.
    */
   override async alarm(): Promise<void> {
+    this.#alarmRunning = true;
+    try {
+      await this.#runAlarm();
+    } finally {
+      this.#alarmRunning = false;
+      if (this.#reg) await this.#schedule(this.now());
+    }
+  }
+
+  async #runAlarm(): Promise<void> {
     const reg = this.#reg;
     if (!reg) return;
     let now = this.now();
@@ -705,7 +717,9 @@ export class SiteAgent extends DurableObject<Env> {
 
   /** The alarm fires at the earliest of: next probe, a lease expiry, the breaker's wake-up, cleanup. */
   async #schedule(now: number): Promise<void> {
-    if (!this.#reg) return;
+    // While the alarm runs, setting one would cancel it mid-way (its probe or model load left
+    // unsettled); the alarm schedules the next one itself when it ends.
+    if (!this.#reg || this.#alarmRunning) return;
     const times = [this.#status.nextProbeAt];
     for (const lease of this.#leases.values()) times.push(lease.expiresAt);
     const wake = nextWakeAt(this.#breaker);
