@@ -169,9 +169,11 @@ export function mutate(body: Json, ops: readonly JsonOp[]): Json {
     for (const p of parentPath) parent = (parent as Record<string | number, Json>)[p];
     const container = parent as Record<string | number, Json> & Json[];
     const current = key === undefined ? root : container[key];
+    // Values are cloned in: an op's value may be a shared constant (`{}`), which a later op
+    // would otherwise change for every case after this one, or insert into itself.
     const set = (v: Json) => {
-      if (key === undefined) root = v;
-      else container[key] = v;
+      if (key === undefined) root = clone(v);
+      else container[key] = clone(v);
     };
     switch (op.kind) {
       case "drop":
@@ -195,10 +197,10 @@ export function mutate(body: Json, ops: readonly JsonOp[]): Json {
           set(op.value);
         } else if (op.kind === "duplicate") {
           const [first] = Object.keys(target);
-          if (first !== undefined) target[DUPLICATE] = [first, op.value];
+          if (first !== undefined) target[DUPLICATE] = [first, clone(op.value)];
         } else {
           Object.defineProperty(target, op.key, {
-            value: op.value,
+            value: clone(op.value),
             enumerable: true,
             writable: true,
             configurable: true,
