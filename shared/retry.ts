@@ -294,6 +294,20 @@ export function planAttemptTimeout(deadline: number, now: number, stepTimeoutMs:
   return Number.isNaN(left) || left <= 0 ? 0 : left;
 }
 
+/** A timer is late when it fired this long after it was due, and half its span or more. */
+const LATE_TIMER_MIN_MS = 25;
+const LATE_TIMER_SHARE = 0.5;
+
+/**
+ * Whether an attempt timer of `timeoutMs` that fired `lateMs` after it was due says the router
+ * was busy rather than the target slow. The timer runs on the same event loop as the reading of
+ * the answer: firing well after it was due means neither could run, and the answer may have been
+ * waiting. Such a timeout is no verdict on the target (its breaker learns nothing).
+ */
+export function timerFiredLate(timeoutMs: number, lateMs: number): boolean {
+  return lateMs > Math.max(LATE_TIMER_MIN_MS, timeoutMs * LATE_TIMER_SHARE);
+}
+
 function nonNegative(x: number): number {
   return Number.isNaN(x) || x < 0 ? 0 : x;
 }

@@ -11,6 +11,7 @@ import {
   planAttemptTimeout,
   type RetryBudget,
   retryAfterMs,
+  timerFiredLate,
 } from "../../shared/retry.ts";
 
 const T0 = Date.UTC(2026, 0, 1, 0, 0, 0);
@@ -338,5 +339,19 @@ describe("planAttemptTimeout", () => {
     ["0 for a NaN step timeout", T0 + 10_000, T0, Number.NaN, 0],
   ])("gives %s", (_, deadline, now, step, expected) => {
     expect(planAttemptTimeout(deadline, now, step)).toBe(expected);
+  });
+});
+
+describe("timerFiredLate", () => {
+  it.each([
+    ["on time", 2_000, 0, false],
+    ["a few milliseconds late (an ordinary loop)", 2_000, 8, false],
+    ["late by less than half a long timeout", 2_000, 900, false],
+    ["late by more than half a long timeout", 2_000, 1_100, true],
+    ["late by seconds", 300, 3_000, true],
+    ["late by under 25 ms on a short timeout", 10, 20, false],
+    ["late by over 25 ms on a short timeout", 10, 30, true],
+  ])("timer %s → late: %s", (_, timeoutMs, lateMs, late) => {
+    expect(timerFiredLate(timeoutMs, lateMs)).toBe(late);
   });
 });

@@ -26,6 +26,8 @@ declare module "vitest" {
     /** Demo sites scheduling by priority and in arrival order (priority.test.ts). */
     prioritySiteUrl: string;
     fcfsSiteUrl: string;
+    /** A demo site that never answers a chat request (router-busy.test.ts). */
+    hangSiteUrl: string;
     /** A demo site that sends malformed answers and metrics on demand (outbound.test.ts). */
     garbageSiteUrl: string;
     /** A Converse stand-in of its own for outbound.test.ts, which breaks its answers. */
@@ -115,6 +117,16 @@ export default async function setup(project: TestProject): Promise<() => Promise
     timeScale: 0.02,
   });
   project.provide("garbageSiteUrl", garbage.url);
+  const hang = await startDemoSite({
+    id: "hang",
+    models: [{ model: "llama-3.2-3b", sizeGb: 7, tokensPerSec: 110, loadTimeMs: 6_000 }],
+    residentModels: ["llama-3.2-3b"],
+    maxConcurrent: 16,
+    gpuMemoryGb: 24,
+    timeScale: 0.02,
+    faults: { hangRate: 1 },
+  });
+  project.provide("hangSiteUrl", hang.url);
   const garbageBedrock = await startBedrockStandin({ timeScale: 0.02, seed: 13 });
   project.provide("garbageBedrockUrl", garbageBedrock.url);
   const bedrock = await startBedrockStandin({ timeScale: 0.02 });
@@ -134,6 +146,7 @@ export default async function setup(project: TestProject): Promise<() => Promise
       site.close(),
       vision.close(),
       garbage.close(),
+      hang.close(),
       priority?.close(),
       fcfs?.close(),
       garbageBedrock.close(),

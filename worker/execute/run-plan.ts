@@ -14,6 +14,7 @@ import {
   type ErrorClass,
   planAttemptTimeout,
   type RetryBudget,
+  timerFiredLate,
 } from "../../shared/retry.ts";
 import type { Criticality, Decision, PlanStep, RetryPolicy, Tier } from "../../shared/types.ts";
 import { AppError } from "../errors.ts";
@@ -145,6 +146,19 @@ function settle(
   }
 }
 
+/**
+ * Hands the lease (or the breaker's probe) back with no verdict on the target: the router, not
+ * the target, ran out of time — its attempt timer fired late, or no time was left to try.
+ */
+function settleUnjudged(deps: RunDeps, adm: Admission): void {
+  const t = adm.step.target;
+  if (t.kind === "site" && adm.leaseId) {
+    deps.waitUntil(siteStub(deps.env, t.siteId).release(adm.leaseId));
+  } else if (adm.service && adm.probe) {
+    deps.waitUntil(serviceBreakerStub(deps.env, adm.service).abandonProbe(adm.service));
+  }
+}
+
 /** A failed attempt that will be retried still counts against the target's breaker. */
 function reportFailedAttempt(
   deps: RunDeps,
@@ -214,7 +228,7 @@ async function runStep<T>(
   for (let attempt = 0; ; attempt++) {
     const timeout = planAttemptTimeout(deadline, deps.now(), step.timeoutMs);
     if (timeout <= 0) {
-      settle(deps, admitted, false, 0, undefined, true);
+      settleUnjudged(deps, admitted);
       attempts.push({
         target,
         tier: step.tier,
@@ -228,10 +242,12 @@ async function runStep<T>(
     // The timer bounds the attempt until it answers (a stream: until its first chunk); the
     // controller also stops a started stream when the plan moves on.
     const controller = new AbortController();
-    const timer = setTimeout(
-      () => controller.abort(new DOMException("attempt timed out", "TimeoutError")),
-      timeout,
-    );
+    const due = deps.now() + timeout;
+    let lateMs = 0;
+    const timer = setTimeout(() => {
+      lateMs = deps.now() - due;
+      controller.abort(new DOMException("attempt timed out", "TimeoutError"));
+    }, timeout);
     const signal = clientSignal
       ? AbortSignal.any([controller.signal, clientSignal])
       : controller.signal;
@@ -259,6 +275,8 @@ async function runStep<T>(
         ...(e.failure === undefined ? {} : { error: e.failure }),
         afterFirstByte: false,
       });
+      const timedOut = verdict.errorClass === "timeout";
+      const routerLate = timedOut && timerFiredLate(timeout, lateMs);
       attempts.push({
         target,
         tier: step.tier,
@@ -266,6 +284,7 @@ async function runStep<T>(
         errorClass: verdict.errorClass,
         latencyMs,
         ...(e.status === undefined ? {} : { status: e.status }),
+        ...(routerLate ? { detail: "router busy" } : {}),
       });
       if (!verdict.retryable && !verdict.failover) {
         // The site worked; the request was at fault (or the client left).
@@ -274,9 +293,8 @@ async function runStep<T>(
         throw new ExecutionFailed(attempts);
       }
       const more = attempt + 1 < retry.maxAttempts;
-      const timedOut = verdict.errorClass === "timeout";
       if (verdict.retryable && more && deps.budget.tryRetry(deps.now())) {
-        reportFailedAttempt(deps, admitted, latencyMs, timedOut);
+        if (!routerLate) reportFailedAttempt(deps, admitted, latencyMs, timedOut);
         const wait = Math.max(
           e.retryAfterMs ?? 0,
           backoffDelay(
@@ -290,7 +308,8 @@ async function runStep<T>(
           continue;
         }
       }
-      settle(deps, admitted, false, latencyMs, undefined, timedOut);
+      if (routerLate) settleUnjudged(deps, admitted);
+      else settle(deps, admitted, false, latencyMs, undefined, timedOut);
       return undefined;
     }
   }
