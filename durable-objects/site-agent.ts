@@ -8,8 +8,12 @@
 import { DurableObject } from "cloudflare:workers";
 import * as z from "zod/mini";
 import {
+  type ArrivalMeter,
   admissionLimit,
   isSaturated,
+  meterArrival,
+  meterRate,
+  overtakeRate,
   queueAllowanceMs,
   queueWaitMs,
   siteLoad,
@@ -204,6 +208,8 @@ export class SiteAgent extends DurableObject<Env> {
    * Kept in memory: after an eviction slots alone decide until the next few answers.
    */
   #serviceMs = new Map<string, number>();
+  /** Leases granted lately, by class (in memory: a rate of the last seconds needs no storage). */
+  #arrivals: Partial<Record<Criticality, ArrivalMeter>> = {};
   /** Decide-only answers pointing here recently (soft, in memory): expiry times. */
   #expected: number[] = [];
   #lastPushAt = 0;
@@ -430,6 +436,8 @@ export class SiteAgent extends DurableObject<Env> {
     if (request.tenant !== undefined) lease.tenant = request.tenant;
     if (request.criticality !== undefined) lease.criticality = request.criticality;
     if (busy >= reg.capacity.maxConcurrent) lease.queued = true;
+    const klass = request.criticality ?? "critical";
+    this.#arrivals[klass] = meterArrival(this.#arrivals[klass], now);
     this.#leases.set(leaseId, lease);
     this.ctx.storage.kv.put(`lease:${leaseId}`, lease);
     this.#persistLive();
@@ -439,7 +447,8 @@ export class SiteAgent extends DurableObject<Env> {
 
   /**
    * Work that is not critical, facing a queue longer than its share of its time left. At a
-   * priority site only the queued work of its class or above is ahead of it.
+   * priority site only the queued work of its class or above is ahead of it, and the more urgent
+   * work arriving meanwhile (at the rate of its recent leases) goes ahead of it too.
    */
   #queueTooLong(
     request: ReserveRequest,
@@ -453,7 +462,11 @@ export class SiteAgent extends DurableObject<Env> {
     const allowance = queueAllowanceMs(criticality, request.budgetMs - serviceMs);
     const load = { waiting, waitingByClass: this.#waitingByClass(waiting, busy) };
     const behind = waiting - waitingAhead(load, reg.scheduling, criticality);
-    return queueWaitMs(busy - behind, reg.capacity.maxConcurrent, serviceMs) > allowance;
+    const now = this.now();
+    const overtake = overtakeRate(reg.scheduling, criticality, (c) =>
+      meterRate(this.#arrivals[c], now),
+    );
+    return queueWaitMs(busy - behind, reg.capacity.maxConcurrent, serviceMs, overtake) > allowance;
   }
 
   /** At a priority site, the `waiting` of `held` requests by class (shared/admission.ts). */

@@ -6,7 +6,8 @@
 // - sheddable work is also refused at a saturated site (queue or KV cache at the llm-d
 //   thresholds), so it never waits in a queue that others need.
 // At a site that schedules by priority (vLLM's `--scheduling-policy priority`) a request waits
-// only for the queued work of its own class or a more urgent one, plus a free run slot.
+// only for the queued work of its own class or a more urgent one, plus a free run slot — and for
+// the more urgent work that arrives while it waits, at the rate the site has seen lately.
 
 import type { Policy } from "./policy.ts";
 import type { Criticality, Scheduling, SiteLoad } from "./types.ts";
@@ -51,9 +52,59 @@ export function queueAllowanceMs(criticality: Criticality, slackMs: number): num
  * queued), served `maxConcurrent` at a time, each taking about `serviceMs`: the same fluid model
  * as shared/predict.ts.
  */
-export function queueWaitMs(busy: number, maxConcurrent: number, serviceMs: number): number {
+export function queueWaitMs(
+  busy: number,
+  maxConcurrent: number,
+  serviceMs: number,
+  overtakePerMs = 0,
+): number {
   const ahead = Math.max(0, busy + 1 - maxConcurrent);
-  return (ahead * serviceMs) / Math.max(1, maxConcurrent);
+  if (ahead === 0) return 0;
+  const perSlotMs = serviceMs / Math.max(1, maxConcurrent);
+  // Work that arrives while this request waits and starts before it (more urgent work at a
+  // priority site) lengthens the wait by its own service time: W = ahead·t + λ·W·t.
+  const overtaken = Math.max(0, overtakePerMs) * perSlotMs;
+  return overtaken >= 1 ? Number.POSITIVE_INFINITY : (ahead * perSlotMs) / (1 - overtaken);
+}
+
+/** Time constant of the arrival meters: a rate follows the last ~10 s of arrivals. */
+export const ARRIVAL_TAU_MS = 10_000;
+
+/** An exponentially decaying count of arrivals, as of `at` (epoch ms). */
+export interface ArrivalMeter {
+  level: number;
+  at: number;
+}
+
+function meterLevel(m: ArrivalMeter | undefined, now: number): number {
+  if (!m) return 0;
+  return m.level * Math.exp(-Math.max(0, now - m.at) / ARRIVAL_TAU_MS);
+}
+
+/** The meter after one arrival at `now`. */
+export function meterArrival(m: ArrivalMeter | undefined, now: number): ArrivalMeter {
+  return { level: meterLevel(m, now) + 1, at: now };
+}
+
+/** Arrivals per ms the meter has seen lately (steady arrivals at r per ms read r). */
+export function meterRate(m: ArrivalMeter | undefined, now: number): number {
+  return meterLevel(m, now) / ARRIVAL_TAU_MS;
+}
+
+/**
+ * Arrivals per ms that would start before a queued request of `criticality`: at a priority site,
+ * those of more urgent classes; in arrival order, none (later work queues behind it).
+ */
+export function overtakeRate(
+  scheduling: Scheduling | undefined,
+  criticality: Criticality,
+  rateOf: (c: Criticality) => number,
+): number {
+  if (scheduling !== "priority") return 0;
+  const rank = SCHEDULING_PRIORITY[criticality];
+  let rate = 0;
+  for (const c of BY_URGENCY) if (SCHEDULING_PRIORITY[c] < rank) rate += rateOf(c);
+  return rate;
 }
 
 /**

@@ -3,9 +3,14 @@
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
 import {
+  ARRIVAL_TAU_MS,
+  type ArrivalMeter,
   admissionLimit,
   CRITICAL_HEADROOM,
   CRITICAL_QUEUE_RESERVE,
+  meterArrival,
+  meterRate,
+  overtakeRate,
   queueAllowanceMs,
   queueWaitMs,
   SCHEDULING_PRIORITY,
@@ -57,6 +62,48 @@ describe("queue wait by criticality", () => {
         (busy, c, ms) => queueWaitMs(busy + 1, c, ms) >= queueWaitMs(busy, c, ms),
       ),
     );
+  });
+});
+
+describe("work that overtakes a queued request", () => {
+  it("lengthens the wait by its share of the site's time, without end once it fills the site", () => {
+    // 4 ahead at 250 ms a slot-turn: 1 s; work arriving at 2/s takes half the turns: 2 s.
+    expect(queueWaitMs(11, 4, 1_000, 0)).toBe(2_000);
+    expect(queueWaitMs(11, 4, 1_000, 0.002)).toBe(4_000);
+    expect(queueWaitMs(11, 4, 1_000, 0.004)).toBe(Number.POSITIVE_INFINITY);
+    // Nothing waits ahead: it starts at once whatever arrives later.
+    expect(queueWaitMs(3, 4, 1_000, 0.004)).toBe(0);
+    fc.assert(
+      fc.property(
+        fc.integer({ min: 0, max: 500 }),
+        fc.integer({ min: 1, max: 64 }),
+        fc.integer({ min: 1, max: 60_000 }),
+        fc.double({ min: 0, max: 0.01, noNaN: true }),
+        (busy, c, ms, rate) => queueWaitMs(busy, c, ms, rate) >= queueWaitMs(busy, c, ms),
+      ),
+    );
+  });
+
+  it("comes only from more urgent classes, and only at a priority site", () => {
+    const rates = { critical: 0.001, standard: 0.01, sheddable: 0.1 };
+    const rateOf = (c: keyof typeof rates) => rates[c];
+    expect(overtakeRate("priority", "critical", rateOf)).toBe(0);
+    expect(overtakeRate("priority", "standard", rateOf)).toBe(0.001);
+    expect(overtakeRate("priority", "sheddable", rateOf)).toBeCloseTo(0.011, 12);
+    expect(overtakeRate("fcfs", "sheddable", rateOf)).toBe(0);
+    expect(overtakeRate(undefined, "sheddable", rateOf)).toBe(0);
+  });
+
+  it("is measured by a meter that reads a steady rate and forgets an old burst", () => {
+    let m: ArrivalMeter | undefined;
+    // 5 per second for a minute.
+    for (let t = 0; t <= 60_000; t += 200) m = meterArrival(m, t);
+    expect(meterRate(m, 60_000)).toBeCloseTo(0.005, 3);
+    // A minute later it reads e⁻⁶ of that.
+    expect(meterRate(m, 120_000)).toBeCloseTo(0.005 * Math.exp(-60_000 / ARRIVAL_TAU_MS), 4);
+    expect(meterRate(undefined, 0)).toBe(0);
+    // A clock that steps back does not inflate it.
+    expect(meterRate(m, 0)).toBeCloseTo(meterRate(m, 60_000), 12);
   });
 });
 

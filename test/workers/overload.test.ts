@@ -156,6 +156,34 @@ describe("a busy site is not a sick one", () => {
     // behind the standard ones still taken to be waiting.
     expect(granted).toEqual({ fcfs: 4, priority: 10 });
   });
+
+  it("at a priority site, counts the critical work that would arrive while standard work waits", async () => {
+    const fcfs = fresh("overtake-fcfs", capacity);
+    const prio = fresh("overtake-prio", capacity);
+    await fcfs.stub.register(fcfs.reg);
+    await prio.stub.register({ ...prio.reg, scheduling: "priority" });
+    const granted: Record<string, number> = {};
+    for (const [name, stub] of [
+      ["fcfs", fcfs.stub],
+      ["priority", prio.stub],
+    ] as const) {
+      const reserve = (criticality: Criticality) =>
+        stub.reserve({ model: "llama-3.2-3b", criticality, budgetMs: 5_000 });
+      // Ten critical requests just now, each answered in 1 s without queueing: critical work
+      // arrives at about 1/s, which at 1 s per request and 2 slots takes half the site's turns.
+      for (let i = 0; i < 10; i++) {
+        const r = await reserve("critical");
+        if (!r.granted) throw new Error("expected a lease");
+        await stub.release(r.leaseId, { ok: true, latencyMs: 1_000 });
+      }
+      let n = 0;
+      while ((await reserve("standard")).granted) n++;
+      granted[name] = n;
+    }
+    // Standard work may wait 2 s. In arrival order: 2 run and 4 wait (500 ms a turn). By priority
+    // every turn critical work takes doubles the wait: 2 run and 2 wait.
+    expect(granted).toEqual({ fcfs: 6, priority: 4 });
+  });
 });
 
 describe("over HTTP", () => {
