@@ -1,7 +1,13 @@
 // A small in-memory cache with stale-while-revalidate, for lookups the hot path must not wait on:
 // an entry younger than `freshMs` is answered as is; one younger than `maxAgeMs` is answered
-// while a single background reload runs; anything older, or missing, waits for one load.
-// Concurrent misses of a key share that load. Values may be `null` (negative caching).
+// while a single background reload runs; anything older, or missing, waits for a load of its own.
+// Values may be `null` (negative caching).
+//
+// No caller ever awaits a load another caller started: in Workers that load is the other
+// request's I/O, and if that request is cancelled (its client gone, its waitUntil out of time)
+// the load never settles and everything awaiting it would hang. So concurrent misses each load,
+// and a background reload that has not settled within `freshMs` is taken as lost: the next stale
+// read starts another.
 //
 // So a change at the source reaches a warm isolate within `maxAgeMs` at the latest, and
 // `delete` makes it immediate in this isolate (a load already in flight cannot write back).
@@ -21,7 +27,8 @@ interface Entry<V> {
 export class SwrCache<V> {
   readonly #opts: SwrOptions;
   readonly #entries = new Map<string, Entry<V>>();
-  readonly #loading = new Map<string, Promise<V>>();
+  /** When each key's background reload in flight started. */
+  readonly #reloading = new Map<string, number>();
   /** Bumped by `delete`/`clear`: a load that began before cannot store its answer. */
   #generation = 0;
 
@@ -45,12 +52,19 @@ export class SwrCache<V> {
     const hit = this.#entries.get(key);
     if (hit && now - hit.at < this.#opts.freshMs) return hit.value;
     if (hit && now - hit.at < this.#opts.maxAgeMs && waitUntil) {
-      if (!this.#loading.has(key)) {
-        waitUntil(this.#load(key, now, load).catch((err: unknown) => onError?.(err)));
+      const since = this.#reloading.get(key);
+      if (since === undefined || now - since > this.#opts.freshMs) {
+        this.#reloading.set(key, now);
+        const reload = this.#load(key, now, load)
+          .catch((err: unknown) => onError?.(err))
+          .finally(() => {
+            if (this.#reloading.get(key) === now) this.#reloading.delete(key);
+          });
+        waitUntil(reload);
       }
       return hit.value;
     }
-    return this.#loading.get(key) ?? this.#load(key, now, load);
+    return this.#load(key, now, load);
   }
 
   /** Stores a value known to be current (e.g. one this isolate just wrote). */
@@ -63,31 +77,28 @@ export class SwrCache<V> {
   delete(key: string): void {
     this.#generation++;
     this.#entries.delete(key);
-    this.#loading.delete(key);
+    this.#reloading.delete(key);
   }
 
   clear(): void {
     this.#generation++;
     this.#entries.clear();
-    this.#loading.clear();
+    this.#reloading.clear();
   }
 
   get size(): number {
     return this.#entries.size;
   }
 
-  #load(key: string, now: number, load: () => Promise<V>): Promise<V> {
+  async #load(key: string, now: number, load: () => Promise<V>): Promise<V> {
     const generation = this.#generation;
-    const run = load()
-      .then((value) => {
-        if (generation === this.#generation) this.set(key, value, now);
-        return value;
-      })
-      .finally(() => {
-        if (this.#loading.get(key) === run) this.#loading.delete(key);
-      });
-    this.#loading.set(key, run);
-    return run;
+    const value = await load();
+    // A newer answer (a later load, or `set`) is kept.
+    const current = this.#entries.get(key);
+    if (generation === this.#generation && !(current && current.at > now)) {
+      this.set(key, value, now);
+    }
+    return value;
   }
 
   #trim(): void {

@@ -95,20 +95,39 @@ describe("SwrCache", () => {
     expect(await late).toBe("v2");
   });
 
-  it("caches absence, shares one load between concurrent misses, and reloads stale entries in the foreground without waitUntil", async () => {
+  it("caches absence, and reloads stale entries in the foreground without waitUntil", async () => {
     const cache = new SwrCache<string | null>(opts);
     let loads = 0;
     const load = async () => {
       loads++;
       return null;
     };
-    const answers = await Promise.all(Array.from({ length: 20 }, () => cache.get("x", 0, load)));
-    expect(answers).toEqual(Array(20).fill(null));
+    expect(await cache.get("x", 0, load)).toBeNull();
     expect(loads).toBe(1);
     expect(await cache.get("x", 5, load)).toBeNull();
     expect(loads).toBe(1);
     expect(await cache.get("x", 20, load)).toBeNull();
     expect(loads).toBe(2);
+  });
+
+  it("never makes a caller await a load another caller started", async () => {
+    const cache = new SwrCache<string>(opts);
+    const src = source();
+    // The first caller's load never settles (its request was cancelled).
+    void cache.get("k", 0, src.load);
+    const second = cache.get("k", 1, src.load);
+    expect(src.pending).toHaveLength(2);
+    (src.pending[1] as (v: string) => void)("v");
+    expect(await second).toBe("v");
+    expect(await cache.get("k", 2, src.load)).toBe("v");
+    // Stale, and its background reload never settles: after freshMs another one starts.
+    const waitUntil = () => {};
+    expect(await cache.get("k", 12, src.load, waitUntil)).toBe("v");
+    expect(src.pending).toHaveLength(3);
+    expect(await cache.get("k", 22, src.load, waitUntil)).toBe("v");
+    expect(src.pending).toHaveLength(3);
+    expect(await cache.get("k", 23, src.load, waitUntil)).toBe("v");
+    expect(src.pending).toHaveLength(4);
   });
 
   it("forgets a deleted key at once, and a load begun before the delete cannot write it back", async () => {
