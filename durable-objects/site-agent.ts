@@ -120,6 +120,8 @@ const statusSchema = z.object({
   lastProbeOk: z.boolean(),
   nextProbeAt: z.number(),
   seq: z.number(),
+  /** Registered `priority`, but the site refused a priority (it runs fcfs): until re-registered. */
+  priorityRefused: z.optional(z.boolean()),
 });
 type Status = z.infer<typeof statusSchema>;
 
@@ -176,6 +178,8 @@ export interface SiteDetail {
   leases: number;
   lastProbeAt: number;
   lastProbeOk: boolean;
+  /** Registered `priority`, it refused a priority: treated as fcfs until registered again. */
+  priorityRefused?: boolean;
 }
 
 export type EnsureModelResult =
@@ -263,10 +267,32 @@ export class SiteAgent extends DurableObject<Env> {
       this.#live = { ...this.#live, updatedAt: now };
       kv.put("live", this.#live);
     }
+    // A new registration is the operator's word on the scheduling again.
+    const { priorityRefused: _, ...status } = this.#status;
+    this.#status = status;
     kv.put("reg", reg);
     kv.put("cache", this.#cache);
     kv.put("status", this.#status);
     return this.#publish(now, true);
+  }
+
+  /**
+   * The site answered a request's `priority` with vLLM's "priority scheduling is not enabled":
+   * it is registered `priority` but runs fcfs. Until it is registered again, it is treated (and
+   * shown) as fcfs, so the router stops sending priorities it would refuse.
+   */
+  async refusePriority(): Promise<boolean> {
+    if (this.#reg?.scheduling !== "priority" || this.#status.priorityRefused) return false;
+    this.#status = { ...this.#status, priorityRefused: true };
+    this.ctx.storage.kv.put("status", this.#status);
+    console.warn(JSON.stringify({ event: "site_priority_refused", siteId: this.#reg.id }));
+    await this.#publish(this.now(), true);
+    return true;
+  }
+
+  /** The scheduling the site really runs: its registration's, unless it refused a priority. */
+  #scheduling(): SiteRegistration["scheduling"] {
+    return this.#status.priorityRefused ? "fcfs" : this.#reg?.scheduling;
   }
 
   /** Drain (`true`: no new work, in-flight work finishes) or put back into service (`false`). */
@@ -303,6 +329,7 @@ export class SiteAgent extends DurableObject<Env> {
       leases: this.#leases.size,
       lastProbeAt: this.#status.lastProbeAt,
       lastProbeOk: this.#status.lastProbeOk,
+      ...(this.#status.priorityRefused ? { priorityRefused: true } : {}),
     };
   }
 
@@ -461,9 +488,9 @@ export class SiteAgent extends DurableObject<Env> {
     const criticality = request.criticality ?? "critical";
     const allowance = queueAllowanceMs(criticality, request.budgetMs - serviceMs);
     const load = { waiting, waitingByClass: this.#waitingByClass(waiting, busy) };
-    const behind = waiting - waitingAhead(load, reg.scheduling, criticality);
+    const behind = waiting - waitingAhead(load, this.#scheduling(), criticality);
     const now = this.now();
-    const overtake = overtakeRate(reg.scheduling, criticality, (c) =>
+    const overtake = overtakeRate(this.#scheduling(), criticality, (c) =>
       meterRate(this.#arrivals[c], now),
     );
     return queueWaitMs(busy - behind, reg.capacity.maxConcurrent, serviceMs, overtake) > allowance;
@@ -471,7 +498,7 @@ export class SiteAgent extends DurableObject<Env> {
 
   /** At a priority site, the `waiting` of `held` requests by class (shared/admission.ts). */
   #waitingByClass(waiting: number, held: number): Record<Criticality, number> | undefined {
-    if (this.#reg?.scheduling !== "priority") return undefined;
+    if (this.#scheduling() !== "priority") return undefined;
     const leased: Record<Criticality, number> = { critical: 0, standard: 0, sheddable: 0 };
     for (const lease of this.#leases.values()) {
       if (lease.criticality) leased[lease.criticality] += 1;
@@ -761,8 +788,10 @@ export class SiteAgent extends DurableObject<Env> {
       reg.capacity.maxConcurrent,
     );
     const byClass = this.#waitingByClass(load.waiting, load.running + load.waiting);
+    const scheduling = this.#scheduling();
     return {
       ...rest,
+      ...(scheduling === undefined ? {} : { scheduling }),
       faultDomain: faultDomain ?? reg.id,
       models: reg.models.map((m) => {
         const measured = tps[m.model];

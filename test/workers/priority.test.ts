@@ -115,4 +115,55 @@ describe("priority scheduling", () => {
     const error = (await bad.json()) as { error: { code: string; details: unknown } };
     expect(JSON.stringify(error.error.details)).toContain("scheduling");
   });
+
+  it("treats a site registered priority that refuses one as fcfs, until it is registered again", async () => {
+    // The operator's mistake: the fcfs demo site registered as a priority site.
+    const reg = registration("mixup-li", FCFS_SITE, "LI", "priority");
+    expect((await put("mixup-li", reg)).status).toBe(200);
+    const before = await priorities(FCFS_SITE);
+    const delta = async () => {
+      const after = await priorities(FCFS_SITE);
+      return Object.fromEntries(
+        Object.entries(after)
+          .map(([k, v]) => [k, v - (before[k] ?? 0)])
+          .filter(([, v]) => v !== 0),
+      );
+    };
+    // Refused with priority 1 (vLLM's 400), sent again without one: the client gets its answer.
+    const first = await chat("LI", "standard");
+    expect(first.status).toBe(200);
+    expect(first.headers.get("x-mec-target")).toBe("site:mixup-li");
+    await first.text();
+    expect(await delta()).toEqual({ "1": 1, none: 1 });
+    const detail = async () => {
+      const res = await exports.default.fetch("http://router.test/v1/sites/mixup-li", {
+        headers: OPERATOR,
+      });
+      return (await res.json()) as {
+        registration: { scheduling?: string };
+        view: { scheduling?: string };
+        priorityRefused?: boolean;
+      };
+    };
+    // The agent hears of it after the answer.
+    for (let i = 0; i < 100 && !(await detail()).priorityRefused; i++) {
+      await new Promise((r) => setTimeout(r, 20));
+    }
+    expect(await detail()).toMatchObject({
+      registration: { scheduling: "priority" },
+      view: { scheduling: "fcfs" },
+      priorityRefused: true,
+    });
+    // From then on no priority is sent.
+    for (const criticality of ["standard", "sheddable"]) {
+      const res = await chat("LI", criticality);
+      expect(res.status).toBe(200);
+      await res.text();
+    }
+    expect(await delta()).toEqual({ "1": 1, none: 3 });
+    // Registered again, the registration is believed again.
+    expect((await put("mixup-li", reg)).status).toBe(200);
+    expect(await detail()).toMatchObject({ view: { scheduling: "priority" } });
+    expect((await detail()).priorityRefused).toBeUndefined();
+  });
 });

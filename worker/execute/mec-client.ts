@@ -3,6 +3,7 @@
 // before it is used (size, JSON, shape): a site that sends anything else has failed the attempt
 // like one that reset, so the plan moves on and the client gets a typed error at worst.
 
+import { waitUntil } from "cloudflare:workers";
 import { BodyTooLarge, readTextWithin } from "../../shared/bounded-read.ts";
 import { siteUrlAllowed } from "../../shared/fleet-schema.ts";
 import {
@@ -14,6 +15,7 @@ import {
 } from "../../shared/openai.ts";
 import { retryAfterMs } from "../../shared/retry.ts";
 import type { PlanStep } from "../../shared/types.ts";
+import { fleetSource } from "../fleet/live-fleet-source.ts";
 import { sseData } from "./sse.ts";
 import {
   type StartedStream,
@@ -34,15 +36,37 @@ function siteEndpoint(step: PlanStep, allowHttp: boolean): string {
   return endpoint.replace(/\/$/, "");
 }
 
+/** vLLM's answer to a non-zero `priority` under its default policy (fcfs). */
+const PRIORITY_REFUSED = /priority scheduling is not enabled/i;
+/** Enough of a 400's body to read vLLM's message. */
+const MAX_ERROR_BYTES = 4_096;
+
+/**
+ * Tells the site's agent that the site refused a priority (registered `priority`, running fcfs),
+ * so the fleet stops sending it one; this isolate re-reads the fleet once the agent has it.
+ */
+function priorityRefused(env: Env, siteId: string): void {
+  waitUntil(
+    env.SITE_AGENT.getByName(siteId)
+      .refusePriority()
+      .then((changed) => {
+        if (changed) fleetSource(env).invalidate();
+      })
+      .catch(() => {}),
+  );
+}
+
 async function post(
+  env: Env,
   step: PlanStep,
   body: Record<string, unknown>,
   signal: AbortSignal,
   allowHttp: boolean,
+  withPriority = true,
 ): Promise<Response> {
   const url = `${siteEndpoint(step, allowHttp)}/chat/completions`;
   // Only a site registered with priority scheduling gets one: vLLM refuses it under fcfs.
-  const priority = step.target.kind === "site" ? step.target.priority : undefined;
+  const priority = withPriority && step.target.kind === "site" ? step.target.priority : undefined;
   let res: Response;
   try {
     res = await fetch(url, {
@@ -56,6 +80,15 @@ async function post(
     });
   } catch (err) {
     throw new UpstreamError("site unreachable", { failure: transportFailure(err, signal) });
+  }
+  if (!res.ok && res.status === 400 && priority && step.target.kind === "site") {
+    const text = await readTextWithin(res, MAX_ERROR_BYTES).catch(() => "");
+    if (PRIORITY_REFUSED.test(text)) {
+      // The operator's registration is wrong, not the request: send it again without one.
+      priorityRefused(env, step.target.siteId);
+      return post(env, step, body, signal, allowHttp, false);
+    }
+    throw new UpstreamError("site answered HTTP 400", { status: 400 });
   }
   if (!res.ok) {
     await res.body?.cancel().catch(() => {});
@@ -143,6 +176,7 @@ export function mecClient(env: Env): TierClient {
   return {
     async complete(step, req: UpstreamRequest, signal): Promise<ChatCompletion> {
       const res = await post(
+        env,
         step,
         { ...req, model: step.model, stream: false, stream_options: undefined },
         signal,
@@ -175,7 +209,7 @@ export function mecClient(env: Env): TierClient {
         stream: true,
         stream_options: { include_usage: true },
       };
-      const res = await post(step, body, signal, allowHttp);
+      const res = await post(env, step, body, signal, allowHttp);
       if (!res.body) throw new UpstreamError("site sent no body", { failure: "reset" });
       const events = sseData(res.body);
       const chunks = (async function* () {
