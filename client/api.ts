@@ -635,6 +635,7 @@ export interface components {
       leases: number;
       lastProbeAt: number;
       lastProbeOk: boolean;
+      priorityRefused?: boolean;
     };
     HeartbeatAnswer: {
       ok: true;

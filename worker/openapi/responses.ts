@@ -206,6 +206,8 @@ export const siteDetailSchema = z.object({
   leases: z.number(),
   lastProbeAt: z.number(),
   lastProbeOk: z.boolean(),
+  /** Registered `priority`, the site refused a priority: treated as fcfs until registered again. */
+  priorityRefused: z.optional(z.boolean()),
 });
 
 export const heartbeatAnswerSchema = z.object({
