@@ -12,6 +12,7 @@ import {
   makeRequest,
   makeSite,
   NOW,
+  planSteps,
   rejections,
   targetKey,
 } from "./helpers/fleet-builders.ts";
@@ -261,14 +262,41 @@ describe("latency target", () => {
     });
   const fleet = makeFleet([makeSite({ id: "a" })], [makeRegion({ id: "eu-central-1" })]);
 
-  it("rejects every remote target on SLA when the complete response must fit", () => {
-    const result = decide(long("complete"), fleet, DEFAULT_POLICY, NOW);
-    expect(result.ok).toBe(false);
-    expect(rejections(result).map((r) => `${r.target} ${r.reason}`)).toEqual([
+  it("gives a best effort where it is expected soonest when the complete response cannot fit", () => {
+    const d = placed(long("complete"), fleet);
+    const steps = planSteps(d.plan);
+    expect(d.bestEffort).toBe(true);
+    expect(d.predicted.latencyMs).toBeGreaterThan(2_000);
+    // The fastest first; every other target is a backup, none is listed as rejected.
+    for (const s of steps.slice(1))
+      expect(s.predictedLatencyMs).toBeGreaterThanOrEqual(d.plan.primary.predictedLatencyMs);
+    expect(steps.map((s) => targetKey(s.target)).sort()).toEqual(["cloud:eu-central-1", "site:a"]);
+    expect(rejections({ ok: true, decision: d }).map((r) => `${r.target} ${r.reason}`)).toEqual([
       "device device",
-      "site:a sla",
-      "cloud:eu-central-1 sla",
     ]);
+    expect(d.rationale).toContainEqual({
+      factor: "sla",
+      detail: `best effort: no target is expected to meet the 2000 ms SLA; ${targetKey(d.target)} is expected soonest`,
+    });
+    // Let through late rather than cut off at the SLA: the deadline is the primary's timeout.
+    expect(d.plan.timeoutMs).toBe(d.plan.primary.timeoutMs);
+    expect(d.plan.timeoutMs).toBeGreaterThan(d.predicted.worstLatencyMs);
+  });
+
+  it("refuses (422) rather than make a best effort that breaks a rule", () => {
+    const strict = makeRequest({
+      task: { maxOutputTokens: 2_048 },
+      constraints: { latencySlaMs: 2_000, privacy: "strict" },
+    });
+    const result = decide(
+      strict,
+      makeFleet([], [makeRegion({ id: "eu-central-1" })]),
+      DEFAULT_POLICY,
+      NOW,
+    );
+    expect(result.ok).toBe(false);
+    if (result.ok) return;
+    expect(result.code).toBe("infeasible");
   });
 
   it("places the request when only the first token must fit, and predicts that", () => {
@@ -292,10 +320,14 @@ describe("latency target", () => {
         constraints: { latencySlaMs: 1_000, latencyTarget },
         device: { models: ["llama-3.2-1b-q4"] },
       });
-    expect(rejections(decide(req("complete"), makeFleet([]), DEFAULT_POLICY, NOW))).toEqual([
-      expect.objectContaining({ target: "device", reason: "sla" }),
-    ]);
-    expect(placed(req("first_token"), makeFleet([])).tier).toBe("device");
+    // 500 tokens on the phone take longer than 1 s: only a best effort, and said so.
+    const complete = placed(req("complete"), makeFleet([]));
+    expect(complete.tier).toBe("device");
+    expect(complete.bestEffort).toBe(true);
+    expect(complete.predicted.latencyMs).toBeGreaterThan(1_000);
+    const first = placed(req("first_token"), makeFleet([]));
+    expect(first.tier).toBe("device");
+    expect(first.bestEffort).toBe(false);
   });
 
   it("still reports the first token when the complete response is the target", () => {
