@@ -226,16 +226,16 @@ export function decide(
   const deadline = bestEffort ? Math.max(sla, attemptTimeout(policy, primaryWorstMs)) : sla;
   // What is left of the SLA once the primary has used its whole timeout (it hung).
   const afterTimeout = sla - Math.min(deadline, attemptTimeout(policy, primaryWorstMs));
-  const backups = pickBackups(
-    candidates,
-    policy.maxBackups,
-    (c) => slaLatency(req, c.prediction) <= afterTimeout,
-  );
+  const inTime = (c: Candidate) => slaLatency(req, c.prediction) <= afterTimeout;
+  const backups = pickBackups(candidates, policy.maxBackups, inTime);
   const slack = clamp01((sla - primaryMs) / sla);
   const confidence = round(0.45 * margin + 0.35 * slack + 0.2 * primary.freshness, 2);
 
   const spare = sla - primaryWorstMs;
   const retryFits = spare >= primaryWorstMs + policy.retry.baseDelayMs;
+  // Cutting a slow primary short only pays when a retry or a backup can still make the SLA;
+  // otherwise it keeps the whole deadline, so one slower than predicted still answers in time.
+  const primaryTimeout = retryFits || backups.some(inTime) ? undefined : deadline;
 
   const cold = run.cold;
   const prewarm =
@@ -261,7 +261,7 @@ export function decide(
     bestEffort,
     resources: ctx.resources,
     plan: {
-      primary: step(run, primary, deadline),
+      primary: step(run, primary, deadline, primaryTimeout),
       backups: backups.map((b) => step(run, b, deadline)),
       timeoutMs: deadline,
       retry: {
@@ -648,7 +648,7 @@ function attemptTimeout(policy: Policy, worstMs: number): number {
   return Math.ceil(Math.max(worstMs * policy.timeoutFactor, worstMs + policy.minTimeoutSlackMs));
 }
 
-function step(run: Run, c: Candidate, deadline: number): PlanStep {
+function step(run: Run, c: Candidate, deadline: number, timeoutMs?: number): PlanStep {
   const { req, policy } = run;
   const p = slaLatency(req, c.prediction);
   const worst = slaWorstLatency(req, c.prediction);
@@ -659,7 +659,7 @@ function step(run: Run, c: Candidate, deadline: number): PlanStep {
     predictedLatencyMs: Math.round(p),
     worstLatencyMs: Math.round(worst),
     predictedCostUsd: roundCost(c.prediction.costUsd),
-    timeoutMs: Math.min(deadline, attemptTimeout(policy, worst)),
+    timeoutMs: timeoutMs ?? Math.min(deadline, attemptTimeout(policy, worst)),
   };
 }
 

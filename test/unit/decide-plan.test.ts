@@ -151,6 +151,20 @@ describe("timeouts and retries", () => {
     expect(p.timeoutMs + (backup?.predictedLatencyMs ?? 0)).toBeGreaterThan(3_000);
   });
 
+  it("give the primary the whole SLA when neither a retry nor a backup could follow it in time", () => {
+    const alone = makeFleet([makeSite({ id: "a" })]);
+    const req = (latencySlaMs?: number) =>
+      makeRequest({ task: { model: "llama-3.2-1b" }, constraints: { latencySlaMs } });
+    const worst = placed(req(), alone).plan.primary.worstLatencyMs;
+    // Between 1.5× and 2× the worst case: no backup, and no room for a second attempt. Cut at
+    // 1.5× the worst case, a slow answer would be lost with nothing to follow it.
+    const sla = Math.round(1.8 * worst);
+    const d = placed(req(sla), alone);
+    expect(d.plan.backups).toEqual([]);
+    expect(d.plan.retry.maxAttempts).toBe(1);
+    expect(d.plan.primary.timeoutMs).toBe(sla);
+  });
+
   it("allow no retry when a second attempt cannot fit the SLA", () => {
     const d = placed(makeRequest({ constraints: { latencySlaMs: 1_500 } }), fleet);
     expect(d.bestEffort).toBe(false);
