@@ -84,7 +84,7 @@ export interface components {
         criticality?: "critical" | "standard" | "sheddable";
       };
       constraints: {
-        /** The latency the answer must meet, in ms. */
+        /** The latency the answer should meet, in ms; when no target is expected to meet it, the request gets a best effort (`bestEffort`) where it is expected soonest. */
         latencySlaMs: number;
         /** What the SLA bounds: the `complete` answer (default) or the `first_token`. */
         latencyTarget?: "complete" | "first_token";
@@ -196,7 +196,7 @@ export interface components {
         criticality?: "critical" | "standard" | "sheddable";
       };
       constraints: {
-        /** The latency the answer must meet, in ms. */
+        /** The latency the answer should meet, in ms; when no target is expected to meet it, the request gets a best effort (`bestEffort`) where it is expected soonest. */
         latencySlaMs: number;
         /** What the SLA bounds: the `complete` answer (default) or the `first_token`. */
         latencyTarget?: "complete" | "first_token";

@@ -15,19 +15,20 @@ import { distanceKm, nearest } from "./geo.ts";
 import type { Policy } from "./policy.ts";
 import { type Prediction, predictCloud, predictDevice, predictSite } from "./predict.ts";
 import { residencyAllows } from "./residency.ts";
-import type {
-  ConfidenceLevel,
-  Criticality,
-  Decision,
-  PlanStep,
-  RationaleItem,
-  RegionView,
-  Rejection,
-  RejectionReason,
-  RouteRequest,
-  SiteView,
-  Target,
-  Tier,
+import {
+  type ConfidenceLevel,
+  type Criticality,
+  type Decision,
+  MAX_LATENCY_SLA_MS,
+  type PlanStep,
+  type RationaleItem,
+  type RegionView,
+  type Rejection,
+  type RejectionReason,
+  type RouteRequest,
+  type SiteView,
+  type Target,
+  type Tier,
 } from "./types.ts";
 
 /**
@@ -94,6 +95,11 @@ interface Run {
   shareOf: Map<string, number>;
   /** The fastest option that is slow only because its model is not resident. */
   cold: Prewarm | undefined;
+  /**
+   * Options expected to miss the SLA that break no rule, budget or queue allowance: the best
+   * effort when no target is expected to meet it.
+   */
+  late: Candidate[];
 }
 
 const PRIVACY_EXPOSURE = { device: 0, trustedSite: 0.25, site: 0.5, cloud: 1 } as const;
@@ -125,6 +131,7 @@ export function decide(
     shares: fleet.data.answerShares,
     shareOf: new Map(),
     cold: undefined,
+    late: [],
   };
   // Every feasible (target, model) option, grouped by target.
   const options: Candidate[] = [];
@@ -143,20 +150,30 @@ export function decide(
     evaluateRegion(run, region, km, options);
   }
 
+  // When no target is expected to meet the SLA, the request still gets the best effort its rules
+  // allow: it goes where it is expected soonest (and may still make it: predictions are
+  // expectations), rather than being refused with nothing.
+  const lateOnly = options.length === 0 && run.late.length > 0;
+  if (lateOnly) {
+    const late = new Set(run.late.map((c) => c.key));
+    run.rejected = run.rejected.filter(
+      (r) => !((r.reason === "sla" || r.reason === "budget") && late.has(r.target)),
+    );
+  }
   // A site whose data is older than the staleness limit is a last resort: used only when every
   // fresh alternative was rejected, and then said so.
-  let feasible = options;
+  let feasible = lateOnly ? run.late : options;
   let lastResort: RationaleItem | undefined;
-  const fresh = options.filter((c) => c.freshness > 0);
-  if (fresh.length > 0 && fresh.length < options.length) {
+  const fresh = feasible.filter((c) => c.freshness > 0);
+  if (fresh.length > 0 && fresh.length < feasible.length) {
     let last = "";
-    for (const c of options) {
+    for (const c of feasible) {
       if (c.freshness > 0 || c.key === last) continue;
       last = c.key;
       reject(run, c.key, "capacity", "stale: no recent heartbeat");
     }
     feasible = fresh;
-  } else if (fresh.length === 0 && options.length > 0) {
+  } else if (fresh.length === 0 && feasible.length > 0) {
     lastResort = {
       factor: "reliability",
       detail: "every target with fresh data was rejected; using a site whose data is stale",
@@ -196,7 +213,7 @@ export function decide(
     return refused;
   }
 
-  candidates.sort(byScore);
+  candidates.sort(lateOnly ? bySpeed(req) : byScore);
   const primary = candidates[0] as Candidate;
   const next = candidates[1];
   const sla = req.constraints.latencySlaMs;
@@ -204,20 +221,21 @@ export function decide(
   const primaryMs = slaLatency(req, primary.prediction);
   const primaryWorstMs = slaWorstLatency(req, primary.prediction);
   const bestEffort = primaryWorstMs > sla;
-  // Best effort: a long answer is let through late rather than cut off at the SLA with nothing.
+  // Best effort: a long answer, or one no target is expected to give in time, is let through late
+  // rather than cut off at the SLA with nothing.
   const deadline = bestEffort ? Math.max(sla, attemptTimeout(policy, primaryWorstMs)) : sla;
   // What is left of the SLA once the primary has used its whole timeout (it hung).
   const afterTimeout = sla - Math.min(deadline, attemptTimeout(policy, primaryWorstMs));
-  const backups = pickBackups(
-    candidates,
-    policy.maxBackups,
-    (c) => slaLatency(req, c.prediction) <= afterTimeout,
-  );
+  const inTime = (c: Candidate) => slaLatency(req, c.prediction) <= afterTimeout;
+  const backups = pickBackups(candidates, policy.maxBackups, inTime);
   const slack = clamp01((sla - primaryMs) / sla);
   const confidence = round(0.45 * margin + 0.35 * slack + 0.2 * primary.freshness, 2);
 
   const spare = sla - primaryWorstMs;
   const retryFits = spare >= primaryWorstMs + policy.retry.baseDelayMs;
+  // Cutting a slow primary short only pays when a retry or a backup can still make the SLA;
+  // otherwise it keeps the whole deadline, so one slower than predicted still answers in time.
+  const primaryTimeout = retryFits || backups.some(inTime) ? undefined : deadline;
 
   const cold = run.cold;
   const prewarm =
@@ -243,7 +261,7 @@ export function decide(
     bestEffort,
     resources: ctx.resources,
     plan: {
-      primary: step(run, primary, deadline),
+      primary: step(run, primary, deadline, primaryTimeout),
       backups: backups.map((b) => step(run, b, deadline)),
       timeoutMs: deadline,
       retry: {
@@ -468,13 +486,21 @@ function addFeasible(
       }
     }
     const unqueued = ms - prediction.queueMs;
-    if (ms > sla || !queueFits(run.req, prediction.queueMs, sla - unqueued)) {
-      queueBound ||= unqueued <= sla;
+    // A budget is a hard rule: it must hold however long the answer runs.
+    const affordable = maxCostUsd === undefined || prediction.worstCostUsd <= maxCostUsd;
+    const queueOk = queueFits(run.req, prediction.queueMs, sla - unqueued);
+    if (ms > sla || !queueOk) {
+      // Too slow even unqueued: a best effort if nothing meets the SLA (when it answers within
+      // the longest SLA a request may state), but never one that queues (with no slack left its
+      // class has no queue allowance: shared/admission.ts), so a queue keeps it out for now.
+      queueBound ||= unqueued <= sla || (affordable && !queueOk);
+      if (ms > sla && ms <= MAX_LATENCY_SLA_MS && queueOk && affordable) {
+        run.late.push(build(model, prediction));
+      }
       continue;
     }
-    // A budget is a hard rule: it must hold however long the answer runs.
     cheapestInSla = Math.min(cheapestInSla, prediction.worstCostUsd);
-    if (maxCostUsd !== undefined && prediction.worstCostUsd > maxCostUsd) continue;
+    if (!affordable) continue;
     out.push(build(model, prediction));
     added = true;
   }
@@ -534,7 +560,8 @@ function bestPerTarget(run: Run, options: Candidate[]): Candidate[] {
     const p = c.prediction;
     const expected = slaLatency(req, p);
     const worst = slaWorstLatency(req, p);
-    const risk = worst > sla ? (worst - sla) / (worst - expected) : 0;
+    // The share of the answers, between the expected and the worst, that end past the SLA.
+    const risk = worst <= sla ? 0 : expected >= sla ? 1 : (worst - sla) / (worst - expected);
     const extra = p.costUsd - minCost;
     const cost = extra > 0 ? extra / (extra + minPaid) : 0;
     c.score =
@@ -563,6 +590,11 @@ export function latencyUtility(x: number, policy: Policy): number {
 
 function byScore(a: Candidate, b: Candidate): number {
   return a.score - b.score || (a.key < b.key ? -1 : a.key > b.key ? 1 : 0);
+}
+
+/** Expected soonest first (a best effort), then by score. */
+function bySpeed(req: RouteRequest): (a: Candidate, b: Candidate) => number {
+  return (a, b) => slaLatency(req, a.prediction) - slaLatency(req, b.prediction) || byScore(a, b);
 }
 
 /**
@@ -616,7 +648,7 @@ function attemptTimeout(policy: Policy, worstMs: number): number {
   return Math.ceil(Math.max(worstMs * policy.timeoutFactor, worstMs + policy.minTimeoutSlackMs));
 }
 
-function step(run: Run, c: Candidate, deadline: number): PlanStep {
+function step(run: Run, c: Candidate, deadline: number, timeoutMs?: number): PlanStep {
   const { req, policy } = run;
   const p = slaLatency(req, c.prediction);
   const worst = slaWorstLatency(req, c.prediction);
@@ -627,7 +659,7 @@ function step(run: Run, c: Candidate, deadline: number): PlanStep {
     predictedLatencyMs: Math.round(p),
     worstLatencyMs: Math.round(worst),
     predictedCostUsd: roundCost(c.prediction.costUsd),
-    timeoutMs: Math.min(deadline, attemptTimeout(policy, worst)),
+    timeoutMs: timeoutMs ?? Math.min(deadline, attemptTimeout(policy, worst)),
   };
 }
 
@@ -655,7 +687,14 @@ function rationale(
       `cold start ${Math.round(p.coldStartMs)}, compute ${Math.round(p.computeMs)}${answer})`,
   });
   const worst = slaWorstLatency(req, p);
-  if (worst > sla) {
+  if (slaLatency(req, p) > sla) {
+    items.push({
+      factor: "sla",
+      detail:
+        `best effort: no target is expected to meet the ${sla} ms SLA; ${primary.key} is ` +
+        "expected soonest",
+    });
+  } else if (worst > sla) {
     const safe = candidates.find((c) => slaWorstLatency(req, c.prediction) <= sla);
     items.push({
       factor: "sla",

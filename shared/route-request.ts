@@ -6,6 +6,7 @@ import {
   CRITICALITIES,
   DEVICE_CLASSES,
   LATENCY_TARGETS,
+  MAX_LATENCY_SLA_MS,
   MODALITIES,
   type Modality,
   NETWORK_TYPES,
@@ -63,7 +64,12 @@ export const routeRequestSchema = z.strictObject({
     ),
   }),
   constraints: z.strictObject({
-    latencySlaMs: int(1, 600_000).check(d("The latency the answer must meet, in ms.")),
+    latencySlaMs: int(1, MAX_LATENCY_SLA_MS).check(
+      d(
+        "The latency the answer should meet, in ms; when no target is expected to meet it, the " +
+          "request gets a best effort (`bestEffort`) where it is expected soonest.",
+      ),
+    ),
     latencyTarget: z.optional(
       z
         .enum(LATENCY_TARGETS)

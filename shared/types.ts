@@ -21,6 +21,8 @@ export type DeviceClass = (typeof DEVICE_CLASSES)[number];
 
 export const LATENCY_TARGETS = ["complete", "first_token"] as const;
 export type LatencyTarget = (typeof LATENCY_TARGETS)[number];
+/** The longest latency SLA a request may state; no answer expected later than it is offered. */
+export const MAX_LATENCY_SLA_MS = 600_000;
 
 export type Tier = "device" | "mec" | "cloud";
 export type Classification = "simple" | "complex" | "critical";

@@ -19,7 +19,7 @@ import {
   windowStats,
 } from "../../shared/breaker.ts";
 import { type CatalogModel, catalogModel } from "../../shared/catalog.ts";
-import { decide, type Prewarm } from "../../shared/decide.ts";
+import { type DecideResult, decide, type Prewarm } from "../../shared/decide.ts";
 import { type PreparedFleet, prepareFleet } from "../../shared/fleet.ts";
 import {
   type CacheState,
@@ -113,7 +113,11 @@ const PROBE_EVERY_MS = 5_000;
  * `decide()` from shared/decide.ts with the default policy; MEC steps take admission from the
  * site's breaker (as the SiteAgent's lease does) and run with the plan's timeouts and deadline.
  */
-export function mecRouter(world: World): SimPolicy {
+export function mecRouter(
+  world: World,
+  /** Sees each decision as made (the miss diagnosis in bench/quality-misses.ts). */
+  onDecide?: (r: SimRequest, result: DecideResult) => void,
+): SimPolicy {
   const breakers = new Map<string, Breaker>(world.sites.map((s) => [s.view.id, initialBreaker()]));
   const sitesById = new Map(world.sites.map((s) => [s.view.id, s]));
   const regionsById = new Map(world.regions.map((r) => [r.id, r]));
@@ -224,6 +228,7 @@ export function mecRouter(world: World): SimPolicy {
         builtAt = t;
       }
       const result = decide(r.req, fleet, DEFAULT_POLICY, t);
+      onDecide?.(r, result);
       const wanted: Prewarm | undefined = result.prewarm;
       if (wanted) demand(wanted.siteId, wanted.model, t);
       if (!result.ok) return { steps: [] };

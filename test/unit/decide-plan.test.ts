@@ -12,6 +12,7 @@ import {
   makeRequest,
   makeSite,
   NOW,
+  planSteps,
   rejections,
   targetKey,
 } from "./helpers/fleet-builders.ts";
@@ -150,6 +151,20 @@ describe("timeouts and retries", () => {
     expect(p.timeoutMs + (backup?.predictedLatencyMs ?? 0)).toBeGreaterThan(3_000);
   });
 
+  it("give the primary the whole SLA when neither a retry nor a backup could follow it in time", () => {
+    const alone = makeFleet([makeSite({ id: "a" })]);
+    const req = (latencySlaMs?: number) =>
+      makeRequest({ task: { model: "llama-3.2-1b" }, constraints: { latencySlaMs } });
+    const worst = placed(req(), alone).plan.primary.worstLatencyMs;
+    // Between 1.5× and 2× the worst case: no backup, and no room for a second attempt. Cut at
+    // 1.5× the worst case, a slow answer would be lost with nothing to follow it.
+    const sla = Math.round(1.8 * worst);
+    const d = placed(req(sla), alone);
+    expect(d.plan.backups).toEqual([]);
+    expect(d.plan.retry.maxAttempts).toBe(1);
+    expect(d.plan.primary.timeoutMs).toBe(sla);
+  });
+
   it("allow no retry when a second attempt cannot fit the SLA", () => {
     const d = placed(makeRequest({ constraints: { latencySlaMs: 1_500 } }), fleet);
     expect(d.bestEffort).toBe(false);
@@ -261,14 +276,41 @@ describe("latency target", () => {
     });
   const fleet = makeFleet([makeSite({ id: "a" })], [makeRegion({ id: "eu-central-1" })]);
 
-  it("rejects every remote target on SLA when the complete response must fit", () => {
-    const result = decide(long("complete"), fleet, DEFAULT_POLICY, NOW);
-    expect(result.ok).toBe(false);
-    expect(rejections(result).map((r) => `${r.target} ${r.reason}`)).toEqual([
+  it("gives a best effort where it is expected soonest when the complete response cannot fit", () => {
+    const d = placed(long("complete"), fleet);
+    const steps = planSteps(d.plan);
+    expect(d.bestEffort).toBe(true);
+    expect(d.predicted.latencyMs).toBeGreaterThan(2_000);
+    // The fastest first; every other target is a backup, none is listed as rejected.
+    for (const s of steps.slice(1))
+      expect(s.predictedLatencyMs).toBeGreaterThanOrEqual(d.plan.primary.predictedLatencyMs);
+    expect(steps.map((s) => targetKey(s.target)).sort()).toEqual(["cloud:eu-central-1", "site:a"]);
+    expect(rejections({ ok: true, decision: d }).map((r) => `${r.target} ${r.reason}`)).toEqual([
       "device device",
-      "site:a sla",
-      "cloud:eu-central-1 sla",
     ]);
+    expect(d.rationale).toContainEqual({
+      factor: "sla",
+      detail: `best effort: no target is expected to meet the 2000 ms SLA; ${targetKey(d.target)} is expected soonest`,
+    });
+    // Let through late rather than cut off at the SLA: the deadline is the primary's timeout.
+    expect(d.plan.timeoutMs).toBe(d.plan.primary.timeoutMs);
+    expect(d.plan.timeoutMs).toBeGreaterThan(d.predicted.worstLatencyMs);
+  });
+
+  it("refuses (422) rather than make a best effort that breaks a rule", () => {
+    const strict = makeRequest({
+      task: { maxOutputTokens: 2_048 },
+      constraints: { latencySlaMs: 2_000, privacy: "strict" },
+    });
+    const result = decide(
+      strict,
+      makeFleet([], [makeRegion({ id: "eu-central-1" })]),
+      DEFAULT_POLICY,
+      NOW,
+    );
+    expect(result.ok).toBe(false);
+    if (result.ok) return;
+    expect(result.code).toBe("infeasible");
   });
 
   it("places the request when only the first token must fit, and predicts that", () => {
@@ -292,10 +334,14 @@ describe("latency target", () => {
         constraints: { latencySlaMs: 1_000, latencyTarget },
         device: { models: ["llama-3.2-1b-q4"] },
       });
-    expect(rejections(decide(req("complete"), makeFleet([]), DEFAULT_POLICY, NOW))).toEqual([
-      expect.objectContaining({ target: "device", reason: "sla" }),
-    ]);
-    expect(placed(req("first_token"), makeFleet([])).tier).toBe("device");
+    // 500 tokens on the phone take longer than 1 s: only a best effort, and said so.
+    const complete = placed(req("complete"), makeFleet([]));
+    expect(complete.tier).toBe("device");
+    expect(complete.bestEffort).toBe(true);
+    expect(complete.predicted.latencyMs).toBeGreaterThan(1_000);
+    const first = placed(req("first_token"), makeFleet([]));
+    expect(first.tier).toBe("device");
+    expect(first.bestEffort).toBe(false);
   });
 
   it("still reports the first token when the complete response is the target", () => {

@@ -25,6 +25,10 @@ const onDevice: RequestOverrides = {
   device: { models: ["llama-3.2-1b-q4"] },
 };
 
+/** A short answer the default site next to the caller gives in well under 200 ms. */
+const short: RequestOverrides = { task: { inputTokens: 50, maxOutputTokens: 20 } };
+const SYDNEY = { lat: -33.87, lon: 151.21 };
+
 interface Case {
   name: string;
   req: RouteRequest;
@@ -190,23 +194,24 @@ const CASES: Case[] = [
     fleet: oneRegion(),
     expected: { target: "cloud:eu-central-1", reason: "network", detail: /offline/ },
   },
+  // A target too slow for the SLA is rejected when another meets it (else it is a best effort).
   {
     name: "sla: site too slow",
-    req: makeRequest({ constraints: { latencySlaMs: 200 } }),
-    fleet: oneSite(),
+    req: makeRequest({ ...short, constraints: { latencySlaMs: 200 } }),
+    fleet: makeFleet([makeSite({ id: "edge", location: SYDNEY }), makeSite({ id: "near" })]),
     expected: { target: "site:edge", reason: "sla", detail: /^predicted \d+ ms > SLA 200 ms$/ },
   },
   {
     name: "sla: region too slow",
-    req: makeRequest({ constraints: { latencySlaMs: 200 } }),
-    fleet: oneRegion(),
+    req: makeRequest({ ...short, constraints: { latencySlaMs: 200 } }),
+    fleet: makeFleet([makeSite({ id: "near" })], [makeRegion({ id: "eu-central-1" })]),
     expected: { target: "cloud:eu-central-1", reason: "sla", detail: /> SLA 200 ms$/ },
   },
   {
     name: "sla: device too slow",
-    req: makeRequest({ ...onDevice, constraints: { latencySlaMs: 100 } }),
-    fleet: makeFleet([]),
-    expected: { target: "device", reason: "sla", detail: /> SLA 100 ms$/ },
+    req: makeRequest({ ...onDevice, constraints: { latencySlaMs: 200 } }),
+    fleet: makeFleet([makeSite({ id: "near" })]),
+    expected: { target: "device", reason: "sla", detail: /> SLA 200 ms$/ },
   },
   {
     name: "sla: an upload over a dead uplink never completes",

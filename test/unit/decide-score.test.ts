@@ -114,13 +114,23 @@ describe("a model resident nowhere near", () => {
     return result.prewarm && { siteId: result.prewarm.siteId, model: result.prewarm.model };
   }
 
+  it("is loaded by the request itself when nothing else can take it: a best effort", () => {
+    // Loading takes 11 s: nothing meets a 5 s SLA now, and the cold site is the only one.
+    const result = placed(qwen(5_000), makeFleet([cold]));
+    expect(targetKey(result.decision.target)).toBe("site:edge");
+    expect(result.decision.bestEffort).toBe(true);
+    expect(result.decision.predicted.latencyMs).toBeGreaterThan(5_000);
+    expect(prewarmOf(result)).toBeUndefined();
+  });
+
   it("is asked for at the site that would serve it fastest once loaded, when the request is refused", () => {
-    // Loading takes 11 s: nothing meets a 5 s SLA now.
-    const result = decide(qwen(5_000), makeFleet([cold]), DEFAULT_POLICY, NOW);
+    // Cold and with every run slot taken: a best effort would queue there, which work with no
+    // slack left may not, so the request is refused as busy (503) and the load is asked for.
+    const busy = { ...cold, load: { ...cold.load, running: cold.capacity.maxConcurrent } };
+    const result = decide(qwen(5_000), makeFleet([busy]), DEFAULT_POLICY, NOW);
     expect(result.ok).toBe(false);
     if (result.ok) return;
     expect(result.code).toBe("unavailable");
-    expect(result.message).toContain("until qwen2.5-7b is resident at site:edge");
     expect(prewarmOf(result)).toEqual({ siteId: "edge", model: "qwen2.5-7b" });
     expect(result.rationale.at(-1)).toEqual({
       factor: "cache",

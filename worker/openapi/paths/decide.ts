@@ -25,7 +25,7 @@ const WHERE_IT_RAN = {
 };
 
 const REFUSALS = {
-  422: "`infeasible`: no target satisfies the constraints, not even with an answer of the expected length; `details.rejected` names every candidate's reason.",
+  422: "`infeasible`: no target satisfies the request's rules (privacy, residency, compliance, model, budget, device, network); `details.rejected` names every candidate's reason. An SLA no target is expected to meet is not refused: the request gets a best effort (`bestEffort`).",
   503: "`overloaded` (a sheddable request, every feasible target saturated) or `unavailable` (refused only for a passing reason: breaker open, full, draining, unhealthy, a queue, or a model not yet resident where it would fit — its site is asked to load it); `Retry-After`.",
 };
 
