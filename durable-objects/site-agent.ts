@@ -396,6 +396,17 @@ export class SiteAgent extends DurableObject<Env> {
   }
 
   /**
+   * What admission and outcomes may change: the breaker, and the cache agent's demand and use,
+   * each written only when it changed (their pure transitions return the same state otherwise).
+   * Live state and status are not theirs to change.
+   */
+  #persistAdmission(before: { breaker: Breaker; cache: CacheState }): void {
+    const kv = this.ctx.storage.kv;
+    if (this.#breaker !== before.breaker) kv.put("breaker", this.#breaker);
+    if (this.#cache !== before.cache) kv.put("cache", this.#cache);
+  }
+
+  /**
    * Decide-only answers pointed here (`requests` of them for `model`, summed by the isolate that
    * gave them): count them as expected load for a moment, and as demand.
    */
@@ -446,6 +457,7 @@ export class SiteAgent extends DurableObject<Env> {
     const shed =
       request.criticality === "sheddable" &&
       isSaturated({ waiting, kvCacheUsage }, DEFAULT_POLICY.saturation);
+    const before = { breaker: this.#breaker, cache: this.#cache };
     this.#cache = recordDemand(this.#cache, request.model, now, DEFAULT_CACHE_POLICY);
     if (busy >= limit || shed || this.#queueTooLong(request, busy, waiting, reg)) {
       this.ctx.storage.kv.put("cache", this.#cache);
@@ -454,7 +466,7 @@ export class SiteAgent extends DurableObject<Env> {
     const gate = acquire(this.#breaker, now, DEFAULT_BREAKER_CONFIG);
     this.#breaker = gate.state;
     if (!gate.admitted) {
-      this.#persistLive();
+      this.#persistAdmission(before);
       return { granted: false, reason: "breaker" };
     }
     const leaseId = `${reg.id}.${crypto.randomUUID()}`;
@@ -467,7 +479,7 @@ export class SiteAgent extends DurableObject<Env> {
     this.#arrivals[klass] = meterArrival(this.#arrivals[klass], now);
     this.#leases.set(leaseId, lease);
     this.ctx.storage.kv.put(`lease:${leaseId}`, lease);
-    this.#persistLive();
+    this.#persistAdmission(before);
     await this.#publish(now);
     return { granted: true, leaseId, expiresAt: lease.expiresAt, probe: gate.probe };
   }
@@ -525,6 +537,7 @@ export class SiteAgent extends DurableObject<Env> {
     this.#leases.delete(leaseId);
     this.ctx.storage.kv.delete(`lease:${leaseId}`);
     const judged = outcome && breakerResult(outcome, lease.queued === true);
+    const before = { breaker: this.#breaker, cache: this.#cache };
     if (outcome?.ok) {
       this.#cache = markUsed(this.#cache, lease.model, now);
       const measured = lease.queued
@@ -538,7 +551,7 @@ export class SiteAgent extends DurableObject<Env> {
     } else if (lease.probe) {
       this.#breaker = releaseProbe(this.#breaker);
     }
-    this.#persistLive();
+    this.#persistAdmission(before);
     await this.#publish(now);
     return { released: true };
   }
@@ -550,8 +563,9 @@ export class SiteAgent extends DurableObject<Env> {
     const queued = leaseId !== undefined && this.#leases.get(leaseId)?.queued === true;
     const result = breakerResult(outcome, queued);
     if (!result) return true;
+    const before = { breaker: this.#breaker, cache: this.#cache };
     this.#breaker = record(this.#breaker, result, now, DEFAULT_BREAKER_CONFIG, this.rand());
-    this.#persistLive();
+    this.#persistAdmission(before);
     await this.#publish(now);
     return true;
   }

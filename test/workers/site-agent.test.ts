@@ -287,12 +287,19 @@ describe("durability", () => {
     for (const id of ids.slice(0, 5)) {
       expect(await stub.release(id, { ok: false })).toEqual({ released: true });
     }
+    // Admitted before the breaker opened: its success leaves the breaker alone and marks the
+    // model used, which must be stored too.
+    clock.t = T0 + 2_500;
+    expect(await stub.release(ids[7] as string, { ok: true, latencyMs: 300 })).toEqual({
+      released: true,
+    });
 
     const before = await detail(stub);
     expect(before.breaker.phase).toBe("open");
     expect(before.breaker.openUntil).toBe(T0 + 2_000 + FIRST_WAIT_MS);
-    expect(before.leases).toBe(3);
+    expect(before.leases).toBe(2);
     expect(before.cache.resident.map((r) => r.model)).toEqual([SMALL, LARGE]);
+    expect(before.cache.resident.find((r) => r.model === LARGE)?.lastUsedAt).toBe(T0 + 2_500);
 
     const alarm = await scheduledAlarm(stub);
     expect(alarm).not.toBeNull();
@@ -307,7 +314,7 @@ describe("durability", () => {
     expect(await stub.reserve({ model: LARGE })).toEqual({ granted: false, reason: "breaker" });
     expect(await stub.release(ids[5] as string, { ok: true })).toEqual({ released: true });
     expect(await stub.release(ids[0] as string, { ok: true })).toEqual({ released: false });
-    expect((await detail(stub)).leases).toBe(2);
+    expect((await detail(stub)).leases).toBe(1);
   });
 });
 
