@@ -466,6 +466,54 @@ describe("breaker fed by outcomes", () => {
   });
 });
 
+describe("releases in one call", () => {
+  it("releaseMany ends like releasing one by one in order, skips unknown and repeated leases, and keeps it across eviction", async () => {
+    const clock = { t: T0 };
+    const capacity = { maxConcurrent: 8, maxQueue: 0, gpus: 1, gpuMemoryGb: 24 };
+    const leased = async (id: string) => {
+      const stub = await agent(id, clock);
+      await stub.register(registration(id, { capacity }));
+      const granted = await Promise.all(
+        Array.from({ length: 8 }, () => stub.reserve({ model: SMALL })),
+      );
+      return { stub, ids: granted.flatMap((r) => (r.granted ? [r.leaseId] : [])) };
+    };
+    const one = await leased("release-one");
+    let many = await leased("release-many");
+    for (const { stub } of [one, many]) {
+      expect(await stub.reserve({ model: SMALL })).toEqual({ granted: false, reason: "capacity" });
+    }
+    const outcomes = [
+      { ok: true, latencyMs: 200 },
+      ...Array.from({ length: 5 }, () => ({ ok: false, latencyMs: 40 })),
+    ];
+    clock.t = T0 + 1_000;
+    for (const [i, outcome] of outcomes.entries()) {
+      await one.stub.release(one.ids[i] as string, outcome);
+    }
+    const released = await many.stub.releaseMany([
+      ...outcomes.map((outcome, i) => ({ leaseId: many.ids[i] as string, outcome })),
+      { leaseId: many.ids[0] as string, outcome: { ok: true } },
+      { leaseId: "release-many.unknown", outcome: { ok: false } },
+    ]);
+    expect(released).toBe(6);
+
+    const [a, b] = [await detail(one.stub), await detail(many.stub)];
+    expect(b.leases).toBe(2);
+    expect(b.breaker).toEqual(a.breaker);
+    expect(b.breaker.phase).toBe("open");
+    expect(b.cache).toEqual(a.cache);
+    expect(await storedLeases(many.stub)).toBe(2);
+    expect((await directoryView("release-many")).breaker).toBe("open");
+
+    await evictDurableObject(many.stub);
+    many = { ...many, stub: env.SITE_AGENT.getByName("release-many") };
+    await useClock(many.stub, clock);
+    expect(await detail(many.stub)).toEqual(b);
+    expect(await many.stub.releaseMany([{ leaseId: many.ids[0] as string }])).toBe(0);
+  });
+});
+
 describe("cache agent against the demo site's control API", () => {
   interface ControlModels {
     models: { model: string }[];
