@@ -30,6 +30,7 @@ import { createServer } from "node:net";
 import { join } from "node:path";
 import { parseArgs } from "node:util";
 import autocannon from "autocannon";
+import { cpuTimeMs, readStat } from "./cpu-load.ts";
 import {
   applyMigrations,
   chatRequestBody,
@@ -271,30 +272,15 @@ function attribute(profile: Profile, map: BundleMap | undefined, intervalUs: num
 // ---------------------------------------------------------------------------------------------
 // The workerd process's CPU time.
 
+/** The workerd processes this process started (one per Miniflare instance). */
 function workerdPids(): number[] {
-  const out: number[] = [];
-  for (const d of readdirSync("/proc")) {
-    if (!/^\d+$/.test(d)) continue;
-    try {
-      const stat = readFileSync(`/proc/${d}/stat`, "utf8");
-      const comm = stat.slice(stat.indexOf("(") + 1, stat.lastIndexOf(")"));
-      const ppid = Number(stat.slice(stat.lastIndexOf(")") + 2).split(" ")[1]);
-      if (comm === "workerd" && ppid === process.pid) out.push(Number(d));
-    } catch {}
-  }
-  return out;
-}
-
-const TICK_MS = 10;
-function cpuMs(pids: number[]): number {
-  let ticks = 0;
-  for (const pid of pids) {
-    const f = readFileSync(`/proc/${pid}/stat`, "utf8")
-      .slice(readFileSync(`/proc/${pid}/stat`, "utf8").lastIndexOf(")") + 2)
-      .split(" ");
-    ticks += Number(f[11]) + Number(f[12]);
-  }
-  return ticks * TICK_MS;
+  return readdirSync("/proc")
+    .filter((d) => /^\d+$/.test(d))
+    .map(Number)
+    .filter((pid) => {
+      const s = readStat(pid);
+      return s?.comm === "workerd" && s.ppid === process.pid;
+    });
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -370,19 +356,19 @@ async function profileVariant(variant: VariantId, upstream: string): Promise<Pat
     const plainCpu: number[] = [];
     const plainRate: number[] = [];
     for (let i = 0; i < REPEAT; i++) {
-      const plain0 = cpuMs(pids);
+      const plain0 = cpuTimeMs(pids);
       const plain = await drive(`${router.url}${url}`, body, DURATION_S);
-      plainCpu.push((cpuMs(pids) - plain0) / Math.max(1, plain.ok));
+      plainCpu.push((cpuTimeMs(pids) - plain0) / Math.max(1, plain.ok));
       plainRate.push(plain.ok / DURATION_S);
     }
     const plainCpuMsPerReq = median(plainCpu);
     const plainReqPerSec = median(plainRate);
     for (const { insp } of inspectors) await insp.send("Profiler.start");
-    const cpu0 = cpuMs(pids);
+    const cpu0 = cpuTimeMs(pids);
     const t0 = performance.now();
     const load = await drive(`${router.url}${url}`, body, DURATION_S);
     const seconds = (performance.now() - t0) / 1000;
-    const cpu1 = cpuMs(pids);
+    const cpu1 = cpuTimeMs(pids);
     const profiles = await Promise.all(
       inspectors.map(async ({ id, insp }) => ({
         id,
@@ -479,9 +465,9 @@ async function sideBySide(baseline: string | undefined, upstream: string): Promi
       for (let k = 0; k < contestants.length; k++) {
         const i = (k + round) % contestants.length;
         const { router } = contestants[i] as (typeof contestants)[number];
-        const c0 = cpuMs(router.pids);
+        const c0 = cpuTimeMs(router.pids);
         const load = await drive(`${router.url}${url}`, body, DURATION_S);
-        cpu[i]?.push((cpuMs(router.pids) - c0) / Math.max(1, load.ok));
+        cpu[i]?.push((cpuTimeMs(router.pids) - c0) / Math.max(1, load.ok));
         rate[i]?.push(load.ok / DURATION_S);
       }
     }
