@@ -155,7 +155,7 @@ function settle(
 function settleUnjudged(deps: RunDeps, adm: Admission): void {
   const t = adm.step.target;
   if (t.kind === "site" && adm.leaseId) {
-    deps.waitUntil(siteStub(deps.env, t.siteId).release(adm.leaseId));
+    deps.waitUntil(releaseAtSite(deps.env, t.siteId, adm.leaseId));
   } else if (adm.service && adm.probe) {
     deps.waitUntil(serviceBreakerStub(deps.env, adm.service).abandonProbe(adm.service));
   }

@@ -42,16 +42,19 @@ export function releaseBatch(send: SendReleases, wait: () => Promise<void>): Win
 
 let batch: WindowBatch<Release> | undefined;
 
-/** The isolate's batch: releases `leaseId` at `siteId` with its outcome, within a moment. */
+/**
+ * The isolate's batch: releases `leaseId` at `siteId` within a moment, with its outcome (none:
+ * the lease is handed back without a verdict on the site).
+ */
 export function releaseAtSite(
   env: Env,
   siteId: string,
   leaseId: string,
-  outcome: LeaseOutcome,
+  outcome?: LeaseOutcome,
 ): Promise<void> {
   batch ??= releaseBatch(
     (site, leases) => siteStub(env, site).releaseMany(leases),
     windowOf(RELEASE_FLUSH_MS),
   );
-  return batch.add({ siteId, leaseId, outcome });
+  return batch.add(outcome ? { siteId, leaseId, outcome } : { siteId, leaseId });
 }
