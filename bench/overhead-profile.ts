@@ -435,6 +435,9 @@ async function startRouter(root: string, variant: VariantId, upstream: string) {
  * workerd CPU per answered request, and its ratio to the first router's, per round, then the
  * median: measured in one run, so other load on the machine touches all of them alike.
  */
+/** Longer than the queue's batch timeout (5 s): the last turn's events are consumed by then. */
+const DRAIN_MS = 7_000;
+
 async function sideBySide(baseline: string | undefined, upstream: string): Promise<void> {
   const checkouts = baseline ? [["baseline", baseline] as const] : [];
   const contestants = [];
@@ -461,16 +464,29 @@ async function sideBySide(baseline: string | undefined, upstream: string): Promi
     const cpu = contestants.map(() => [] as number[]);
     const rate = contestants.map(() => [] as number[]);
     for (const c of contestants) await drive(`${c.router.url}${url}`, body, WARMUP_S);
+    // What a turn leaves behind (queue batches consumed up to 5 s later, batched releases) runs
+    // while the others take theirs: each turn is charged its router's CPU until that router's
+    // next turn starts, the last one until a drain after the last round (idle work, such as the
+    // site agent's probes, is charged too, alike for every router).
+    const starts = contestants.map(() => [] as number[]);
+    const answered = contestants.map(() => [] as number[]);
     for (let round = 0; round < REPEAT; round++) {
       for (let k = 0; k < contestants.length; k++) {
         const i = (k + round) % contestants.length;
         const { router } = contestants[i] as (typeof contestants)[number];
-        const c0 = cpuTimeMs(router.pids);
+        starts[i]?.push(cpuTimeMs(router.pids));
         const load = await drive(`${router.url}${url}`, body, DURATION_S);
-        cpu[i]?.push((cpuTimeMs(router.pids) - c0) / Math.max(1, load.ok));
+        answered[i]?.push(load.ok);
         rate[i]?.push(load.ok / DURATION_S);
       }
     }
+    await new Promise((resolve) => setTimeout(resolve, DRAIN_MS));
+    contestants.forEach((c, i) => {
+      const at = [...(starts[i] as number[]), cpuTimeMs(c.router.pids)];
+      (answered[i] as number[]).forEach((n, r) => {
+        cpu[i]?.push(((at[r + 1] as number) - (at[r] as number)) / Math.max(1, n));
+      });
+    });
     const base = cpu[0] as number[];
     contestants.forEach((c, i) => {
       const mine = cpu[i] as number[];
