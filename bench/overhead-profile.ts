@@ -8,8 +8,9 @@
 // Profiles: for each variant a router of its own; per path, first `--repeat` passes without the
 // profiler (workerd's CPU per request from /proc, the median), then one pass with V8 CPU profiles
 // of every workerd isolate (the router with its Durable Objects and queue consumer, and
-// Miniflare's own services: entry, assets, D1, queue broker). What the profiles do not see
-// (workerd's C++: RPC, SQLite, sockets, the event loop) is the difference.
+// Miniflare's own services: entry, assets, D1, queue broker). The profiler costs CPU itself and
+// its samples are weighted by their intervals, so profiles give shares, not milliseconds; workerd's
+// C++ (RPC, SQLite, sockets) shows as the self time of the JS that called it, or not at all.
 // Side by side: one router per variant (and per checkout, with `--baseline DIR`, another
 // checkout of mec-router, e.g. `git worktree add DIR main`), taking turns under the same load,
 // nothing profiled: CPU per request of each, and its ratio to the first, measured in one run.
@@ -327,14 +328,30 @@ const perReq = (m: Map<string, number>, n: number, min = 0.005) =>
       .sort((a, b) => b[1] - a[1]),
   );
 
-async function profileVariant(variant: VariantId, upstream: string): Promise<PathResult[]> {
-  const inspectorPort = await freePort();
-  const bundle = dryRunBundle("wrangler.toml");
-  const router = await miniflare("mec-router", bundle, bindingsOf(variant), { inspectorPort });
+/**
+ * A router on the bundle of the checkout at `root`, registered with the upstream and routing;
+ * `pids` are its workerd processes.
+ */
+async function startRouter(
+  root: string,
+  variant: VariantId,
+  upstream: string,
+  shared: { inspectorPort?: number } = {},
+) {
+  const before = new Set(workerdPids());
+  const bundle = dryRunBundle(join(root, "wrangler.toml"));
+  const router = await miniflare("mec-router", bundle, bindingsOf(variant), shared);
   await applyMigrations(router.mf);
   await registerSite(router.url, upstream);
   await waitUntilRouted(router.url, chatRequestBody());
-  const map = new BundleMap(bundle.main);
+  return { ...router, bundle, pids: workerdPids().filter((p) => !before.has(p)) };
+}
+
+async function profileVariant(variant: VariantId, upstream: string): Promise<PathResult[]> {
+  const inspectorPort = await freePort();
+  const router = await startRouter(ROOT, variant, upstream, { inspectorPort });
+  const { pids } = router;
+  const map = new BundleMap(router.bundle.main);
   const targets = (await (await fetch(`http://127.0.0.1:${inspectorPort}/json/list`)).json()) as {
     id: string;
     webSocketDebuggerUrl: string;
@@ -346,7 +363,6 @@ async function profileVariant(variant: VariantId, upstream: string): Promise<Pat
     await insp.send("Profiler.enable");
     await insp.send("Profiler.setSamplingInterval", { interval: SAMPLING_US });
   }
-  const pids = workerdPids();
   const results: PathResult[] = [];
   for (const path of PATHS) {
     const { url, body } = PATH_OF[path];
@@ -383,8 +399,6 @@ async function profileVariant(variant: VariantId, upstream: string): Promise<Pat
       isolates.set(id, a.busyMs);
       if (id === "core:user:mec-router") routerAttr = a;
     }
-    const jsMs = [...isolates.values()].reduce((s, x) => s + x, 0);
-    isolates.set("(not in JS: workerd C++, I/O, event loop)", cpu1 - cpu0 - jsMs);
     results.push({
       variant,
       path,
@@ -413,20 +427,6 @@ function table(title: string, rows: Record<string, number>, limit = Number.POSIT
     lines.push(`    ${v.toFixed(3).padStart(8)}  ${k}`);
   }
   return lines.join("\n");
-}
-
-/** A router on the bundle of the checkout at `root`, registered with the upstream and routing. */
-async function startRouter(root: string, variant: VariantId, upstream: string) {
-  const before = new Set(workerdPids());
-  const router = await miniflare(
-    "mec-router",
-    dryRunBundle(join(root, "wrangler.toml")),
-    bindingsOf(variant),
-  );
-  await applyMigrations(router.mf);
-  await registerSite(router.url, upstream);
-  await waitUntilRouted(router.url, chatRequestBody());
-  return { ...router, pids: workerdPids().filter((p) => !before.has(p)) };
 }
 
 /**
@@ -539,7 +539,7 @@ async function main(): Promise<void> {
           `profiled: ${r.requests} answered (${r.failed} not), ${r.profiledReqPerSec} req/s, ` +
           `workerd CPU ${r.profiledCpuMsPerReq} ms/req`,
       );
-      console.log(table("by isolate (sampled JS; the rest by difference)", r.isolatesMsPerReq));
+      console.log(table("by isolate (sampled JS: shares, see above)", r.isolatesMsPerReq));
       console.log(table("router isolate by part", r.routerParts));
       console.log(table("router isolate by module of ours", r.routerModules, TOP));
       console.log(table("router isolate, self time by function", r.routerFunctions, TOP));
