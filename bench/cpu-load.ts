@@ -19,15 +19,24 @@ interface Sample {
   serverTicks: number;
 }
 
-function readStat(pid: number): { ppid: number; ticks: number } | undefined {
+/** A process's command name, parent and CPU time so far (ticks), or undefined once it is gone. */
+export function readStat(pid: number): { comm: string; ppid: number; ticks: number } | undefined {
   try {
     const text = readFileSync(`/proc/${pid}/stat`, "utf8");
     // Fields after the command name, which may contain spaces: state ppid … utime(14) stime(15).
     const f = text.slice(text.lastIndexOf(")") + 2).split(" ");
-    return { ppid: Number(f[1]), ticks: Number(f[11]) + Number(f[12]) };
+    const comm = text.slice(text.indexOf("(") + 1, text.lastIndexOf(")"));
+    return { comm, ppid: Number(f[1]), ticks: Number(f[11]) + Number(f[12]) };
   } catch {
     return undefined;
   }
+}
+
+/** CPU time used so far by `pids`, in ms. */
+export function cpuTimeMs(pids: readonly number[]): number {
+  let ticks = 0;
+  for (const pid of pids) ticks += readStat(pid)?.ticks ?? 0;
+  return (ticks * 1000) / TICKS_PER_SECOND;
 }
 
 /** This process and all its descendants, alive now. */

@@ -34,13 +34,14 @@ const ROOT = new URL("../", import.meta.url).pathname;
 
 const ready = (info: Record<string, unknown>) => console.log(JSON.stringify(info));
 const cleanups: (() => Promise<unknown> | undefined)[] = [];
-const stop = async (code = 0) => {
+/** Runs what the servers started must undo (bundles, Miniflare instances, the upstream). */
+export const stop = async (code = 0) => {
   for (const c of cleanups) await c()?.catch(() => undefined);
   process.exit(code);
 };
 
 /** `wrangler deploy --dry-run --outdir` into a temporary folder: the bundle that would deploy. */
-function dryRunBundle(configPath: string): { dir: string; main: string } {
+export function dryRunBundle(configPath: string): { dir: string; main: string } {
   const dir = mkdtempSync(join(tmpdir(), "mec-bench-bundle-"));
   const r = spawnSync("wrangler", ["deploy", "--dry-run", "--outdir", dir, "-c", configPath], {
     cwd: ROOT,
@@ -54,7 +55,7 @@ function dryRunBundle(configPath: string): { dir: string; main: string } {
   return { dir, main: join(dir, main) };
 }
 
-async function startUpstream(latencyMs: number): Promise<void> {
+export async function startUpstream(latencyMs: number): Promise<string> {
   const site = await startDemoSite({
     id: BENCH_SITE_ID,
     models: [{ model: BENCH_MODEL, sizeGb: 3, tokensPerSec: 180, loadTimeMs: 4_000 }],
@@ -65,7 +66,7 @@ async function startUpstream(latencyMs: number): Promise<void> {
     faults: { addedLatencyMs: latencyMs },
   });
   cleanups.push(() => site.close());
-  ready({ url: `${site.url}/v1`, latencyMs });
+  return `${site.url}/v1`;
 }
 
 function startNodeFloor(upstream: string): void {
@@ -94,18 +95,24 @@ function isEmpty(v: unknown): boolean {
  * The router's bindings as `wrangler dev` would give them (wrangler.toml plus .dev.vars): vars,
  * secrets, Durable Objects, D1, queues, rate limits and whatever else the config declares.
  */
-function routerBindings(): Record<string, unknown> {
+export function routerBindings(): Record<string, unknown> {
   const { workerOptions } = unstable_getMiniflareWorkerOptions(join(ROOT, "wrangler.toml"));
   return Object.fromEntries(
     Object.entries(workerOptions).filter(([k, v]) => !NOT_BINDINGS.has(k) && !isEmpty(v)),
   );
 }
 
-async function miniflare(name: string, bundle: { dir: string; main: string }, extra: object) {
+export async function miniflare(
+  name: string,
+  bundle: { dir: string; main: string },
+  extra: object,
+  shared: { inspectorPort?: number } = {},
+) {
   const mf = new Miniflare(
     convertV4MiniflareOptions({
       host: "127.0.0.1",
       port: 0,
+      ...shared,
       // Worker logs are dropped here, after workerd wrote them, so the console is not the bottleneck.
       handleStructuredLogs: () => {},
       workers: [
@@ -118,7 +125,7 @@ async function miniflare(name: string, bundle: { dir: string; main: string }, ex
   return { mf, url: url.href.replace(/\/$/, "") };
 }
 
-async function applyMigrations(mf: Miniflare): Promise<number> {
+export async function applyMigrations(mf: Miniflare): Promise<number> {
   const db = await mf.getD1Database("DB");
   const dir = join(ROOT, "migrations");
   const files = readdirSync(dir)
@@ -132,7 +139,7 @@ async function applyMigrations(mf: Miniflare): Promise<number> {
   return files.length;
 }
 
-async function registerSite(router: string, upstream: string): Promise<void> {
+export async function registerSite(router: string, upstream: string): Promise<void> {
   const root = upstream.replace(/\/v1$/, "");
   const res = await fetch(`${router}/v1/sites/${BENCH_SITE_ID}`, {
     method: "PUT",
@@ -159,7 +166,7 @@ async function registerSite(router: string, upstream: string): Promise<void> {
 }
 
 /** Until a chat completion comes back from the registered site (probes done, snapshot fresh). */
-async function waitUntilRouted(router: string, body: string): Promise<void> {
+export async function waitUntilRouted(router: string, body: string): Promise<void> {
   const deadline = Date.now() + 60_000;
   let last = "";
   while (Date.now() < deadline) {
@@ -219,8 +226,10 @@ if (import.meta.url === `file://${process.argv[1]}`) {
   process.on("SIGINT", () => stop());
   const mode = positionals[0];
   try {
-    if (mode === "upstream") await startUpstream(Number(values["latency-ms"]));
-    else if (mode === "node-floor" && values.upstream) startNodeFloor(values.upstream);
+    if (mode === "upstream") {
+      const latencyMs = Number(values["latency-ms"]);
+      ready({ url: await startUpstream(latencyMs), latencyMs });
+    } else if (mode === "node-floor" && values.upstream) startNodeFloor(values.upstream);
     else if (mode === "workers" && values.upstream)
       await startWorkers(values.upstream, chatRequestBody());
     else {

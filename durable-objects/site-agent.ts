@@ -170,6 +170,12 @@ export interface LeaseOutcome extends SiteOutcome {
   ttftMs?: number;
 }
 
+/** One lease of a `releaseMany` call, with how its request went. */
+export interface ReleasedLease {
+  leaseId: string;
+  outcome?: LeaseOutcome;
+}
+
 export interface SiteDetail {
   registration: SiteRegistration;
   view: SiteView;
@@ -193,6 +199,8 @@ const LOAD_HOLD_MARGIN_MS = 60_000;
 const EXPECTED_TTL_MS = 2_000;
 /** A bound on one `expect` call, so a bad count cannot fill the agent's memory. */
 const MAX_EXPECTED_PER_CALL = 10_000;
+/** A bound on one `releaseMany` call (the worker sends far fewer). */
+const MAX_RELEASES_PER_CALL = 1_000;
 
 export class SiteAgent extends DurableObject<Env> {
   /** The clock; tests replace it (inside `runInDurableObject`) to drive time. */
@@ -396,6 +404,17 @@ export class SiteAgent extends DurableObject<Env> {
   }
 
   /**
+   * What admission and outcomes may change: the breaker, and the cache agent's demand and use,
+   * each written only when it changed (their pure transitions return the same state otherwise).
+   * Live state and status are not theirs to change.
+   */
+  #persistAdmission(before: { breaker: Breaker; cache: CacheState }): void {
+    const kv = this.ctx.storage.kv;
+    if (this.#breaker !== before.breaker) kv.put("breaker", this.#breaker);
+    if (this.#cache !== before.cache) kv.put("cache", this.#cache);
+  }
+
+  /**
    * Decide-only answers pointed here (`requests` of them for `model`, summed by the isolate that
    * gave them): count them as expected load for a moment, and as demand.
    */
@@ -446,6 +465,7 @@ export class SiteAgent extends DurableObject<Env> {
     const shed =
       request.criticality === "sheddable" &&
       isSaturated({ waiting, kvCacheUsage }, DEFAULT_POLICY.saturation);
+    const before = { breaker: this.#breaker, cache: this.#cache };
     this.#cache = recordDemand(this.#cache, request.model, now, DEFAULT_CACHE_POLICY);
     if (busy >= limit || shed || this.#queueTooLong(request, busy, waiting, reg)) {
       this.ctx.storage.kv.put("cache", this.#cache);
@@ -454,7 +474,7 @@ export class SiteAgent extends DurableObject<Env> {
     const gate = acquire(this.#breaker, now, DEFAULT_BREAKER_CONFIG);
     this.#breaker = gate.state;
     if (!gate.admitted) {
-      this.#persistLive();
+      this.#persistAdmission(before);
       return { granted: false, reason: "breaker" };
     }
     const leaseId = `${reg.id}.${crypto.randomUUID()}`;
@@ -467,7 +487,7 @@ export class SiteAgent extends DurableObject<Env> {
     this.#arrivals[klass] = meterArrival(this.#arrivals[klass], now);
     this.#leases.set(leaseId, lease);
     this.ctx.storage.kv.put(`lease:${leaseId}`, lease);
-    this.#persistLive();
+    this.#persistAdmission(before);
     await this.#publish(now);
     return { granted: true, leaseId, expiresAt: lease.expiresAt, probe: gate.probe };
   }
@@ -516,12 +536,41 @@ export class SiteAgent extends DurableObject<Env> {
     outcome?: LeaseOutcome,
     tenant?: string,
   ): Promise<{ released: boolean }> {
-    const lease = this.#leases.get(leaseId);
-    if (!lease) return { released: false };
-    if (tenant !== undefined && (lease.tenant ?? PLATFORM_TENANT) !== tenant) {
-      return { released: false };
-    }
     const now = this.now();
+    const before = { breaker: this.#breaker, cache: this.#cache };
+    if (!this.#free(leaseId, outcome, tenant, now)) return { released: false };
+    this.#persistAdmission(before);
+    await this.#publish(now);
+    return { released: true };
+  }
+
+  /**
+   * `release` for many leases at once (an isolate's releases of a moment, in order), with one
+   * write of the state they changed and one publish. Returns how many were released.
+   */
+  async releaseMany(leases: readonly ReleasedLease[]): Promise<number> {
+    const now = this.now();
+    const before = { breaker: this.#breaker, cache: this.#cache };
+    let released = 0;
+    for (const { leaseId, outcome } of leases.slice(0, MAX_RELEASES_PER_CALL)) {
+      if (this.#free(leaseId, outcome, undefined, now)) released++;
+    }
+    if (released === 0) return 0;
+    this.#persistAdmission(before);
+    await this.#publish(now);
+    return released;
+  }
+
+  /** Drops the lease and applies its outcome; false when there is no such lease (of `tenant`). */
+  #free(
+    leaseId: string,
+    outcome: LeaseOutcome | undefined,
+    tenant: string | undefined,
+    now: number,
+  ) {
+    const lease = this.#leases.get(leaseId);
+    if (!lease) return false;
+    if (tenant !== undefined && (lease.tenant ?? PLATFORM_TENANT) !== tenant) return false;
     this.#leases.delete(leaseId);
     this.ctx.storage.kv.delete(`lease:${leaseId}`);
     const judged = outcome && breakerResult(outcome, lease.queued === true);
@@ -538,9 +587,7 @@ export class SiteAgent extends DurableObject<Env> {
     } else if (lease.probe) {
       this.#breaker = releaseProbe(this.#breaker);
     }
-    this.#persistLive();
-    await this.#publish(now);
-    return { released: true };
+    return true;
   }
 
   /** An outcome reported without a lease (e.g. a device that called the site directly). */
@@ -550,8 +597,9 @@ export class SiteAgent extends DurableObject<Env> {
     const queued = leaseId !== undefined && this.#leases.get(leaseId)?.queued === true;
     const result = breakerResult(outcome, queued);
     if (!result) return true;
+    const before = { breaker: this.#breaker, cache: this.#cache };
     this.#breaker = record(this.#breaker, result, now, DEFAULT_BREAKER_CONFIG, this.rand());
-    this.#persistLive();
+    this.#persistAdmission(before);
     await this.#publish(now);
     return true;
   }

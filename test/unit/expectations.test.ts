@@ -1,9 +1,13 @@
-// The isolate's batch of decide-only expectations (worker/fleet/expectations.ts): one call per
-// site and model per flush, with the count, and never a rejection into the request; and the window
-// batch under it (worker/window-batch.ts): the request that opens a window carries it.
+// The isolate's batches of calls to site agents: decide-only expectations
+// (worker/fleet/expectations.ts), one call per site and model per flush, with the count; lease
+// releases (worker/fleet/releases.ts), one call per site per flush, with its leases in order;
+// neither ever rejects into a request. And the window batch under them (worker/window-batch.ts):
+// the request that opens a window carries it.
 
-import { describe, expect, it } from "vitest";
+import { describe, expect, it, onTestFinished, vi } from "vitest";
+import type { ReleasedLease } from "../../durable-objects/site-agent.ts";
 import { expectationBatch } from "../../worker/fleet/expectations.ts";
+import { releaseBatch } from "../../worker/fleet/releases.ts";
 import { WindowBatch } from "../../worker/window-batch.ts";
 
 /** A flush timer the test fires by hand. */
@@ -60,6 +64,62 @@ describe("expectation batch", () => {
     timer.fire();
     await Promise.all(second);
     expect(calls).toEqual([1, 2]);
+  });
+});
+
+describe("release batch", () => {
+  it("sends one call per site with its leases in the order they ended, after the flush", async () => {
+    const calls: [string, ReleasedLease[]][] = [];
+    const timer = manualTimer();
+    const batch = releaseBatch(async (site, leases) => {
+      calls.push([site, leases]);
+    }, timer.wait);
+    const ok = { ok: true, latencyMs: 120 };
+    const failed = { ok: false, latencyMs: 900, timedOut: true };
+    const done = [
+      batch.add({ siteId: "berlin-1", leaseId: "berlin-1.a", outcome: ok }),
+      batch.add({ siteId: "paris-1", leaseId: "paris-1.b", outcome: failed }),
+      batch.add({ siteId: "berlin-1", leaseId: "berlin-1.c", outcome: failed }),
+    ];
+    expect(timer.armed()).toBe(1);
+    expect(calls).toEqual([]);
+    timer.fire();
+    await Promise.all(done);
+    expect(calls).toEqual([
+      [
+        "berlin-1",
+        [
+          { leaseId: "berlin-1.a", outcome: ok },
+          { leaseId: "berlin-1.c", outcome: failed },
+        ],
+      ],
+      ["paris-1", [{ leaseId: "paris-1.b", outcome: failed }]],
+    ]);
+  });
+
+  it("logs a failed call without rejecting, and the other sites' calls still go", async () => {
+    const sent: string[] = [];
+    const timer = manualTimer();
+    const warn = vi.spyOn(console, "warn").mockImplementation(() => {});
+    onTestFinished(() => warn.mockRestore());
+    const batch = releaseBatch(async (site) => {
+      if (site === "down") throw new Error("agent unreachable");
+      sent.push(site);
+    }, timer.wait);
+    const done = [
+      batch.add({ siteId: "down", leaseId: "down.a", outcome: { ok: true } }),
+      batch.add({ siteId: "up", leaseId: "up.b", outcome: { ok: true } }),
+    ];
+    timer.fire();
+    await expect(Promise.all(done)).resolves.toEqual([undefined, undefined]);
+    expect(sent).toEqual(["up"]);
+    expect(warn).toHaveBeenCalledTimes(1);
+    expect(JSON.parse(String(warn.mock.calls[0]?.[0]))).toEqual({
+      event: "feedback_failed",
+      siteId: "down",
+      leases: 1,
+      message: "agent unreachable",
+    });
   });
 });
 

@@ -247,6 +247,70 @@ describe("queue consumer", () => {
     expect(s.rollups).toEqual(expectedRollups([d, o]));
   });
 
+  it("stores every column as drizzle maps it, over more rows than one statement's JSON holds", async () => {
+    // 100 decisions with the largest explanation an event may carry: well over one statement's
+    // share of rows, so the chunk's inserts are split.
+    const explain = {
+      rationale: [{ factor: "latency", detail: "ü".repeat(200) }],
+      rejected: Array.from({ length: 64 }, (_, i) => ({
+        target: `site:s-${i}`,
+        reason: "capacity" as const,
+        detail: "x".repeat(200),
+      })),
+      rejectedTotal: 70,
+      plan: [
+        {
+          tier: "mec" as const,
+          target: "site:berlin-1",
+          model: "llama-3.2-1b",
+          predictedLatencyMs: 120.5,
+          predictedCostUsd: 0.0001,
+          timeoutMs: 900,
+        },
+      ],
+    };
+    const many = Array.from({ length: 100 }, (_, i) =>
+      decision({ time: T0 + i, explain, policyVariant: i % 2 ? "lean" : undefined }),
+    );
+    const failed = outcome({
+      ok: false,
+      errorClass: "http_5xx",
+      slaMet: false,
+      ttftMs: undefined,
+      attemptLog: [{ target: "site:berlin-1", tier: "mec", ok: false, latencyMs: 12.25 }],
+    });
+    const result = await runQueue([...many, failed]);
+    expect(result.explicitAcks).toHaveLength(101);
+    const s = await snapshot();
+    expect(s.decisions).toEqual(ids(many, "decision"));
+    expect(s.rollups).toEqual(expectedRollups([...many, failed]));
+
+    const stored = await db.select().from(decisions).orderBy(asc(decisions.time));
+    expect(stored).toHaveLength(100);
+    expect(stored[1]).toMatchObject({
+      eventId: many[1]?.id,
+      time: T0 + 1,
+      hasLocation: true,
+      complexity: 0.2,
+      rationale: ["classification", "latency", "cost"],
+      policyVariant: "lean",
+      tenantId: null,
+      explain,
+      delivery: null,
+    });
+    expect(stored[0]?.policyVariant).toBeNull();
+    const [o] = await db.select().from(outcomes);
+    expect(o).toMatchObject({
+      eventId: failed.id,
+      ok: false,
+      slaMet: false,
+      ttftMs: null,
+      ttftBucket: null,
+      errorClass: "http_5xx",
+      attemptLog: failed.attemptLog,
+    });
+  });
+
   it("adds to rollups stored by earlier batches", async () => {
     const a = outcome({ latencyMs: 100, ttftMs: 20 });
     const b = outcome({ latencyMs: 700, ok: false, errorClass: "timeout", slaMet: false });

@@ -287,12 +287,19 @@ describe("durability", () => {
     for (const id of ids.slice(0, 5)) {
       expect(await stub.release(id, { ok: false })).toEqual({ released: true });
     }
+    // Admitted before the breaker opened: its success leaves the breaker alone and marks the
+    // model used, which must be stored too.
+    clock.t = T0 + 2_500;
+    expect(await stub.release(ids[7] as string, { ok: true, latencyMs: 300 })).toEqual({
+      released: true,
+    });
 
     const before = await detail(stub);
     expect(before.breaker.phase).toBe("open");
     expect(before.breaker.openUntil).toBe(T0 + 2_000 + FIRST_WAIT_MS);
-    expect(before.leases).toBe(3);
+    expect(before.leases).toBe(2);
     expect(before.cache.resident.map((r) => r.model)).toEqual([SMALL, LARGE]);
+    expect(before.cache.resident.find((r) => r.model === LARGE)?.lastUsedAt).toBe(T0 + 2_500);
 
     const alarm = await scheduledAlarm(stub);
     expect(alarm).not.toBeNull();
@@ -307,7 +314,7 @@ describe("durability", () => {
     expect(await stub.reserve({ model: LARGE })).toEqual({ granted: false, reason: "breaker" });
     expect(await stub.release(ids[5] as string, { ok: true })).toEqual({ released: true });
     expect(await stub.release(ids[0] as string, { ok: true })).toEqual({ released: false });
-    expect((await detail(stub)).leases).toBe(2);
+    expect((await detail(stub)).leases).toBe(1);
   });
 });
 
@@ -456,6 +463,54 @@ describe("breaker fed by outcomes", () => {
     ]);
     expect(await stub.reserve({ model: SMALL })).toMatchObject({ granted: true, probe: false });
     expect((await directoryView("breaker-1")).breaker).toBe("closed");
+  });
+});
+
+describe("releases in one call", () => {
+  it("releaseMany ends like releasing one by one in order, skips unknown and repeated leases, and keeps it across eviction", async () => {
+    const clock = { t: T0 };
+    const capacity = { maxConcurrent: 8, maxQueue: 0, gpus: 1, gpuMemoryGb: 24 };
+    const leased = async (id: string) => {
+      const stub = await agent(id, clock);
+      await stub.register(registration(id, { capacity }));
+      const granted = await Promise.all(
+        Array.from({ length: 8 }, () => stub.reserve({ model: SMALL })),
+      );
+      return { stub, ids: granted.flatMap((r) => (r.granted ? [r.leaseId] : [])) };
+    };
+    const one = await leased("release-one");
+    let many = await leased("release-many");
+    for (const { stub } of [one, many]) {
+      expect(await stub.reserve({ model: SMALL })).toEqual({ granted: false, reason: "capacity" });
+    }
+    const outcomes = [
+      { ok: true, latencyMs: 200 },
+      ...Array.from({ length: 5 }, () => ({ ok: false, latencyMs: 40 })),
+    ];
+    clock.t = T0 + 1_000;
+    for (const [i, outcome] of outcomes.entries()) {
+      await one.stub.release(one.ids[i] as string, outcome);
+    }
+    const released = await many.stub.releaseMany([
+      ...outcomes.map((outcome, i) => ({ leaseId: many.ids[i] as string, outcome })),
+      { leaseId: many.ids[0] as string, outcome: { ok: true } },
+      { leaseId: "release-many.unknown", outcome: { ok: false } },
+    ]);
+    expect(released).toBe(6);
+
+    const [a, b] = [await detail(one.stub), await detail(many.stub)];
+    expect(b.leases).toBe(2);
+    expect(b.breaker).toEqual(a.breaker);
+    expect(b.breaker.phase).toBe("open");
+    expect(b.cache).toEqual(a.cache);
+    expect(await storedLeases(many.stub)).toBe(2);
+    expect((await directoryView("release-many")).breaker).toBe("open");
+
+    await evictDurableObject(many.stub);
+    many = { ...many, stub: env.SITE_AGENT.getByName("release-many") };
+    await useClock(many.stub, clock);
+    expect(await detail(many.stub)).toEqual(b);
+    expect(await many.stub.releaseMany([{ leaseId: many.ids[0] as string }])).toBe(0);
   });
 });
 

@@ -18,6 +18,7 @@ import {
 } from "../../shared/retry.ts";
 import type { Criticality, Decision, PlanStep, RetryPolicy, Tier } from "../../shared/types.ts";
 import { AppError } from "../errors.ts";
+import { releaseAtSite } from "../fleet/releases.ts";
 import { serviceBreakerStub, siteStub } from "../fleet/site-stub.ts";
 import { SSE_DONE, sseComment, sseEvent } from "./sse.ts";
 import {
@@ -135,7 +136,8 @@ function settle(
   const timing = ttftMs === undefined ? { latencyMs } : { latencyMs, ttftMs };
   if (t.kind === "site" && adm.leaseId) {
     const outcome = { ok, ...timing, ...(timedOut ? { timedOut } : {}) };
-    deps.waitUntil(siteStub(deps.env, t.siteId).release(adm.leaseId, outcome));
+    // With the isolate's other releases of the moment, in one call (fleet/releases.ts).
+    deps.waitUntil(releaseAtSite(deps.env, t.siteId, adm.leaseId, outcome));
   } else if (adm.service) {
     const outcome = {
       ok,
@@ -153,7 +155,7 @@ function settle(
 function settleUnjudged(deps: RunDeps, adm: Admission): void {
   const t = adm.step.target;
   if (t.kind === "site" && adm.leaseId) {
-    deps.waitUntil(siteStub(deps.env, t.siteId).release(adm.leaseId));
+    deps.waitUntil(releaseAtSite(deps.env, t.siteId, adm.leaseId));
   } else if (adm.service && adm.probe) {
     deps.waitUntil(serviceBreakerStub(deps.env, adm.service).abandonProbe(adm.service));
   }

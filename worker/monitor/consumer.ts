@@ -22,7 +22,7 @@
 // settled the consumer drains the outbox; what Kinesis does not take waits there for the next
 // drain. The messages need not wait for Kinesis: once D1 committed, nothing can be lost.
 
-import { eq, type SQL, sql } from "drizzle-orm";
+import { eq, getTableColumns, getTableName, type SQL, sql } from "drizzle-orm";
 import { drizzle } from "drizzle-orm/d1";
 import { SQLiteAsyncDialect } from "drizzle-orm/sqlite-core";
 import {
@@ -218,26 +218,23 @@ export async function storeEvents(
   const db = drizzle(d1);
   const statement = (q: { sql: string; params: unknown[] }) => d1.prepare(q.sql).bind(...q.params);
   const raw = (q: SQL) => statement(dialect.sqlToQuery(q));
-  const statements: D1PreparedStatement[] = [];
-  let anyDecision = false;
-  let anyOutcome = false;
-  let anyNova = false;
+  const decisionRows = [];
+  const outcomeRows = [];
+  const novaRows = [];
   for (const e of events) {
-    if (e.type === "decision") {
-      anyDecision = true;
-      const insert = db.insert(decisions).values(decisionRow(e, delivery));
-      statements.push(statement(insert.onConflictDoNothing({ target: decisions.eventId }).toSQL()));
-    } else if (e.type === "outcome") {
-      anyOutcome = true;
-      const insert = db.insert(outcomes).values(outcomeRow(e, delivery));
-      statements.push(statement(insert.onConflictDoNothing({ target: outcomes.eventId }).toSQL()));
-    } else {
-      anyNova = true;
-      const insert = db.insert(novaCalls).values(novaRow(e, delivery));
-      statements.push(statement(insert.onConflictDoNothing({ target: novaCalls.eventId }).toSQL()));
-    }
+    if (e.type === "decision") decisionRows.push(decisionRow(e, delivery));
+    else if (e.type === "outcome") outcomeRows.push(outcomeRow(e, delivery));
+    else novaRows.push(novaRow(e, delivery));
   }
+  const statements: D1PreparedStatement[] = [
+    ...insertRows(d1, decisions, decisionRows),
+    ...insertRows(d1, outcomes, outcomeRows),
+    ...insertRows(d1, novaCalls, novaRows),
+  ];
   if (statements.length === 0) return;
+  const anyDecision = decisionRows.length > 0;
+  const anyOutcome = outcomeRows.length > 0;
+  const anyNova = novaRows.length > 0;
   if (anyDecision) statements.push(raw(decisionRollup(delivery)));
   if (anyOutcome) {
     statements.push(raw(outcomeRollup(delivery)));
@@ -259,6 +256,52 @@ export async function storeEvents(
     statements.push(statement(clear.where(eq(novaCalls.delivery, delivery)).toSQL()));
   }
   await d1.batch(statements);
+}
+
+/** Below D1's 2 MB limit on a bound value, counting 3 bytes per UTF-16 unit at most. */
+const MAX_ROWS_JSON_CHARS = 600_000;
+
+/**
+ * Inserts rows with `ON CONFLICT (event_id) DO NOTHING`, many rows per statement: they travel as
+ * one JSON array bound to `json_each`, since D1 binds at most 100 values per statement and a
+ * statement per row costs D1 a round of its own. Values are mapped as drizzle maps them
+ * (booleans to 0/1, JSON columns to text).
+ */
+function insertRows<T extends typeof decisions | typeof outcomes | typeof novaCalls>(
+  d1: D1Database,
+  table: T,
+  rows: readonly T["$inferInsert"][],
+): D1PreparedStatement[] {
+  const first = rows[0];
+  if (!first) return [];
+  const columns = Object.entries(getTableColumns(table)).filter(([key]) => key in first);
+  const names = columns.map(([, c]) => `"${c.name}"`).join(", ");
+  const values = columns.map((_, i) => `json_extract(value, '$[${i}]')`).join(", ");
+  const text =
+    `INSERT INTO "${getTableName(table)}" (${names}) SELECT ${values} FROM json_each(?) ` +
+    `WHERE true ON CONFLICT ("event_id") DO NOTHING`;
+  const out: D1PreparedStatement[] = [];
+  let batch: string[] = [];
+  let chars = 0;
+  const flush = () => {
+    if (batch.length > 0) out.push(d1.prepare(text).bind(`[${batch.join(",")}]`));
+    batch = [];
+    chars = 0;
+  };
+  for (const row of rows) {
+    const record = row as Record<string, unknown>;
+    const json = JSON.stringify(
+      columns.map(([key, c]) => {
+        const v = record[key];
+        return v === null || v === undefined ? null : c.mapToDriverValue(v);
+      }),
+    );
+    if (chars + json.length > MAX_ROWS_JSON_CHARS) flush();
+    batch.push(json);
+    chars += json.length + 1;
+  }
+  flush();
+  return out;
 }
 
 function decisionRow(e: DecisionEvent, delivery: string): typeof decisions.$inferInsert {
