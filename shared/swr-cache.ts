@@ -6,8 +6,8 @@
 // No caller ever awaits a load another caller started: in Workers that load is the other
 // request's I/O, and if that request is cancelled (its client gone, its waitUntil out of time)
 // the load never settles and everything awaiting it would hang. So concurrent misses each load,
-// and a background reload that has not settled within `freshMs` is taken as lost: the next stale
-// read starts another.
+// and a background reload that has not settled within `lostMs` (default `freshMs`) is taken as
+// lost: the next stale read starts another.
 //
 // So a change at the source reaches a warm isolate within `maxAgeMs` at the latest, and
 // `delete` makes it immediate in this isolate (a load already in flight cannot write back).
@@ -17,6 +17,8 @@ export interface SwrOptions {
   maxAgeMs: number;
   /** Oldest entries go first beyond this (an unbounded map is a memory leak under key spraying). */
   maxEntries: number;
+  /** A background reload unsettled this long is taken as lost (default `freshMs`). */
+  lostMs?: number;
 }
 
 interface Entry<V> {
@@ -53,7 +55,7 @@ export class SwrCache<V> {
     if (hit && now - hit.at < this.#opts.freshMs) return hit.value;
     if (hit && now - hit.at < this.#opts.maxAgeMs && waitUntil) {
       const since = this.#reloading.get(key);
-      if (since === undefined || now - since > this.#opts.freshMs) {
+      if (since === undefined || now - since > (this.#opts.lostMs ?? this.#opts.freshMs)) {
         this.#reloading.set(key, now);
         const reload = this.#load(key, now, load)
           .catch((err: unknown) => onError?.(err))

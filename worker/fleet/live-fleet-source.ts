@@ -3,16 +3,15 @@
 // background refresh runs (stale-while-revalidate); only a cold isolate waits on the directory.
 // So decide-only requests wait on no Durable Object in steady state.
 //
-// A request never awaits a read another request started: that read is the other request's I/O,
-// and if that request is cancelled (its client gone) the read never settles, so everything
-// awaiting it would hang. A cold request reads the directory itself; the one background refresh
-// runs in the waitUntil of the request that started it, and one that has not settled within
-// REFRESH_LOST_MS is taken as lost, so the next stale read starts another.
+// A request never awaits a read another request started (shared/swr-cache.ts says why): a cold
+// request reads the directory itself, and a background refresh unsettled within REFRESH_LOST_MS
+// is taken as lost.
 
 import type { DirectorySnapshot } from "../../durable-objects/fleet-directory.ts";
 import { type FleetSource, type PreparedFleet, prepareFleet } from "../../shared/fleet.ts";
 import { regionSchema } from "../../shared/fleet-schema.ts";
 import seed from "../../shared/seed/fleet.json" with { type: "json" };
+import { SwrCache } from "../../shared/swr-cache.ts";
 import type { BreakerState, RegionView } from "../../shared/types.ts";
 
 export const FRESH_MS = 1_000;
@@ -48,49 +47,29 @@ export function fleetFromDirectory(snap: DirectorySnapshot, now: number): Prepar
 
 export class LiveFleetSource implements FleetSource {
   readonly #read: DirectoryReader;
-  #cache: { at: number; fleet: PreparedFleet } | undefined;
-  /** When the background refresh in flight started, if one is. */
-  #refreshingSince: number | undefined;
-  /** Bumped by `invalidate`, so a read that started before it cannot write back. */
-  #generation = 0;
+  readonly #cache = new SwrCache<PreparedFleet>({
+    freshMs: FRESH_MS,
+    maxAgeMs: MAX_STALE_MS,
+    maxEntries: 1,
+    lostMs: REFRESH_LOST_MS,
+  });
 
   constructor(read: DirectoryReader) {
     this.#read = read;
   }
 
-  async snapshot(now: number, waitUntil?: (p: Promise<unknown>) => void): Promise<PreparedFleet> {
-    const cached = this.#cache;
-    if (cached && now - cached.at < FRESH_MS) return cached.fleet;
-    if (cached && now - cached.at < MAX_STALE_MS && waitUntil) {
-      const since = this.#refreshingSince;
-      if (since === undefined || now - since > REFRESH_LOST_MS) {
-        this.#refreshingSince = now;
-        waitUntil(
-          this.#load(now, this.#generation)
-            .catch(() => undefined)
-            .finally(() => {
-              if (this.#refreshingSince === now) this.#refreshingSince = undefined;
-            }),
-        );
-      }
-      return cached.fleet;
-    }
-    return this.#load(now, this.#generation);
+  snapshot(now: number, waitUntil?: (p: Promise<unknown>) => void): Promise<PreparedFleet> {
+    return this.#cache.get(
+      "fleet",
+      now,
+      async () => fleetFromDirectory(await this.#read(), now),
+      waitUntil,
+    );
   }
 
   /** Drops the cache, e.g. after this isolate saw a breaker open. */
   invalidate(): void {
-    this.#generation++;
-    this.#cache = undefined;
-    this.#refreshingSince = undefined;
-  }
-
-  async #load(now: number, generation: number): Promise<PreparedFleet> {
-    const fleet = fleetFromDirectory(await this.#read(), now);
-    if (generation === this.#generation && !(this.#cache && this.#cache.at > now)) {
-      this.#cache = { at: now, fleet };
-    }
-    return fleet;
+    this.#cache.clear();
   }
 }
 
