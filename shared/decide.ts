@@ -253,9 +253,9 @@ export function decide(
     confidence,
     confidenceLevel: confidenceLevel(confidence),
     predicted: {
-      latencyMs: Math.round(primaryMs),
-      worstLatencyMs: Math.round(primaryWorstMs),
-      firstTokenMs: Math.round(primary.prediction.firstTokenMs),
+      latencyMs: Math.ceil(primaryMs),
+      worstLatencyMs: Math.ceil(primaryWorstMs),
+      firstTokenMs: Math.ceil(primary.prediction.firstTokenMs),
       costUsd: roundCost(primary.prediction.costUsd),
     },
     bestEffort,
@@ -656,8 +656,8 @@ function step(run: Run, c: Candidate, deadline: number, timeoutMs?: number): Pla
     tier: c.tier,
     target: c.target,
     model: c.model.id,
-    predictedLatencyMs: Math.round(p),
-    worstLatencyMs: Math.round(worst),
+    predictedLatencyMs: Math.ceil(p),
+    worstLatencyMs: Math.ceil(worst),
     predictedCostUsd: roundCost(c.prediction.costUsd),
     timeoutMs: timeoutMs ?? Math.min(deadline, attemptTimeout(policy, worst)),
   };
@@ -681,7 +681,7 @@ function rationale(
   items.push({
     factor: "latency",
     detail:
-      `${primary.key} predicted ${Math.round(slaLatency(req, p))} ms (${target}) of ${sla} ms ` +
+      `${primary.key} predicted ${Math.ceil(slaLatency(req, p))} ms (${target}) of ${sla} ms ` +
       `SLA (network ` +
       `${Math.round(p.rttMs)}, upload ${Math.round(p.uploadMs)}, queue ${Math.round(p.queueMs)}, ` +
       `cold start ${Math.round(p.coldStartMs)}, compute ${Math.round(p.computeMs)}${answer})`,
@@ -700,7 +700,7 @@ function rationale(
       factor: "sla",
       detail:
         `best effort: the expected answer fits the SLA, one of all ${max} tokens would take ` +
-        `${Math.round(worst)} ms; ` +
+        `${Math.ceil(worst)} ms; ` +
         (safe
           ? `${safe.key} would fit even then but scored ${round(safe.score, 3)}`
           : "no target fits the SLA in that worst case"),

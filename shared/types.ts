@@ -205,7 +205,10 @@ export interface PlanStep {
   tier: Tier;
   target: Target;
   model: string;
-  /** Expected latency under the request's latency target. */
+  /**
+   * Expected latency under the request's latency target, rounded up to the millisecond (so it is
+   * over the SLA exactly when the prediction is).
+   */
   predictedLatencyMs: number;
   /** The same when the answer runs to `max_tokens`. */
   worstLatencyMs: number;
@@ -245,13 +248,14 @@ export interface Decision {
   confidenceLevel: ConfidenceLevel;
   /**
    * `latencyMs` (an answer of the expected length) and `worstLatencyMs` (one of `max_tokens`)
-   * are under the request's latency target; `firstTokenMs` always until the first token;
-   * `costUsd` of the expected answer.
+   * are under the request's latency target; `firstTokenMs` always until the first token (all
+   * rounded up to the millisecond); `costUsd` of the expected answer.
    */
   predicted: { latencyMs: number; worstLatencyMs: number; firstTokenMs: number; costUsd: number };
   /**
-   * The expected answer meets the SLA but one of `max_tokens` would not: served on a best-effort
-   * basis rather than refused.
+   * `worstLatencyMs` is over the SLA: the expected answer meets it but one of `max_tokens` would
+   * not, or no target is expected to meet it and this one is expected soonest. Served on a
+   * best-effort basis rather than refused.
    */
   bestEffort: boolean;
   resources: Resources;
