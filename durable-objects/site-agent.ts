@@ -9,13 +9,11 @@ import { DurableObject } from "cloudflare:workers";
 import * as z from "zod/mini";
 import {
   type ArrivalMeter,
-  admissionLimit,
-  isSaturated,
+  type LeaseCheck,
+  leaseFits,
   meterArrival,
   meterRate,
   overtakeRate,
-  queueAllowanceMs,
-  queueWaitMs,
   siteLoad,
   waitingAhead,
   waitingByClass,
@@ -456,18 +454,10 @@ export class SiteAgent extends DurableObject<Env> {
     if (!this.#status.healthy) return { granted: false, reason: "unhealthy" };
     if (!reg.models.some((m) => m.model === request.model))
       return { granted: false, reason: "model" };
-    const fresh = now - this.#live.updatedAt <= this.timing.staleAfterMs;
-    const busy = Math.max(this.#leases.size, fresh ? this.#live.running + this.#live.waiting : 0);
-    const limit = admissionLimit(reg.capacity, request.criticality ?? "critical");
-    // Queued = beyond the run slots, whether the site reported it or the leases say so.
-    const waiting = Math.max(fresh ? this.#live.waiting : 0, busy - reg.capacity.maxConcurrent);
-    const kvCacheUsage = fresh ? this.#live.kvCacheUsage : 0;
-    const shed =
-      request.criticality === "sheddable" &&
-      isSaturated({ waiting, kvCacheUsage }, DEFAULT_POLICY.saturation);
     const before = { breaker: this.#breaker, cache: this.#cache };
     this.#cache = recordDemand(this.#cache, request.model, now, DEFAULT_CACHE_POLICY);
-    if (busy >= limit || shed || this.#queueTooLong(request, busy, waiting, reg)) {
+    const check = this.#leaseCheck(request, reg, now);
+    if (!leaseFits(check, DEFAULT_POLICY.saturation)) {
       this.ctx.storage.kv.put("cache", this.#cache);
       return { granted: false, reason: "capacity" };
     }
@@ -482,7 +472,7 @@ export class SiteAgent extends DurableObject<Env> {
     const lease: Lease = { model: request.model, expiresAt: now + ttl, probe: gate.probe };
     if (request.tenant !== undefined) lease.tenant = request.tenant;
     if (request.criticality !== undefined) lease.criticality = request.criticality;
-    if (busy >= reg.capacity.maxConcurrent) lease.queued = true;
+    if (check.busy >= reg.capacity.maxConcurrent) lease.queued = true;
     const klass = request.criticality ?? "critical";
     this.#arrivals[klass] = meterArrival(this.#arrivals[klass], now);
     this.#leases.set(leaseId, lease);
@@ -493,27 +483,38 @@ export class SiteAgent extends DurableObject<Env> {
   }
 
   /**
-   * Work that is not critical, facing a queue longer than its share of its time left. At a
-   * priority site only the queued work of its class or above is ahead of it, and the more urgent
-   * work arriving meanwhile (at the rate of its recent leases) goes ahead of it too.
+   * What admission weighs (shared/admission.ts): the requests the site holds, by its leases or
+   * its last fresh report; at a priority site only the queued work of the request's class or
+   * above is ahead of it, and the more urgent work arriving meanwhile (at the rate of its recent
+   * leases) goes ahead of it too.
    */
-  #queueTooLong(
-    request: ReserveRequest,
-    busy: number,
-    waiting: number,
-    reg: SiteRegistration,
-  ): boolean {
-    const serviceMs = this.#serviceMs.get(request.model);
-    if (request.budgetMs === undefined || serviceMs === undefined) return false;
+  #leaseCheck(request: ReserveRequest, reg: SiteRegistration, now: number): LeaseCheck {
+    const live = this.#live;
+    const fresh = now - live.updatedAt <= this.timing.staleAfterMs;
+    const busy = Math.max(this.#leases.size, fresh ? live.running + live.waiting : 0);
+    // Queued = beyond the run slots, whether the site reported it or the leases say so.
+    const waiting = Math.max(fresh ? live.waiting : 0, busy - reg.capacity.maxConcurrent);
     const criticality = request.criticality ?? "critical";
-    const allowance = queueAllowanceMs(criticality, request.budgetMs - serviceMs);
-    const load = { waiting, waitingByClass: this.#waitingByClass(waiting, busy) };
-    const behind = waiting - waitingAhead(load, this.#scheduling(), criticality);
-    const now = this.now();
-    const overtake = overtakeRate(this.#scheduling(), criticality, (c) =>
-      meterRate(this.#arrivals[c], now),
-    );
-    return queueWaitMs(busy - behind, reg.capacity.maxConcurrent, serviceMs, overtake) > allowance;
+    const check: LeaseCheck = {
+      capacity: reg.capacity,
+      busy,
+      waiting,
+      kvCacheUsage: fresh ? live.kvCacheUsage : 0,
+      criticality,
+    };
+    const serviceMs = this.#serviceMs.get(request.model);
+    if (request.budgetMs === undefined || serviceMs === undefined) return check;
+    check.budgetMs = request.budgetMs;
+    check.serviceMs = serviceMs;
+    const scheduling = this.#scheduling();
+    if (scheduling === "priority") {
+      const load = { waiting, waitingByClass: this.#waitingByClass(waiting, busy) };
+      check.behind = waiting - waitingAhead(load, scheduling, criticality);
+      check.overtakePerMs = overtakeRate(scheduling, criticality, (c) =>
+        meterRate(this.#arrivals[c], now),
+      );
+    }
+    return check;
   }
 
   /** At a priority site, the `waiting` of `held` requests by class (shared/admission.ts). */

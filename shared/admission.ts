@@ -67,6 +67,38 @@ export function queueWaitMs(
   return overtaken >= 1 ? Number.POSITIVE_INFINITY : (ahead * perSlotMs) / (1 - overtaken);
 }
 
+/** What a site's agent knows when a lease is asked for (SiteAgent.reserve). */
+export interface LeaseCheck {
+  capacity: { maxConcurrent: number; maxQueue: number };
+  /** Requests the site holds: its leases, or what it last reported (when fresh) if more. */
+  busy: number;
+  /** Of those, the ones queued beyond the run slots. */
+  waiting: number;
+  kvCacheUsage: number;
+  criticality: Criticality;
+  /** Time left before the request's deadline; without it the queue is not judged. */
+  budgetMs?: number;
+  /** The model's measured service time at the site; without it the queue is not judged. */
+  serviceMs?: number;
+  /** Queued requests that would start after this one (at a priority site, less urgent ones). */
+  behind?: number;
+  /** Arrivals per ms that would start before it while it waits (`overtakeRate`). */
+  overtakePerMs?: number;
+}
+
+/**
+ * Whether a site can take one more request: under its class's admission limit, not sheddable
+ * work at a saturated site, and not facing a queue longer than its class may wait.
+ */
+export function leaseFits(c: LeaseCheck, saturation: Policy["saturation"]): boolean {
+  if (c.busy >= admissionLimit(c.capacity, c.criticality)) return false;
+  if (c.criticality === "sheddable" && isSaturated(c, saturation)) return false;
+  if (c.budgetMs === undefined || c.serviceMs === undefined) return true;
+  const allowance = queueAllowanceMs(c.criticality, c.budgetMs - c.serviceMs);
+  const ahead = c.busy - (c.behind ?? 0);
+  return queueWaitMs(ahead, c.capacity.maxConcurrent, c.serviceMs, c.overtakePerMs) <= allowance;
+}
+
 /** Time constant of the arrival meters: a rate follows the last ~10 s of arrivals. */
 export const ARRIVAL_TAU_MS = 10_000;
 

@@ -8,6 +8,8 @@ import {
   admissionLimit,
   CRITICAL_HEADROOM,
   CRITICAL_QUEUE_RESERVE,
+  type LeaseCheck,
+  leaseFits,
   meterArrival,
   meterRate,
   overtakeRate,
@@ -18,6 +20,7 @@ import {
   waitingAhead,
   waitingByClass,
 } from "../../shared/admission.ts";
+import { DEFAULT_POLICY } from "../../shared/policy.ts";
 
 describe("admission headroom", () => {
   it("lets critical work fill every slot and keeps at least one (about 10 %) from the rest", () => {
@@ -62,6 +65,50 @@ describe("queue wait by criticality", () => {
         (busy, c, ms) => queueWaitMs(busy + 1, c, ms) >= queueWaitMs(busy, c, ms),
       ),
     );
+  });
+});
+
+describe("a lease at a site's agent (leaseFits)", () => {
+  const saturation = DEFAULT_POLICY.saturation;
+  const at = (over: Partial<LeaseCheck>): LeaseCheck => ({
+    capacity: { maxConcurrent: 4, maxQueue: 6 },
+    busy: 0,
+    waiting: 0,
+    kvCacheUsage: 0,
+    criticality: "standard",
+    ...over,
+  });
+
+  it("stops each class at its admission limit", () => {
+    // 10 slots: standard work leaves one to critical work.
+    expect(leaseFits(at({ busy: 8, waiting: 4 }), saturation)).toBe(true);
+    expect(leaseFits(at({ busy: 9, waiting: 5 }), saturation)).toBe(false);
+    expect(leaseFits(at({ busy: 9, waiting: 5, criticality: "critical" }), saturation)).toBe(true);
+    expect(leaseFits(at({ busy: 10, waiting: 6, criticality: "critical" }), saturation)).toBe(
+      false,
+    );
+  });
+
+  it("sheds sheddable work at a saturated site only", () => {
+    const full = { busy: 3, kvCacheUsage: saturation.kvCache };
+    expect(leaseFits(at({ ...full, criticality: "sheddable" }), saturation)).toBe(false);
+    expect(leaseFits(at(full), saturation)).toBe(true);
+  });
+
+  it("refuses a queue longer than the class may wait, once a service time is known", () => {
+    // 4 run slots, 7 held: this request waits for 4 ahead of it, 1,000 ms each → 1,000 ms.
+    const queued = { busy: 7, waiting: 3, serviceMs: 1_000 };
+    // Standard work may wait half its slack: (3,500 − 1,000) / 2 = 1,250 ms, then 750 ms.
+    expect(leaseFits(at({ ...queued, budgetMs: 3_500 }), saturation)).toBe(true);
+    expect(leaseFits(at({ ...queued, budgetMs: 2_500 }), saturation)).toBe(false);
+    // Critical work may wait its whole slack (1,500 ms).
+    expect(leaseFits(at({ ...queued, budgetMs: 2_500, criticality: "critical" }), saturation)).toBe(
+      true,
+    );
+    // Not judged without a measured service time or a deadline.
+    expect(leaseFits(at({ busy: 7, waiting: 3, budgetMs: 1 }), saturation)).toBe(true);
+    // Queued work that starts after it (less urgent, at a priority site) is not ahead of it.
+    expect(leaseFits(at({ ...queued, budgetMs: 2_500, behind: 3 }), saturation)).toBe(true);
   });
 });
 
