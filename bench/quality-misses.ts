@@ -10,7 +10,14 @@
 
 import { parseArgs } from "node:util";
 import type { DecideResult } from "../shared/decide.ts";
-import { mecRouter, oracle, type Plan, type SimPolicy, type Step } from "./sim/policy.ts";
+import {
+  type Admitting,
+  mecRouter,
+  oracle,
+  type Plan,
+  type SimPolicy,
+  type Step,
+} from "./sim/policy.ts";
 import { scenarios } from "./sim/scenarios.ts";
 import { type RequestResult, simulate } from "./sim/simulate.ts";
 import { simWorkload } from "./sim/workload.ts";
@@ -69,8 +76,8 @@ function recorded(
       (traces[r.index] as Trace).plan = plan;
       return plan;
     },
-    admit(step: Step, t: number) {
-      const ok = inner.admit ? inner.admit(step, t) : true;
+    admit(step: Step, t: number, request: Admitting) {
+      const ok = inner.admit ? inner.admit(step, t, request) : true;
       const r = current as SimRequest;
       const a: Attempt = {
         key: keyOf(step.target),

@@ -1,6 +1,7 @@
 // What a routing policy is in the simulator, mec-router's own policy — the real `decide()` from
 // shared/ on a fleet snapshot built the way the worker builds it — and the oracle.
 
+import { siteLoad as heldLoad, type LeaseCheck, leaseFits } from "../../shared/admission.ts";
 import {
   type AnswerLengthState,
   answerShares,
@@ -30,7 +31,8 @@ import {
   recordDemand,
   siteFootprints,
 } from "../../shared/model-cache.ts";
-import { DEFAULT_POLICY } from "../../shared/policy.ts";
+import { DEFAULT_POLICY, type Policy } from "../../shared/policy.ts";
+import { nextServiceMs } from "../../shared/queued-outcome.ts";
 import { residencyAllows } from "../../shared/residency.ts";
 import type { Modality, RegionView, RouteRequest, SiteView } from "../../shared/types.ts";
 import { modelGroup } from "./baselines.ts";
@@ -61,6 +63,8 @@ export interface Plan {
 /** An attempt's end, delivered to the policy in time order. */
 export interface Feedback {
   at: number;
+  /** The attempt that ended (its lease, for a policy that took one). */
+  step: Step;
   target: TargetRef;
   /** The model and the request's modality and `max_tokens`, as an outcome event carries them. */
   model: string;
@@ -72,12 +76,19 @@ export interface Feedback {
   outputTokens: number;
 }
 
+/** The request a step belongs to, as a lease request carries it. */
+export interface Admitting {
+  req: RouteRequest;
+  /** When the plan gives up (ms, simulated clock). */
+  deadline: number;
+}
+
 export interface SimPolicy {
   name: string;
   /** The attempts to make, in order; none: the router refuses the request. */
   plan(r: SimRequest, t: number): Plan;
   /** May this step be sent now (a site's admission)? Default yes. */
-  admit?(step: Step, t: number): boolean;
+  admit?(step: Step, t: number, request: Admitting): boolean;
   dispatched?(step: Step, t: number): void;
   observe?(f: Feedback): void;
 }
@@ -102,21 +113,31 @@ export function violation(req: RouteRequest, target: TargetRef): Violation | nul
 
 // ---- mec-router ---------------------------------------------------------------------------------
 
+/** A site's KV cache use as its metrics would report it with `running` streams. */
+function kvCacheUsage(site: World["sites"][number], running: number): number {
+  return Math.min(1, (0.9 * running) / site.view.capacity.maxConcurrent);
+}
+
 const SNAPSHOT_EVERY_MS = 1_000;
 const HEARTBEAT_EVERY_MS = 2_000;
 const PROBE_EVERY_MS = 5_000;
 
 /**
  * mec-router as deployed: each second the isolate's snapshot is rebuilt from what the sites'
- * heartbeats last said (load, residency) and from their breakers, which outcomes, probes and
- * staleness drive with the real state machine of shared/breaker.ts; every request is decided by
- * `decide()` from shared/decide.ts with the default policy; MEC steps take admission from the
- * site's breaker (as the SiteAgent's lease does) and run with the plan's timeouts and deadline.
+ * heartbeats last said (load, residency), the leases their agents held when they last published
+ * (a second before: agents publish at most every second, isolates cache the fleet for one), and
+ * their breakers, which outcomes, probes and staleness drive with the real state machine of
+ * shared/breaker.ts; every request is decided by `decide()` from shared/decide.ts; a MEC step
+ * takes a lease as SiteAgent.reserve grants it — the same admission (`leaseFits`, on the
+ * agent's exact lease count and measured service times), then the breaker — and runs with the
+ * plan's timeouts and deadline.
  */
 export function mecRouter(
   world: World,
   /** Sees each decision as made (the miss diagnosis in bench/quality-misses.ts). */
   onDecide?: (r: SimRequest, result: DecideResult) => void,
+  /** The decision policy (an operator's weights; the default otherwise). */
+  policy: Policy = DEFAULT_POLICY,
 ): SimPolicy {
   const breakers = new Map<string, Breaker>(world.sites.map((s) => [s.view.id, initialBreaker()]));
   const sitesById = new Map(world.sites.map((s) => [s.view.id, s]));
@@ -137,6 +158,12 @@ export function mecRouter(
     if (c) caches.set(siteId, recordDemand(c, model, t, DEFAULT_CACHE_POLICY));
   };
   const rand = (t: number, salt: number) => hash01(world.seed, t, salt);
+  // Each site agent's leases: the steps holding one, how many per site, and how many per site
+  // the agents last published; service times measured from unqueued answers, by site and model.
+  const leases = new Map<Step, { siteId: string; queued: boolean }>();
+  const held = new Map<string, number>();
+  let published = new Map<string, number>();
+  const serviceMs = new Map<string, number>();
 
   const lastHeartbeat = (site: World["sites"][number], t: number): number => {
     const phase = site.heartbeatPhaseMs;
@@ -179,20 +206,21 @@ export function mecRouter(
     }
     const sites: SiteView[] = world.sites.map((s) => {
       const hb = lastHeartbeat(s, t);
-      const healthy = t - hb < DEFAULT_POLICY.staleAfterMs;
+      const healthy = t - hb < policy.staleAfterMs;
       let b = breakers.get(s.view.id) as Breaker;
       if (!healthy) {
         b = trip(b, t, cfg, rand(t, 2));
         breakers.set(s.view.id, b);
       }
-      const { running, waiting } = siteLoad(s, hb);
       const cap = s.view.capacity;
+      const leased = published.get(s.view.id) ?? 0;
+      const { running, waiting } = heldLoad(siteLoad(s, hb), leased, 0, cap.maxConcurrent);
       return {
         ...s.view,
         load: {
           running,
           waiting,
-          kvCacheUsage: Math.min(1, (0.9 * running) / cap.maxConcurrent),
+          kvCacheUsage: kvCacheUsage(s, running),
           gpuUtilization: Math.min(1, running / cap.maxConcurrent),
           freeGpuMemoryGb: cap.gpuMemoryGb,
           residentModels: [...s.state.resident.keys()].filter(
@@ -206,6 +234,7 @@ export function mecRouter(
         healthy,
       };
     });
+    published = new Map(held);
     const regions: RegionView[] = world.regions.map((r) => ({
       ...r,
       breaker: "closed",
@@ -216,7 +245,7 @@ export function mecRouter(
       generatedAt: t,
       sites,
       regions,
-      answerShares: answerShares(answers, DEFAULT_POLICY.answerShare),
+      answerShares: answerShares(answers, policy.answerShare),
     });
   };
 
@@ -227,7 +256,7 @@ export function mecRouter(
         fleet = snapshot(t);
         builtAt = t;
       }
-      const result = decide(r.req, fleet, DEFAULT_POLICY, t);
+      const result = decide(r.req, fleet, policy, t);
       onDecide?.(r, result);
       const wanted: Prewarm | undefined = result.prewarm;
       if (wanted) demand(wanted.siteId, wanted.model, t);
@@ -253,19 +282,47 @@ export function mecRouter(
       }
       return { steps, deadlineMs: d.plan.timeoutMs };
     },
-    admit(step, t) {
+    admit(step, t, { req, deadline }) {
       if (step.target.kind !== "site") return true;
-      const id = step.target.site.view.id;
+      const s = step.target.site;
+      const id = s.view.id;
+      // Asking for a lease counts as demand for its model there, granted or not.
+      demand(id, step.model.id, t);
+      const hb = lastHeartbeat(s, t);
+      const fresh = t - hb <= policy.staleAfterMs;
+      const reported = siteLoad(s, hb);
+      const cap = s.view.capacity;
+      const busy = Math.max(held.get(id) ?? 0, fresh ? reported.running + reported.waiting : 0);
+      const check: LeaseCheck = {
+        capacity: cap,
+        busy,
+        waiting: Math.max(fresh ? reported.waiting : 0, busy - cap.maxConcurrent),
+        kvCacheUsage: fresh ? kvCacheUsage(s, reported.running) : 0,
+        criticality: req.task.criticality,
+        budgetMs: Math.max(0, deadline - t),
+      };
+      const measured = serviceMs.get(`${id} ${step.model.id}`);
+      if (measured !== undefined) check.serviceMs = measured;
+      if (!leaseFits(check, policy.saturation)) return false;
       const a = acquire(breakers.get(id) as Breaker, t, cfg);
       breakers.set(id, a.state);
-      // A lease counts as demand for its model at the site, as SiteAgent.reserve records it.
-      if (a.admitted) demand(id, step.model.id, t);
-      return a.admitted;
+      if (!a.admitted) return false;
+      leases.set(step, { siteId: id, queued: busy >= cap.maxConcurrent });
+      held.set(id, (held.get(id) ?? 0) + 1);
+      return true;
     },
     observe(f) {
       if (f.ok) answers = observeAnswers(answers, [f]);
       if (f.target.kind !== "site") return;
       const id = f.target.site.view.id;
+      const lease = leases.get(f.step);
+      if (lease) {
+        leases.delete(f.step);
+        held.set(id, (held.get(id) ?? 1) - 1);
+        const key = `${id} ${f.model}`;
+        const next = f.ok && !lease.queued && nextServiceMs(serviceMs.get(key), f.latencyMs);
+        if (next) serviceMs.set(key, next);
+      }
       const b = breakers.get(id) as Breaker;
       const probe = b.phase === "half_open";
       breakers.set(

@@ -88,7 +88,7 @@ export function simulate(
     let done: RequestResult | undefined;
     for (const step of plan.steps) {
       if (t >= deadline) break;
-      if (policy.admit && !policy.admit(step, t)) continue;
+      if (policy.admit && !policy.admit(step, t, { req, deadline })) continue;
       attempts++;
       const v = violation(req, step.target);
       if (v && (!worst || SEVERITY[v] > SEVERITY[worst])) worst = v;
@@ -101,6 +101,7 @@ export function simulate(
         computeMs += out.deviceComputeMs;
         feedback.push({
           at: t + out.latencyMs,
+          step,
           target: step.target,
           model: step.model.id,
           modality: req.task.modality,
@@ -130,6 +131,7 @@ export function simulate(
       const spent = out.result === "refused" ? out.latencyMs : timeout;
       feedback.push({
         at: t + spent,
+        step,
         target: step.target,
         model: step.model.id,
         modality: req.task.modality,

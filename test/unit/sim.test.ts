@@ -167,6 +167,7 @@ describe("baselines", () => {
       policy.observe?.({
         ...ANSWER,
         at: 1,
+        step: toA,
         target: toA.target,
         ok: true,
         latencyMs: 1,
@@ -185,6 +186,7 @@ describe("baselines", () => {
       policy.observe?.({
         ...ANSWER,
         at: 0,
+        step: { target: { kind: "site", site: s }, model: SMALL, timeoutMs: 1 },
         target: { kind: "site", site: s },
         ok: true,
         latencyMs,
@@ -342,6 +344,34 @@ describe("mec-router in the simulator", () => {
     for (const s of steps) expect(violation(strict.req, s.target)).toBeNull();
     expect(stepKeys(steps)[0]).toBe("site:a");
   });
+
+  it("takes a lease as the site's agent grants it: on its exact count, released by the outcome", () => {
+    // One run slot and one queue slot: standard work leaves the last to critical work.
+    const a = site("a", { slots: 1, queue: 1 });
+    const policy = mecRouter(world([a], []));
+    const r = request();
+    const step: Step = { target: { kind: "site", site: a }, model: SMALL, timeoutMs: 1_000 };
+    const asking = { req: r.req, deadline: 2_000 };
+    expect(policy.admit?.({ ...step }, 0, asking)).toBe(true);
+    // The heartbeat says the site is idle; the agent knows of the lease it just granted.
+    expect(policy.admit?.({ ...step }, 1, asking)).toBe(false);
+    const critical = request({ task: { criticality: "critical" } });
+    const urgent = { ...step };
+    expect(policy.admit?.(urgent, 1, { req: critical.req, deadline: 2_000 })).toBe(true);
+    expect(policy.admit?.({ ...step }, 1, { req: critical.req, deadline: 2_000 })).toBe(false);
+    // The critical request's answer frees its slot.
+    policy.observe?.({
+      ...ANSWER,
+      at: 2,
+      step: urgent,
+      target: step.target,
+      ok: true,
+      latencyMs: 1,
+      ttftMs: 1,
+      outputTokens: 1,
+    });
+    expect(policy.admit?.({ ...step }, 3, { req: critical.req, deadline: 2_000 })).toBe(true);
+  });
 });
 
 describe("mec-router's learning loops in the simulator", () => {
@@ -369,6 +399,7 @@ describe("mec-router's learning loops in the simulator", () => {
         ...ANSWER,
         maxOutputTokens: 512,
         at: 10 + i,
+        step: { target: { kind: "site", site: w.sites[0] as SimSite }, model: SMALL, timeoutMs: 1 },
         target: { kind: "site", site: w.sites[0] as SimSite },
         ok: true,
         latencyMs: 1,
