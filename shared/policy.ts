@@ -50,7 +50,7 @@ export interface Policy {
 }
 
 export const DEFAULT_POLICY: Policy = {
-  weights: { latency: 0.45, cost: 0.25, privacy: 0.1, reliability: 0.2 },
+  weights: { latency: 0.45, cost: 0.32, privacy: 0.03, reliability: 0.2 },
   privacyEmphasis: { public: 0.5, sensitive: 1.5, strict: 2 },
   qualityByClass: { simple: 1, complex: 3, critical: 3 },
   complexThreshold: 0.45,

@@ -36,8 +36,8 @@ describe("predictSite", () => {
     expect(p.latencyMs).toBeCloseTo(p.rttMs + p.computeMs, 6);
     expect(p.worstLatencyMs).toBeCloseTo(p.latencyMs, 6);
     expect(p.firstTokenMs).toBeCloseTo(p.rttMs + 500 / 12, 6);
-    // $1.5 × 2 GPUs per hour over 16 slots.
-    expect(p.costUsd).toBeCloseTo((((1.5 * 2) / 3600) * (p.computeMs / 1000)) / 16, 12);
+    // $1.2 × 2 GPUs per hour over 16 slots.
+    expect(p.costUsd).toBeCloseTo((((1.2 * 2) / 3600) * (p.computeMs / 1000)) / 16, 12);
     expect(p.worstCostUsd).toBeCloseTo(p.costUsd, 12);
   });
 

@@ -91,7 +91,7 @@ export function makeSite(o: SiteOverrides): SiteView {
     certifications: ["gdpr", "iso27001"],
     endpoint: `http://127.0.0.1:9100/${o.id}`,
     faultDomain: o.id,
-    cost: { gpuHourUsd: 1.5 },
+    cost: { gpuHourUsd: 1.2 },
     models: [{ model: "llama-3.2-1b" }, { model: "llama-3.1-8b" }],
     breaker: "closed",
     trafficShare: 1,
