@@ -338,7 +338,7 @@ export function mecRouter(
 /**
  * The oracle knows the true outcome of every option for this request at this moment — network,
  * queue, cold load, decode speed, answer length, outages — and takes, among the targets the
- * request's rules allow and the models of its group (the device's installed models, every site,
+ * request's rules allow (its budget held to the true cost) and the models of its group (the device's installed models, every site,
  * every region), the cheapest whose true latency meets the SLA (on a tie the faster), else the
  * fastest. It decides request by request (it does not hold capacity back for requests yet to
  * come), never fails over, and is an upper bound for SLA attainment and a lower bound for cost
@@ -401,12 +401,13 @@ function clairvoyant(
         for (const m of group)
           if (m.cloud && region.models.includes(m.id)) options.push({ target, model: m });
       }
-      const sla = req.constraints.latencySlaMs;
+      const { latencySlaMs: sla, maxCostUsd: budget } = req.constraints;
       const first = req.constraints.latencyTarget === "first_token";
       let best: ({ o: (typeof options)[number] } & Seen) | undefined;
       for (const o of options) {
         const out = evaluate(r, o.target, o.model, t, false);
-        if (out.result !== "ok") continue;
+        // The budget is one of the request's rules: its true cost must fit it.
+        if (out.result !== "ok" || (budget !== undefined && out.costUsd > budget)) continue;
         const seen = { o, ms: first ? out.ttftMs : out.latencyMs, costUsd: out.costUsd };
         if (!best || better(seen, best, sla)) best = seen;
       }

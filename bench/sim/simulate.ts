@@ -18,6 +18,8 @@ export interface RequestResult {
   tier: Tier | null;
   /** The worst rule broken by any attempt (data sent where the request forbids it). */
   violation: Violation | null;
+  /** Served at a cost over the request's budget. */
+  overBudget: boolean;
   /** Energy the phone spent: running the model, or its radio sending and waiting. */
   deviceEnergyJ: number;
   coldStart: boolean;
@@ -76,7 +78,7 @@ export function simulate(
     feedback.popUntil(r.at, deliver);
     const { req } = r;
     const first = req.constraints.latencyTarget === "first_token";
-    const sla = req.constraints.latencySlaMs;
+    const { latencySlaMs: sla, maxCostUsd: budget } = req.constraints;
     const plan = policy.plan(r, r.at);
     const deadline =
       plan.deadlineMs === undefined ? Number.POSITIVE_INFINITY : r.at + plan.deadlineMs;
@@ -121,6 +123,7 @@ export function simulate(
           failovers: attempts - 1,
           tier: step.target.kind === "site" ? "mec" : step.target.kind,
           violation: null,
+          overBudget: budget !== undefined && out.costUsd > budget,
           deviceEnergyJ: 0,
           coldStart: out.coldStartMs > 0,
         };
@@ -162,6 +165,7 @@ export function simulate(
             failovers: Math.max(0, attempts - 1),
             tier: null,
             violation: worst,
+            overBudget: false,
             deviceEnergyJ: energy,
             coldStart: false,
           },
@@ -185,6 +189,8 @@ export interface Summary {
   costPer1kUsd: number;
   failovers: number;
   violations: { privacy: number; residency: number; compliance: number; total: number };
+  /** Requests served at a cost over their budget (a budget is a rule too; not in `total`). */
+  overBudget: number;
   deviceEnergyJPerRequest: number;
   tiers: { device: number; mec: number; cloud: number };
   coldStarts: number;
@@ -200,7 +206,9 @@ export function summarize(results: readonly RequestResult[]): Summary {
   const met = results.filter((r) => r.slaMet).length;
   const cost = results.reduce((s, r) => s + r.costUsd, 0);
   const v = { privacy: 0, residency: 0, compliance: 0, total: 0 };
+  let overBudget = 0;
   for (const r of results) {
+    if (r.overBudget) overBudget++;
     if (r.violation) {
       v[r.violation]++;
       v.total++;
@@ -228,6 +236,7 @@ export function summarize(results: readonly RequestResult[]): Summary {
     costPer1kUsd: n ? (1000 * cost) / n : 0,
     failovers: results.reduce((s, r) => s + r.failovers, 0),
     violations: v,
+    overBudget,
     deviceEnergyJPerRequest: n ? results.reduce((s, r) => s + r.deviceEnergyJ, 0) / n : 0,
     tiers,
     coldStarts: results.filter((r) => r.coldStart).length,
