@@ -18,6 +18,14 @@ export async function readTextWithin(res: Response, maxBytes: number): Promise<s
     throw new BodyTooLarge(maxBytes);
   }
   if (!res.body) return "";
+  // A declared length bounds what the transport reads, so the native read is bounded too, unless
+  // the body is decoded on the way (a small gzip may inflate without end): then, and without a
+  // declared length, it is read chunk by chunk. The check after the read is a second line.
+  if (Number.isFinite(declared) && !res.headers.has("content-encoding")) {
+    const text = await res.text();
+    if (text.length > maxBytes) throw new BodyTooLarge(maxBytes);
+    return text;
+  }
   const reader = res.body.getReader();
   const decoder = new TextDecoder();
   let text = "";
