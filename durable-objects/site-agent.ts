@@ -229,6 +229,8 @@ export class SiteAgent extends DurableObject<Env> {
   #dirty = false;
   /** The alarm handler is running (see #schedule). */
   #alarmRunning = false;
+  /** The alarm as this instance last set or read it (null: none; undefined: not known yet). */
+  #alarmAt: number | null | undefined;
   #pushedSignature = "";
 
   constructor(ctx: DurableObjectState, env: Env) {
@@ -316,6 +318,7 @@ export class SiteAgent extends DurableObject<Env> {
     this.#reg = undefined;
     this.#leases.clear();
     await this.ctx.storage.deleteAlarm();
+    this.#alarmAt = null;
     await this.ctx.storage.deleteAll();
     this.#live = emptyLive();
     this.#status = initialStatus();
@@ -699,6 +702,7 @@ export class SiteAgent extends DurableObject<Env> {
    */
   override async alarm(): Promise<void> {
     this.#alarmRunning = true;
+    this.#alarmAt = null;
     try {
       await this.#runAlarm();
     } finally {
@@ -818,8 +822,14 @@ export class SiteAgent extends DurableObject<Env> {
     if (this.#status.healthy) times.push(this.#live.updatedAt + this.timing.staleAfterMs + 1);
     if (this.#dirty) times.push(this.#lastPushAt + this.timing.pushIntervalMs);
     const at = Math.max(now + 10, Math.min(...times));
-    const current = await this.ctx.storage.getAlarm();
-    if (current === null || current > at || current < now) await this.ctx.storage.setAlarm(at);
+    // Read from storage once per instance; after that this instance is the only one setting it.
+    const current = this.#alarmAt === undefined ? await this.ctx.storage.getAlarm() : this.#alarmAt;
+    if (current === null || current > at || current < now) {
+      await this.ctx.storage.setAlarm(at);
+      this.#alarmAt = at;
+    } else {
+      this.#alarmAt = current;
+    }
   }
 
   // ---- the snapshot the router reads --------------------------------------------------------
