@@ -182,7 +182,7 @@ export async function waitUntilRouted(router: string, body: string): Promise<voi
   throw new Error(`mec-router never routed to the upstream; last answer: ${last}`);
 }
 
-async function startWorkers(upstream: string, chatBody: string): Promise<void> {
+async function startWorkers(upstream: string, chatBody: string, noMonitor: boolean): Promise<void> {
   const floor = await miniflare("floor", dryRunBundle("bench/floor/wrangler.toml"), {
     compatibilityDate: "2026-11-01",
     compatibilityFlags: ["nodejs_compat"],
@@ -193,6 +193,7 @@ async function startWorkers(upstream: string, chatBody: string): Promise<void> {
   // its own in front of ours, on the servers' core (~1.9 ms of CPU a request: see
   // bench:overhead-profile's `no-assets` variant), which the floor does not pay either.
   const { assets: _dashboard, ...bindings } = routerBindings();
+  if (noMonitor) delete bindings.queueConsumers;
   const router = await miniflare("mec-router", dryRunBundle("wrangler.toml"), bindings);
   const migrations = await applyMigrations(router.mf);
   await registerSite(router.url, upstream);
@@ -225,6 +226,7 @@ if (import.meta.url === `file://${process.argv[1]}`) {
     options: {
       "latency-ms": { type: "string", default: "1" },
       upstream: { type: "string" },
+      "no-monitor": { type: "boolean", default: false },
     },
   });
   process.on("SIGTERM", () => stop());
@@ -236,7 +238,7 @@ if (import.meta.url === `file://${process.argv[1]}`) {
       ready({ url: await startUpstream(latencyMs), latencyMs });
     } else if (mode === "node-floor" && values.upstream) startNodeFloor(values.upstream);
     else if (mode === "workers" && values.upstream)
-      await startWorkers(values.upstream, chatRequestBody());
+      await startWorkers(values.upstream, chatRequestBody(), values["no-monitor"]);
     else {
       console.error("usage: overhead-servers.ts upstream|node-floor|workers [--upstream URL]");
       process.exit(2);

@@ -2,7 +2,12 @@
 // its own runtime, all in one run on loopback:
 //
 //   npm run bench:overhead [-- --runs 3 --duration 5 --connections 1,16,64 --upstream-ms 1
-//                              --max-foreign 0.15 --no-pin]
+//                              --max-foreign 0.15 --no-pin --no-monitor]
+//
+// `--no-monitor` runs mec-router without its queue consumer (results: overhead-no-monitor-*):
+// Miniflare runs the monitor's batches, their D1 (SQLite) work and learning on the servers' core,
+// between the router's requests; in production they are invocations of their own and D1 is
+// another service.
 //
 // Systems, all sent the same request body by the same load generator (autocannon, in this
 // process, with its own sub-millisecond timing of every response):
@@ -11,7 +16,8 @@
 //   portkey       @portkey-ai/gateway on Node, pointed at the upstream
 //   worker floor  the same Hono forwarder as a Worker under Miniflare        — mec-router's floor
 //   mec-router    POST /v1/chat/completions under Miniflare: auth, validation, decision, lease at
-//                 the site's Durable Object, the call, events to the queue
+//                 the site's Durable Object, the call, events to the queue (no static assets:
+//                 Cloudflare routes those at its edge, before the Worker)
 //   route floor   the Worker floor's POST /v1/route: parse a JSON body, answer JSON
 //   mec-router route  POST /v1/route: decide only
 // Each (system, connections) is measured `--runs` times, the systems interleaved and rotated
@@ -51,8 +57,12 @@ const { values: opts } = parseArgs({
     "upstream-ms": { type: "string", default: "1" },
     "max-foreign": { type: "string", default: "0.15" },
     "no-pin": { type: "boolean", default: false },
+    // The monitor's queue consumer unbound (events are sent, nobody stores them): where its D1
+    // writes and learning, which Miniflare runs on the servers' core, stop weighing on the router.
+    "no-monitor": { type: "boolean", default: false },
   },
 });
+const NO_MONITOR = opts["no-monitor"];
 
 // The CPUs allowed before pinning (the pinned child inherits them through the environment).
 const CPUS_ENV = "MEC_BENCH_ALL_CPUS";
@@ -363,7 +373,7 @@ const pct = (x: number) => `${fmt(100 * x, 0)}%`;
 
 async function main(): Promise<void> {
   const started = performance.now();
-  const ctx = runContext("overhead", pinning);
+  const ctx = runContext(NO_MONITOR ? "overhead-no-monitor" : "overhead", pinning);
   const chatBody = chatRequestBody();
   const routeBody = routeRequestBody();
   const progress = progressBar(RUNS * CONNECTIONS.length * 7 + 7);
@@ -397,6 +407,7 @@ async function main(): Promise<void> {
     "workers",
     "--upstream",
     upstreamUrl,
+    ...(NO_MONITOR ? ["--no-monitor"] : []),
   ]);
   const { floorUrl, routerUrl } = workers.info as { floorUrl: string; routerUrl: string };
 
@@ -580,7 +591,10 @@ async function main(): Promise<void> {
   });
 
   const lines = [
-    ...headerLines(ctx, "Overhead benchmark (loopback)"),
+    ...headerLines(
+      ctx,
+      `Overhead benchmark (loopback)${NO_MONITOR ? ", mec-router's queue consumer unbound" : ""}`,
+    ),
     `servers on CPU ${SERVER_CPUS.join(",") || "any"} (taskset), load generator (autocannon ${"9.0.0"}) on CPU ${pinning.pinned ? pinning.cpu : "any"}; ` +
       `upstream: demo MEC site with ${UPSTREAM_MS} ms fixed latency; ${RUNS} runs × ${DURATION_S} s per system and concurrency, ` +
       `median of runs; runs with > ${MAX_FOREIGN} cores of other load repeated (≤ ${RETRIES}×)`,
@@ -645,7 +659,7 @@ async function main(): Promise<void> {
     totalSeconds: totalS,
   });
   writeChart(
-    "overhead",
+    ctx.name,
     renderBarChart({
       title: "Latency per system (loopback, fixed-latency upstream)",
       subtitle: `${ctx.date.toISOString().slice(0, 10)} · ${cpus().length} CPUs · median of ${RUNS} runs × ${DURATION_S} s · npm run bench:overhead`,
