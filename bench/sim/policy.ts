@@ -213,15 +213,17 @@ export function mecRouter(
         breakers.set(s.view.id, b);
       }
       const cap = s.view.capacity;
+      const reported = siteLoad(s, hb);
       const leased = published.get(s.view.id) ?? 0;
-      const { running, waiting } = heldLoad(siteLoad(s, hb), leased, 0, cap.maxConcurrent);
+      // The agent's view: the requests it holds, and the cache and GPU use the site reported.
+      const { running, waiting } = heldLoad(reported, leased, 0, cap.maxConcurrent);
       return {
         ...s.view,
         load: {
           running,
           waiting,
-          kvCacheUsage: kvCacheUsage(s, running),
-          gpuUtilization: Math.min(1, running / cap.maxConcurrent),
+          kvCacheUsage: kvCacheUsage(s, reported.running),
+          gpuUtilization: Math.min(1, reported.running / cap.maxConcurrent),
           freeGpuMemoryGb: cap.gpuMemoryGb,
           residentModels: [...s.state.resident.keys()].filter(
             (m) => (s.state.loadingUntil.get(m) ?? 0) <= hb,
