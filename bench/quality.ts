@@ -138,6 +138,48 @@ function judge(
   };
 }
 
+/** The targets as the tables show them: each one's figure per scenario, and its format. */
+const TARGET_ROWS: {
+  name: string;
+  get: (t: ScenarioResult["targets"]) => { value: number; met: boolean };
+  show: (v: number) => string;
+  /** Said after the figure in the one-seed table. */
+  note?: (t: ScenarioResult["targets"]) => string;
+  /** A row of its own after it in the one-seed table. */
+  followedBy?: { name: string; cell: (t: ScenarioResult["targets"]) => string };
+}[] = [
+  {
+    name: "SLA attainment ≥ 99% of the oracle's",
+    get: (t) => t.slaVsOracle,
+    show: (v) => `${fmt(100 * v, 1)}%`,
+  },
+  { name: "cost ≤ 1.1× the oracle's", get: (t) => t.costVsOracle, show: (v) => `${fmt(v, 3)}×` },
+  {
+    name: "≥ 30% fewer SLA misses than the best baseline",
+    get: (t) => t.missesVsBestBaseline,
+    show: (v) => `${fmt(100 * v, 0)}%`,
+    note: (t) => ` vs ${t.missesVsBestBaseline.best}`,
+  },
+  {
+    name: "mean latency ≥ 3× lower than cloud-only",
+    get: (t) => t.latencyVsCloudOnly,
+    show: (v) => `${fmt(v, 1)}×`,
+    // Cloud-only's mean covers only what it serves: the same ratio on the requests all served.
+    followedBy: {
+      name: "… on the requests both served (fastest oracle)",
+      cell: (t) => {
+        const c = t.latencyVsCloudOnly.common;
+        return `${fmt(c.value, 1)}× (${fmt(c.fastest, 1)}×)`;
+      },
+    },
+  },
+  {
+    name: "zero privacy / residency violations",
+    get: (t) => t.violations,
+    show: (v) => fmt(v, 0),
+  },
+];
+
 /** Every policy over every scenario's trace for one seed. */
 function runSeed(
   seed: number,
@@ -239,62 +281,37 @@ function main(): void {
   matrix("Mean latency (ms, served requests) per scenario", (x) => fmt(x.meanLatencyMs, 0));
   matrix("Cost per 1,000 requests ($) per scenario", (x) => fmt(x.costPer1kUsd, 4));
   const mark = (m: boolean) => (m ? "✓" : "✗");
-  lines.push(
-    "",
+  const header = [
     `| target (mec-router) | ${out.map((r) => r.scenario).join(" | ")} |`,
     `|---|${out.map(() => "---:").join("|")}|`,
-    `| SLA attainment ≥ 99% of the oracle's | ${out.map((r) => `${fmt(100 * r.targets.slaVsOracle.value, 1)}% ${mark(r.targets.slaVsOracle.met)}`).join(" | ")} |`,
-    `| cost ≤ 1.1× the oracle's | ${out.map((r) => `${fmt(r.targets.costVsOracle.value, 3)}× ${mark(r.targets.costVsOracle.met)}`).join(" | ")} |`,
-    `| ≥ 30% fewer SLA misses than the best baseline | ${out.map((r) => `${fmt(100 * r.targets.missesVsBestBaseline.value, 0)}% vs ${r.targets.missesVsBestBaseline.best} ${mark(r.targets.missesVsBestBaseline.met)}`).join(" | ")} |`,
-    `| mean latency ≥ 3× lower than cloud-only | ${out.map((r) => `${fmt(r.targets.latencyVsCloudOnly.value, 1)}× ${mark(r.targets.latencyVsCloudOnly.met)}`).join(" | ")} |`,
-    `| … on the requests both served (fastest oracle) | ${out.map((r) => `${fmt(r.targets.latencyVsCloudOnly.common.value, 1)}× (${fmt(r.targets.latencyVsCloudOnly.common.fastest, 1)}×)`).join(" | ")} |`,
-    `| zero privacy / residency violations | ${out.map((r) => `${r.targets.violations.value} ${mark(r.targets.violations.met)}`).join(" | ")} |`,
+  ];
+  const row = (name: string, cell: (r: ScenarioResult, i: number) => string) =>
+    `| ${name} | ${out.map(cell).join(" | ")} |`;
+  lines.push(
+    "",
+    ...header,
+    ...TARGET_ROWS.flatMap((t) => {
+      const seed1 = row(t.name, (r) => {
+        const j = t.get(r.targets);
+        return `${t.show(j.value)}${t.note?.(r.targets) ?? ""} ${mark(j.met)}`;
+      });
+      const next = t.followedBy;
+      return next ? [seed1, row(next.name, (r) => next.cell(r.targets))] : [seed1];
+    }),
   );
   // The same targets for every seed: how often each is met, and the range of its value.
-  type Judged = { value: number; met: boolean };
-  const acrossSeeds = (
-    name: string,
-    get: (t: ScenarioResult["targets"]) => Judged,
-    show: (v: number) => string,
-  ) => {
-    const cells = list.map((_, i) => {
-      const xs = bySeed.map((b) => get((b.scenarios[i] as ScenarioResult).targets));
-      const values = xs.map((x) => x.value);
-      const met = xs.filter((x) => x.met).length;
-      return `${met} of ${xs.length} (${show(Math.min(...values))}–${show(Math.max(...values))})`;
-    });
-    return `| ${name} | ${cells.join(" | ")} |`;
-  };
   lines.push(
     "",
     `Targets met per seed (seeds ${SEEDS.join(", ")}; the range over the seeds):`,
     "",
-    `| target (mec-router) | ${out.map((r) => r.scenario).join(" | ")} |`,
-    `|---|${out.map(() => "---:").join("|")}|`,
-    acrossSeeds(
-      "SLA attainment ≥ 99% of the oracle's",
-      (t) => t.slaVsOracle,
-      (v) => `${fmt(100 * v, 1)}%`,
-    ),
-    acrossSeeds(
-      "cost ≤ 1.1× the oracle's",
-      (t) => t.costVsOracle,
-      (v) => `${fmt(v, 3)}×`,
-    ),
-    acrossSeeds(
-      "≥ 30% fewer SLA misses than the best baseline",
-      (t) => t.missesVsBestBaseline,
-      (v) => `${fmt(100 * v, 0)}%`,
-    ),
-    acrossSeeds(
-      "mean latency ≥ 3× lower than cloud-only",
-      (t) => t.latencyVsCloudOnly,
-      (v) => `${fmt(v, 1)}×`,
-    ),
-    acrossSeeds(
-      "zero privacy / residency violations",
-      (t) => t.violations,
-      (v) => fmt(v, 0),
+    ...header,
+    ...TARGET_ROWS.map((t) =>
+      row(t.name, (_, i) => {
+        const xs = bySeed.map((b) => t.get((b.scenarios[i] as ScenarioResult).targets));
+        const values = xs.map((x) => x.value);
+        const met = xs.filter((x) => x.met).length;
+        return `${met} of ${xs.length} (${t.show(Math.min(...values))}–${t.show(Math.max(...values))})`;
+      }),
     ),
   );
   const totalS = round((performance.now() - started) / 1000, 1);
