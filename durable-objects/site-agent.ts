@@ -9,6 +9,7 @@ import { DurableObject } from "cloudflare:workers";
 import * as z from "zod/mini";
 import {
   type ArrivalMeter,
+  holding,
   type LeaseCheck,
   leaseFits,
   meterArrival,
@@ -494,17 +495,10 @@ export class SiteAgent extends DurableObject<Env> {
   #leaseCheck(request: ReserveRequest, reg: SiteRegistration, now: number): LeaseCheck {
     const live = this.#live;
     const fresh = now - live.updatedAt <= this.timing.staleAfterMs;
-    const busy = Math.max(this.#leases.size, fresh ? live.running + live.waiting : 0);
-    // Queued = beyond the run slots, whether the site reported it or the leases say so.
-    const waiting = Math.max(fresh ? live.waiting : 0, busy - reg.capacity.maxConcurrent);
+    const held = holding(this.#leases.size, fresh ? live : undefined, reg.capacity.maxConcurrent);
+    const { busy, waiting } = held;
     const criticality = request.criticality ?? "critical";
-    const check: LeaseCheck = {
-      capacity: reg.capacity,
-      busy,
-      waiting,
-      kvCacheUsage: fresh ? live.kvCacheUsage : 0,
-      criticality,
-    };
+    const check: LeaseCheck = { capacity: reg.capacity, ...held, criticality };
     const serviceMs = this.#serviceMs.get(request.model);
     if (request.budgetMs === undefined || serviceMs === undefined) return check;
     check.budgetMs = request.budgetMs;

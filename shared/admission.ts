@@ -87,6 +87,24 @@ export interface LeaseCheck {
 }
 
 /**
+ * What a site holds when a lease is asked for: its leases, or what it last reported if more (a
+ * report counts only while fresh: `undefined` otherwise); queued are those beyond the run slots,
+ * whether the site reported them or the leases say so.
+ */
+export function holding(
+  leases: number,
+  reported: { running: number; waiting: number; kvCacheUsage: number } | undefined,
+  maxConcurrent: number,
+): Pick<LeaseCheck, "busy" | "waiting" | "kvCacheUsage"> {
+  const busy = Math.max(leases, reported ? reported.running + reported.waiting : 0);
+  return {
+    busy,
+    waiting: Math.max(reported?.waiting ?? 0, busy - maxConcurrent),
+    kvCacheUsage: reported?.kvCacheUsage ?? 0,
+  };
+}
+
+/**
  * Whether a site can take one more request: under its class's admission limit, not sheddable
  * work at a saturated site, and not facing a queue longer than its class may wait.
  */

@@ -1,7 +1,12 @@
 // What a routing policy is in the simulator, mec-router's own policy — the real `decide()` from
 // shared/ on a fleet snapshot built the way the worker builds it — and the oracle.
 
-import { siteLoad as heldLoad, type LeaseCheck, leaseFits } from "../../shared/admission.ts";
+import {
+  siteLoad as heldLoad,
+  holding,
+  type LeaseCheck,
+  leaseFits,
+} from "../../shared/admission.ts";
 import {
   type AnswerLengthState,
   answerShares,
@@ -294,12 +299,10 @@ export function mecRouter(
       const fresh = t - hb <= policy.staleAfterMs;
       const reported = siteLoad(s, hb);
       const cap = s.view.capacity;
-      const busy = Math.max(held.get(id) ?? 0, fresh ? reported.running + reported.waiting : 0);
+      const report = { ...reported, kvCacheUsage: kvCacheUsage(s, reported.running) };
       const check: LeaseCheck = {
         capacity: cap,
-        busy,
-        waiting: Math.max(fresh ? reported.waiting : 0, busy - cap.maxConcurrent),
-        kvCacheUsage: fresh ? kvCacheUsage(s, reported.running) : 0,
+        ...holding(held.get(id) ?? 0, fresh ? report : undefined, cap.maxConcurrent),
         criticality: req.task.criticality,
         budgetMs: Math.max(0, deadline - t),
       };
@@ -309,7 +312,7 @@ export function mecRouter(
       const a = acquire(breakers.get(id) as Breaker, t, cfg);
       breakers.set(id, a.state);
       if (!a.admitted) return false;
-      leases.set(step, { siteId: id, queued: busy >= cap.maxConcurrent });
+      leases.set(step, { siteId: id, queued: check.busy >= cap.maxConcurrent });
       held.set(id, (held.get(id) ?? 0) + 1);
       return true;
     },

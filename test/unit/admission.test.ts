@@ -8,6 +8,7 @@ import {
   admissionLimit,
   CRITICAL_HEADROOM,
   CRITICAL_QUEUE_RESERVE,
+  holding,
   type LeaseCheck,
   leaseFits,
   meterArrival,
@@ -77,6 +78,15 @@ describe("a lease at a site's agent (leaseFits)", () => {
     kvCacheUsage: 0,
     criticality: "standard",
     ...over,
+  });
+
+  it("counts what the site holds by its leases or its fresh report, whichever is more", () => {
+    const report = { running: 4, waiting: 2, kvCacheUsage: 0.7 };
+    expect(holding(3, report, 4)).toEqual({ busy: 6, waiting: 2, kvCacheUsage: 0.7 });
+    // More leases than reported: those beyond the run slots queue.
+    expect(holding(9, report, 4)).toEqual({ busy: 9, waiting: 5, kvCacheUsage: 0.7 });
+    // A stale report (undefined) counts for nothing.
+    expect(holding(2, undefined, 4)).toEqual({ busy: 2, waiting: 0, kvCacheUsage: 0 });
   });
 
   it("stops each class at its admission limit", () => {
