@@ -156,7 +156,14 @@ export interface ReserveRequest {
 }
 
 export type ReserveResult =
-  | { granted: true; leaseId: string; expiresAt: number; probe: boolean }
+  | {
+      granted: true;
+      leaseId: string;
+      expiresAt: number;
+      probe: boolean;
+      /** Granted beyond the run slots: the request will wait in the site's queue. */
+      queued: boolean;
+    }
   | {
       granted: false;
       reason: "unknown_site" | "draining" | "unhealthy" | "breaker" | "capacity" | "model";
@@ -173,6 +180,12 @@ export interface LeaseOutcome extends SiteOutcome {
 export interface ReleasedLease {
   leaseId: string;
   outcome?: LeaseOutcome;
+  /**
+   * The lease is not released: the worker handed it on to another request of its own, of this
+   * class, that needs it for `ttlMs` (worker/fleet/releases.ts). The agent applies the outcome,
+   * counts the new request's demand and arrival, and keeps the lease for it.
+   */
+  handedOn?: { criticality?: Criticality; ttlMs: number };
 }
 
 export interface SiteDetail {
@@ -483,7 +496,8 @@ export class SiteAgent extends DurableObject<Env> {
     this.ctx.storage.kv.put(`lease:${leaseId}`, lease);
     this.#persistAdmission(before);
     await this.#publish(now);
-    return { granted: true, leaseId, expiresAt: lease.expiresAt, probe: gate.probe };
+    const { expiresAt, queued = false } = lease;
+    return { granted: true, leaseId, expiresAt, probe: gate.probe, queued };
   }
 
   /**
@@ -544,16 +558,23 @@ export class SiteAgent extends DurableObject<Env> {
 
   /**
    * `release` for many leases at once (an isolate's releases of a moment, in order), with one
-   * write of the state they changed and one publish. Returns how many were released.
+   * write of the state they changed and one publish; a lease `handedOn` stays taken for its new
+   * request. Returns how many were released.
    */
   async releaseMany(leases: readonly ReleasedLease[]): Promise<number> {
     const now = this.now();
     const before = { breaker: this.#breaker, cache: this.#cache };
     let released = 0;
-    for (const { leaseId, outcome } of leases.slice(0, MAX_RELEASES_PER_CALL)) {
-      if (this.#free(leaseId, outcome, undefined, now)) released++;
+    let changed = false;
+    for (const { leaseId, outcome, handedOn } of leases.slice(0, MAX_RELEASES_PER_CALL)) {
+      if (handedOn) {
+        changed = this.#handOn(leaseId, outcome, handedOn, now) || changed;
+      } else if (this.#free(leaseId, outcome, undefined, now)) {
+        released++;
+        changed = true;
+      }
     }
-    if (released === 0) return 0;
+    if (!changed) return 0;
     this.#persistAdmission(before);
     await this.#publish(now);
     return released;
@@ -571,6 +592,43 @@ export class SiteAgent extends DurableObject<Env> {
     if (tenant !== undefined && (lease.tenant ?? PLATFORM_TENANT) !== tenant) return false;
     this.#leases.delete(leaseId);
     this.ctx.storage.kv.delete(`lease:${leaseId}`);
+    this.#settle(lease, outcome, now);
+    return true;
+  }
+
+  /**
+   * Applies the outcome of the request that held the lease and keeps the lease for the request
+   * it went to, as a `reserve` of that request would have counted it (demand, arrival), for at
+   * least `ttlMs` more. False when there is no such lease (released, reclaimed, or the site was
+   * registered anew): the new request then runs on no lease, as one whose lease expired.
+   */
+  #handOn(
+    leaseId: string,
+    outcome: LeaseOutcome | undefined,
+    to: NonNullable<ReleasedLease["handedOn"]>,
+    now: number,
+  ): boolean {
+    const lease = this.#leases.get(leaseId);
+    if (!lease) return false;
+    this.#settle(lease, outcome, now);
+    const ttl = Math.min(to.ttlMs, this.timing.leaseTtlMs);
+    const next: Lease = {
+      model: lease.model,
+      expiresAt: Math.max(lease.expiresAt, now + ttl),
+      probe: false,
+    };
+    if (lease.tenant !== undefined) next.tenant = lease.tenant;
+    if (to.criticality !== undefined) next.criticality = to.criticality;
+    this.#cache = recordDemand(this.#cache, lease.model, now, DEFAULT_CACHE_POLICY);
+    const klass = to.criticality ?? "critical";
+    this.#arrivals[klass] = meterArrival(this.#arrivals[klass], now);
+    this.#leases.set(leaseId, next);
+    this.ctx.storage.kv.put(`lease:${leaseId}`, next);
+    return true;
+  }
+
+  /** What the request that held `lease` tells the breaker, the cache agent and service times. */
+  #settle(lease: Lease, outcome: LeaseOutcome | undefined, now: number): void {
     const judged = outcome && breakerResult(outcome, lease.queued === true);
     if (outcome?.ok) {
       this.#cache = markUsed(this.#cache, lease.model, now);
@@ -585,7 +643,6 @@ export class SiteAgent extends DurableObject<Env> {
     } else if (lease.probe) {
       this.#breaker = releaseProbe(this.#breaker);
     }
-    return true;
   }
 
   /** An outcome reported without a lease (e.g. a device that called the site directly). */

@@ -32,6 +32,11 @@ export class WindowBatch<T> {
     return this.#wait().then(() => this.#run());
   }
 
+  /** The first item of the open window that `match` accepts (never one already flushing). */
+  find(match: (item: T) => boolean): T | undefined {
+    return this.#items.find(match);
+  }
+
   async #run(): Promise<void> {
     const items = this.#items;
     this.#items = [];

@@ -1,13 +1,20 @@
 // The isolate's batches of calls to site agents: decide-only expectations
 // (worker/fleet/expectations.ts), one call per site and model per flush, with the count; lease
-// releases (worker/fleet/releases.ts), one call per site per flush, with its leases in order;
-// neither ever rejects into a request. And the window batch under them (worker/window-batch.ts):
+// releases (worker/fleet/releases.ts), one call per site per flush, with its leases in order,
+// and the hand-on of a pending release's lease to the next request; neither ever rejects into a
+// request. And the window batch under them (worker/window-batch.ts):
 // the request that opens a window carries it.
 
 import { describe, expect, it, onTestFinished, vi } from "vitest";
-import type { ReleasedLease } from "../../durable-objects/site-agent.ts";
+import type { LeaseOutcome, ReleasedLease } from "../../durable-objects/site-agent.ts";
 import { expectationBatch } from "../../worker/fleet/expectations.ts";
-import { releaseBatch } from "../../worker/fleet/releases.ts";
+import {
+  canHandOn,
+  type HeldLease,
+  handOn,
+  type LeaseWant,
+  releaseBatch,
+} from "../../worker/fleet/releases.ts";
 import { WindowBatch } from "../../worker/window-batch.ts";
 
 /** A flush timer the test fires by hand. */
@@ -67,6 +74,21 @@ describe("expectation batch", () => {
   });
 });
 
+/** A lease as the router holds it after a plain grant at T0. */
+function held(siteId: string, leaseId: string, over: Partial<HeldLease> = {}): HeldLease {
+  return {
+    siteId,
+    leaseId,
+    model: "llama-3.2-1b",
+    probe: false,
+    queued: false,
+    grantedAt: T0,
+    expiresAt: T0 + 30_000,
+    ...over,
+  };
+}
+const T0 = 1_700_000_000_000;
+
 describe("release batch", () => {
   it("sends one call per site with its leases in the order they ended, after the flush", async () => {
     const calls: [string, ReleasedLease[]][] = [];
@@ -77,9 +99,9 @@ describe("release batch", () => {
     const ok = { ok: true, latencyMs: 120 };
     const failed = { ok: false, latencyMs: 900, timedOut: true };
     const done = [
-      batch.add({ siteId: "berlin-1", leaseId: "berlin-1.a", outcome: ok }),
-      batch.add({ siteId: "paris-1", leaseId: "paris-1.b", outcome: failed }),
-      batch.add({ siteId: "berlin-1", leaseId: "berlin-1.c", outcome: failed }),
+      batch.add({ lease: held("berlin-1", "berlin-1.a"), outcome: ok }),
+      batch.add({ lease: held("paris-1", "paris-1.b"), outcome: failed }),
+      batch.add({ lease: held("berlin-1", "berlin-1.c"), outcome: failed }),
     ];
     expect(timer.armed()).toBe(1);
     expect(calls).toEqual([]);
@@ -107,8 +129,8 @@ describe("release batch", () => {
       sent.push(site);
     }, timer.wait);
     const done = [
-      batch.add({ siteId: "down", leaseId: "down.a", outcome: { ok: true } }),
-      batch.add({ siteId: "up", leaseId: "up.b", outcome: { ok: true } }),
+      batch.add({ lease: held("down", "down.a"), outcome: { ok: true } }),
+      batch.add({ lease: held("up", "up.b"), outcome: { ok: true } }),
     ];
     timer.fire();
     await expect(Promise.all(done)).resolves.toEqual([undefined, undefined]);
@@ -120,6 +142,87 @@ describe("release batch", () => {
       leases: 1,
       message: "agent unreachable",
     });
+  });
+});
+
+describe("lease hand-on", () => {
+  const want: LeaseWant = {
+    siteId: "berlin-1",
+    model: "llama-3.2-1b",
+    criticality: "standard",
+    ttlMs: 30_000,
+  };
+  const ok = { ok: true, latencyMs: 120 };
+  const at = T0 + 200;
+
+  it("hands a pending release's lease to the next request, which the agent hears of in the same call", async () => {
+    const calls: [string, ReleasedLease[]][] = [];
+    const timer = manualTimer();
+    const batch = releaseBatch(async (site, leases) => {
+      calls.push([site, leases]);
+    }, timer.wait);
+    const first = batch.add({
+      lease: held("berlin-1", "berlin-1.a", { criticality: "standard" }),
+      outcome: ok,
+    });
+    const lease = handOn(batch, want, at, 1_000);
+    expect(lease).toEqual(held("berlin-1", "berlin-1.a", { criticality: "standard" }));
+    // Taken once: a second request finds nothing to take over.
+    expect(handOn(batch, want, at, 1_000)).toBeUndefined();
+    // The new holder ends within the same window; its release may go on in turn.
+    batch.add({ lease: lease as HeldLease, outcome: { ok: true, latencyMs: 90 } });
+    timer.fire();
+    await first;
+    expect(calls).toEqual([
+      [
+        "berlin-1",
+        [
+          {
+            leaseId: "berlin-1.a",
+            outcome: ok,
+            handedOn: { criticality: "standard", ttlMs: 30_000 },
+          },
+          { leaseId: "berlin-1.a", outcome: { ok: true, latencyMs: 90 } },
+        ],
+      ],
+    ]);
+    // A flushed window holds nothing to take over.
+    expect(handOn(batch, want, at, 1_000)).toBeUndefined();
+  });
+
+  it("hands on only what the agent would have granted alike", () => {
+    const release = (over: Partial<HeldLease>, outcome: LeaseOutcome | undefined = ok) => ({
+      lease: held("berlin-1", "berlin-1.a", { criticality: "standard", ...over }),
+      ...(outcome ? { outcome } : {}),
+    });
+    expect(canHandOn(release({}), want, at, 1_000)).toBe(true);
+    // Handed back without a verdict (the router ran late): the slot is as good as before.
+    expect(canHandOn(release({}, undefined), want, at, 1_000)).toBe(true);
+    // A more urgent request may take a less urgent one's slot, not the other way round.
+    expect(canHandOn(release({ criticality: "sheddable" }), want, at, 1_000)).toBe(true);
+    expect(canHandOn(release({ criticality: undefined }), want, at, 1_000)).toBe(false);
+    expect(canHandOn(release({ criticality: "critical" }), want, at, 1_000)).toBe(false);
+    expect(canHandOn(release({}), { ...want, criticality: undefined }, at, 1_000)).toBe(true);
+    // Failed requests go to the breaker first; probes settle it; queued leases had no run slot.
+    expect(
+      canHandOn(release({}, { ok: false, latencyMs: 900, timedOut: true }), want, at, 1_000),
+    ).toBe(false);
+    expect(canHandOn(release({ probe: true }), want, at, 1_000)).toBe(false);
+    expect(canHandOn(release({ queued: true }), want, at, 1_000)).toBe(false);
+    // Another site, model or tenant.
+    expect(canHandOn(release({ siteId: "paris-1" }), want, at, 1_000)).toBe(false);
+    expect(canHandOn(release({ model: "llama-3.1-8b" }), want, at, 1_000)).toBe(false);
+    expect(canHandOn(release({ tenant: "acme" }), want, at, 1_000)).toBe(false);
+    expect(canHandOn(release({ tenant: "acme" }), { ...want, tenant: "acme" }, at, 1_000)).toBe(
+      true,
+    );
+    // Granted too long ago: the agent is asked again. Off with 0.
+    expect(canHandOn(release({}), want, T0 + 1_000, 1_000)).toBe(true);
+    expect(canHandOn(release({}), want, T0 + 1_001, 1_000)).toBe(false);
+    expect(canHandOn(release({}), want, at, 0)).toBe(false);
+    // It must outlast half the new request's lease time before the agent extends it.
+    expect(canHandOn(release({ expiresAt: at + 15_000 }), want, at, 1_000)).toBe(true);
+    expect(canHandOn(release({ expiresAt: at + 14_999 }), want, at, 1_000)).toBe(false);
   });
 });
 

@@ -514,6 +514,56 @@ describe("releases in one call", () => {
   });
 });
 
+describe("a lease handed on", () => {
+  it("stays taken for the request it went to, as a release and a new reserve would leave the agent, and lasts its new time", async () => {
+    const clock = { t: T0 };
+    const capacity = { maxConcurrent: 1, maxQueue: 0, gpus: 1, gpuMemoryGb: 24 };
+    const leased = async (id: string) => {
+      const stub = await agent(id, clock);
+      await stub.register(registration(id, { capacity }));
+      const first = await stub.reserve({ model: SMALL, ttlMs: 1_000, criticality: "critical" });
+      expect(first).toMatchObject({ granted: true, queued: false, expiresAt: T0 + 1_000 });
+      return { stub, leaseId: first.granted ? first.leaseId : "" };
+    };
+    clock.t = T0;
+    const again = await leased("hand-back");
+    const handed = await leased("hand-on");
+    const outcome = { ok: true, latencyMs: 200 };
+    clock.t = T0 + 500;
+    await again.stub.release(again.leaseId, outcome);
+    const next = await again.stub.reserve({ model: SMALL, ttlMs: 2_000, criticality: "standard" });
+    expect(next).toMatchObject({ granted: true, expiresAt: T0 + 2_500 });
+    const handedOn = { criticality: "standard" as const, ttlMs: 2_000 };
+    expect(await handed.stub.releaseMany([{ leaseId: handed.leaseId, outcome, handedOn }])).toBe(0);
+
+    const [a, b] = [await detail(again.stub), await detail(handed.stub)];
+    expect(b.leases).toBe(1);
+    expect(b.breaker).toEqual(a.breaker);
+    expect(b.cache).toEqual(a.cache);
+    // Still full, and the lease now lasts the new request's time, with its class.
+    expect(await handed.stub.reserve({ model: SMALL })).toEqual({
+      granted: false,
+      reason: "capacity",
+    });
+    const stored = await runInDurableObject(handed.stub, (_, state) =>
+      state.storage.kv.get(`lease:${handed.leaseId}`),
+    );
+    expect(stored).toEqual({
+      model: SMALL,
+      expiresAt: T0 + 2_500,
+      probe: false,
+      criticality: "standard",
+    });
+
+    // Its new holder releases it like any other; a hand-on of a lease gone changes nothing.
+    expect(await handed.stub.releaseMany([{ leaseId: handed.leaseId, outcome }])).toBe(1);
+    expect((await detail(handed.stub)).leases).toBe(0);
+    expect(await handed.stub.releaseMany([{ leaseId: handed.leaseId, handedOn }])).toBe(0);
+    expect((await detail(handed.stub)).leases).toBe(0);
+    expect(await storedLeases(handed.stub)).toBe(0);
+  });
+});
+
 describe("cache agent against the demo site's control API", () => {
   interface ControlModels {
     models: { model: string }[];

@@ -1,7 +1,8 @@
 // What the plan runner needs in the worker: the tier clients, the isolate's retry budget, the
-// clock, and the stall limit from configuration.
+// clock, the stall limit and the lease hand-on window from configuration.
 
 import { createRetryBudget, type RetryBudget } from "../../shared/retry.ts";
+import { DEFAULT_LEASE_REUSE_MS } from "../fleet/releases.ts";
 import { bedrockClient } from "./bedrock-client.ts";
 import { mecClient } from "./mec-client.ts";
 import type { RunDeps } from "./run-plan.ts";
@@ -16,6 +17,7 @@ export function executionDeps(
 ): RunDeps {
   budget ??= createRetryBudget();
   const stall = Number(env.STREAM_STALL_MS);
+  const reuse = Number(env.SITE_LEASE_REUSE_MS);
   return {
     env,
     clients: { mec: mecClient(env), cloud: bedrockClient(env) },
@@ -33,6 +35,7 @@ export function executionDeps(
     rand: Math.random,
     sleep: (ms) => new Promise((resolve) => setTimeout(resolve, ms)),
     stallMs: Number.isFinite(stall) && stall > 0 ? stall : 5_000,
+    leaseReuseMs: Number.isFinite(reuse) && reuse >= 0 ? reuse : DEFAULT_LEASE_REUSE_MS,
     ...(admission ? { admission } : {}),
   };
 }

@@ -18,7 +18,7 @@ import {
 } from "../../shared/retry.ts";
 import type { Criticality, Decision, PlanStep, RetryPolicy, Tier } from "../../shared/types.ts";
 import { AppError } from "../errors.ts";
-import { releaseAtSite } from "../fleet/releases.ts";
+import { type HeldLease, handOnLease, releaseAtSite } from "../fleet/releases.ts";
 import { serviceBreakerStub, siteStub } from "../fleet/site-stub.ts";
 import { SSE_DONE, sseComment, sseEvent } from "./sse.ts";
 import {
@@ -41,6 +41,11 @@ export interface RunDeps {
   stallMs: number;
   /** The request's class and tenant, for admission at MEC sites (shared/admission.ts). */
   admission?: { criticality: Criticality; tenant?: string | undefined };
+  /**
+   * How long after its grant a lease of this isolate may go on to the next request for the same
+   * site and model instead of back to the agent (worker/fleet/releases.ts); absent or 0: never.
+   */
+  leaseReuseMs?: number;
 }
 
 export interface AttemptRecord {
@@ -55,7 +60,7 @@ export interface AttemptRecord {
 
 interface Admission {
   step: PlanStep;
-  leaseId?: string;
+  lease?: HeldLease;
   service?: string;
   probe: boolean;
 }
@@ -101,14 +106,23 @@ export class UpstreamRejected extends AppError {
 async function admit(deps: RunDeps, step: PlanStep, deadline: number): Promise<Admission | string> {
   const t = step.target;
   if (t.kind === "site") {
+    const criticality = deps.admission?.criticality;
+    const tenant = deps.admission?.tenant || undefined;
+    const want = { siteId: t.siteId, model: step.model, criticality, tenant };
+    const ttlMs = Math.max(step.timeoutMs * 4, 30_000);
+    const handed = handOnLease({ ...want, ttlMs }, deps.now(), deps.leaseReuseMs ?? 0);
+    if (handed) return { step, lease: handed, probe: false };
     const res = await siteStub(deps.env, t.siteId).reserve({
       model: step.model,
-      ttlMs: Math.max(step.timeoutMs * 4, 30_000),
+      ttlMs,
       budgetMs: Math.max(0, deadline - deps.now()),
-      ...(deps.admission?.criticality ? { criticality: deps.admission.criticality } : {}),
-      ...(deps.admission?.tenant ? { tenant: deps.admission.tenant } : {}),
+      ...(criticality ? { criticality } : {}),
+      ...(tenant ? { tenant } : {}),
     });
-    return res.granted ? { step, leaseId: res.leaseId, probe: res.probe } : res.reason;
+    if (!res.granted) return res.reason;
+    const { leaseId, probe, queued, expiresAt } = res;
+    const lease = { ...want, leaseId, probe, queued, expiresAt, grantedAt: deps.now() };
+    return { step, lease, probe };
   }
   if (t.kind === "cloud") {
     const service = `bedrock:${t.region}`;
@@ -132,12 +146,12 @@ function settle(
   ttftMs?: number,
   timedOut = false,
 ): void {
-  const t = adm.step.target;
   const timing = ttftMs === undefined ? { latencyMs } : { latencyMs, ttftMs };
-  if (t.kind === "site" && adm.leaseId) {
+  if (adm.lease) {
     const outcome = { ok, ...timing, ...(timedOut ? { timedOut } : {}) };
-    // With the isolate's other releases of the moment, in one call (fleet/releases.ts).
-    deps.waitUntil(releaseAtSite(deps.env, t.siteId, adm.leaseId, outcome));
+    // With the isolate's other releases of the moment, in one call, unless the next request
+    // takes the lease over first (fleet/releases.ts).
+    deps.waitUntil(releaseAtSite(deps.env, adm.lease, outcome));
   } else if (adm.service) {
     const outcome = {
       ok,
@@ -153,9 +167,8 @@ function settle(
  * the target, ran out of time — its attempt timer fired late, or no time was left to try.
  */
 function settleUnjudged(deps: RunDeps, adm: Admission): void {
-  const t = adm.step.target;
-  if (t.kind === "site" && adm.leaseId) {
-    deps.waitUntil(releaseAtSite(deps.env, t.siteId, adm.leaseId));
+  if (adm.lease) {
+    deps.waitUntil(releaseAtSite(deps.env, adm.lease));
   } else if (adm.service && adm.probe) {
     deps.waitUntil(serviceBreakerStub(deps.env, adm.service).abandonProbe(adm.service));
   }
@@ -171,7 +184,7 @@ function reportFailedAttempt(
   const t = adm.step.target;
   if (t.kind === "site") {
     const outcome = { ok: false, latencyMs, ...(timedOut ? { timedOut } : {}) };
-    deps.waitUntil(siteStub(deps.env, t.siteId).reportOutcome(outcome, adm.leaseId));
+    deps.waitUntil(siteStub(deps.env, t.siteId).reportOutcome(outcome, adm.lease?.leaseId));
   }
 }
 
