@@ -25,7 +25,7 @@ import {
   latencyPercentiles,
   latencySketches,
 } from "../../worker/monitor/percentiles.ts";
-import { planBatches, sendEvents } from "../../worker/monitor/producer.ts";
+import { MAX_MESSAGE_BYTES, planBatches, sendEvents } from "../../worker/monitor/producer.ts";
 import { pruneRawHistory } from "../../worker/monitor/retention.ts";
 import {
   decisions,
@@ -208,6 +208,53 @@ describe("queue consumer", () => {
     expect(s.decisions).toEqual([good.id]);
     expect(s.outcomes).toEqual([]);
     expect(s.rollups).toEqual(expectedRollups([good]));
+  });
+
+  it("reads a message of many events as the producer packs them, beside single-event ones", async () => {
+    const packed = [
+      decision({ time: T0 + 1 }),
+      outcome({ time: T0 + 2 }),
+      decision({ time: T0 + 3 }),
+    ];
+    const single = outcome({ time: T0 + 4 });
+    const bodies = [
+      packed,
+      // A bad or expired event is left out; the message's other events are stored.
+      [{ type: "decision" }, packed[0], decision({ time: NOW - 31 * DAY })],
+      single,
+      ["not an event"],
+      [],
+    ];
+    const result = await runQueue(bodies);
+    expect(result.retryMessages).toEqual([]);
+    expect(result.explicitAcks.sort()).toEqual(bodies.map((_, i) => `msg-${i}`).sort());
+    const stored = [...packed, single];
+    const s = await snapshot();
+    expect(s.decisions).toEqual(ids(stored, "decision"));
+    expect(s.outcomes).toEqual(ids(stored, "outcome"));
+    expect(s.rollups).toEqual(expectedRollups(stored));
+  });
+
+  it("keeps a message's events in one chunk: a failed chunk retries its messages, whole", async () => {
+    const first = [decision({ time: T0 + 1 }), decision({ time: T0 + 2 })];
+    const second = [
+      outcome({ time: T0 + 3 }),
+      outcome({ time: T0 + 4 }),
+      outcome({ time: T0 + 5 }),
+    ];
+    const third = decision({ time: T0 + 6 });
+    const batch = createMessageBatch(QUEUE, messages([first, second, third]));
+    // Chunks of up to 3 events: [first], [second], [third]; the second one's D1 batch fails.
+    const counter = { step: 0 };
+    const failing = wrapDb({ at: 1, mode: "before", poison: 0 }, counter);
+    await consumeMessages(batch.messages, deps({ db: failing, chunkSize: 3 }));
+    const result = await getQueueResult(batch, createExecutionContext());
+    expect(counter.step).toBe(3);
+    expect(result.explicitAcks.sort()).toEqual(["msg-0", "msg-2"]);
+    expect(result.retryMessages.map((m) => m.msgId)).toEqual(["msg-1"]);
+    const s = await snapshot();
+    expect(s.decisions).toEqual(ids([...first, third], "decision"));
+    expect(s.outcomes).toEqual([]);
   });
 
   it("replaying the same batch three times gives the same rows and rollups", async () => {
@@ -654,15 +701,22 @@ describe("producer", () => {
     return { queue, calls };
   }
 
-  it("sends events after the response in batches of at most 100, as JSON", async () => {
+  it("sends events after the response packed into messages of at most 60 KB, as JSON", async () => {
     const events = Array.from({ length: 250 }, (_, i) => decision({ time: T0 + i }));
     const { queue, calls } = recordingQueue();
     const ctx = createExecutionContext();
     sendEvents({ EVENTS: queue }, ctx, events);
     await waitOnExecutionContext(ctx);
-    expect(calls.map((c) => c.length)).toEqual([100, 100, 50]);
-    expect(calls.flat().map((m) => m.body)).toEqual(events);
-    expect(calls.flat().every((m) => m.contentType === "json")).toBe(true);
+    const sent = calls.flat();
+    expect(calls).toHaveLength(1);
+    // Packed full: no more messages than the events' bytes need, give or take the last one.
+    const needed = Math.ceil(JSON.stringify(events).length / MAX_MESSAGE_BYTES);
+    expect(sent.length).toBeGreaterThanOrEqual(needed);
+    expect(sent.length).toBeLessThanOrEqual(needed + 1);
+    expect(sent.every((m) => m.contentType === "json")).toBe(true);
+    for (const m of sent)
+      expect(JSON.stringify(m.body).length).toBeLessThanOrEqual(MAX_MESSAGE_BYTES);
+    expect(sent.flatMap((m) => m.body as MonitorEvent[])).toEqual(events);
   });
 
   it("gathers the events of requests within a window into one call", async () => {
@@ -673,8 +727,9 @@ describe("producer", () => {
     }
     // The first request's waitUntil holds the one flush that carries every request's events.
     await Promise.all(contexts.map((ctx) => waitOnExecutionContext(ctx)));
-    expect(calls.map((c) => c.length)).toEqual([6]);
-    const sent = (calls[0] ?? []).map((m) => m.body as MonitorEvent);
+    expect(calls.map((c) => c.length)).toEqual([1]);
+    const sent = calls[0]?.[0]?.body as MonitorEvent[];
+    expect(sent).toHaveLength(6);
     expect(sent.filter((e) => e.type === "decision").map((e) => e.time)).toEqual([
       T0,
       T0 + 1,
@@ -682,18 +737,34 @@ describe("producer", () => {
     ]);
   });
 
-  it("keeps each call under the byte limit", () => {
+  it("keeps each message and each call under its limits, and drops an event too large for any", () => {
     const events = Array.from({ length: 20 }, () => outcome());
-    const size = JSON.stringify(events[0]).length + 100;
-    const batches = planBatches(events, {
+    const size = JSON.stringify(events[0]).length + 1;
+    // Two events to a message, three messages to a call.
+    const calls = planBatches(events, {
       maxMessages: 100,
-      maxBytes: size * 3,
-      maxMessageBytes: size * 2,
+      maxBytes: 3 * (2 + 2 * size + 100),
+      maxMessageBytes: 2 + 2 * size,
     });
-    expect(batches.map((b) => b.length)).toEqual([3, 3, 3, 3, 3, 3, 2]);
+    expect(calls.map((c) => c.map((m) => m.length))).toEqual([
+      [2, 2, 2],
+      [2, 2, 2],
+      [2, 2, 2],
+      [2],
+    ]);
+    expect(calls.flat(2)).toEqual(events);
+    const byCount = planBatches(events, {
+      maxMessages: 4,
+      maxBytes: 1e6,
+      maxMessageBytes: size + 2,
+    });
+    expect(byCount.map((c) => c.length)).toEqual([4, 4, 4, 4, 4]);
+    const errors = vi.spyOn(console, "error").mockImplementation(() => {});
+    onTestFinished(() => errors.mockRestore());
     expect(planBatches(events, { maxMessages: 100, maxBytes: 1e6, maxMessageBytes: 10 })).toEqual(
       [],
     );
+    expect(errors).toHaveBeenCalledTimes(20);
   });
 
   it("never throws into the request when the queue fails", async () => {

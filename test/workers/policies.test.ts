@@ -53,7 +53,8 @@ async function decideUnder(vars: Partial<Env>, times: number) {
       sent.push(body);
     },
     async sendBatch(batch: Iterable<{ body: unknown }>) {
-      for (const m of batch) sent.push(m.body);
+      // Each message holds a window's events (worker/monitor/producer.ts).
+      for (const m of batch) sent.push(...(m.body as unknown[]));
     },
   } as unknown as Queue;
   const testEnv = { ...env, ...vars, EVENTS: queue } as Env;

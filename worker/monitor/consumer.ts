@@ -49,8 +49,12 @@ import {
   rollupLatencyBuckets,
 } from "./schema.ts";
 
-/** One transaction per chunk: a queue batch (≤ 100 messages) fits in one. */
-export const DEFAULT_CHUNK_SIZE = 100;
+/**
+ * Events per transaction. A chunk holds whole messages (each a producer's window of events, or
+ * one event): messages are added while the chunk stays within this many events, and a message
+ * with more goes alone.
+ */
+export const DEFAULT_CHUNK_SIZE = 500;
 const MINUTE_MS = 60_000;
 
 export interface ConsumerDeps {
@@ -95,13 +99,14 @@ export async function handleEvents(
 
 interface Accepted {
   msg: Message<unknown>;
-  event: MonitorEvent;
+  events: MonitorEvent[];
 }
 
 /**
- * Validates, stores and acks each message. Invalid or expired events are acked and logged
- * (never retried: they would only reach the dead-letter queue); a chunk whose D1 batch fails
- * is retried with backoff, and the queue's `max_retries` sends it to the dead-letter queue.
+ * Validates, stores and acks each message: one event, or an array of them (producer.ts). Invalid
+ * or expired events are logged and left out (never retried: they would only reach the
+ * dead-letter queue), the message's other events stored; a chunk whose D1 batch fails is retried
+ * with backoff, and the queue's `max_retries` sends it to the dead-letter queue.
  * When a chunk committed, one page of the Kinesis outbox is drained at the end (`deps.publish`);
  * a failed drain is logged and never touches the messages.
  */
@@ -112,30 +117,30 @@ export async function consumeMessages(
   const accepted: Accepted[] = [];
   const horizon = deps.now() - deps.retentionMs;
   for (const msg of messages) {
-    const parsed = monitorEventSchema.safeParse(msg.body);
-    if (!parsed.success) {
-      // Paths and codes only: a bad body is not logged, it may hold anything.
-      const issues = parsed.error.issues
-        .slice(0, 5)
-        .map((i) => ({ path: i.path.map(String).join("."), code: i.code }));
-      log("warn", { event: "monitor_invalid_event", messageId: msg.id, issues });
-      msg.ack();
-    } else if (parsed.data.time < horizon) {
-      log("warn", { event: "monitor_expired_event", messageId: msg.id, id: parsed.data.id });
-      msg.ack();
-    } else {
-      accepted.push({ msg, event: parsed.data });
+    const events: MonitorEvent[] = [];
+    const bodies: unknown[] = Array.isArray(msg.body) ? msg.body : [msg.body];
+    for (const [index, body] of bodies.entries()) {
+      const parsed = monitorEventSchema.safeParse(body);
+      if (!parsed.success) {
+        // Paths and codes only: a bad body is not logged, it may hold anything.
+        const issues = parsed.error.issues
+          .slice(0, 5)
+          .map((i) => ({ path: i.path.map(String).join("."), code: i.code }));
+        log("warn", { event: "monitor_invalid_event", messageId: msg.id, index, issues });
+      } else if (parsed.data.time < horizon) {
+        log("warn", { event: "monitor_expired_event", messageId: msg.id, id: parsed.data.id });
+      } else {
+        events.push(parsed.data);
+      }
     }
+    if (events.length === 0) msg.ack();
+    else accepted.push({ msg, events });
   }
   let committed = false;
   for (const chunk of chunks(accepted, deps.chunkSize)) {
+    const events = chunk.flatMap((a) => a.events);
     try {
-      await storeEvents(
-        deps.db,
-        chunk.map((a) => a.event),
-        deps.token(),
-        deps.now(),
-      );
+      await storeEvents(deps.db, events, deps.token(), deps.now());
     } catch (err) {
       log("error", {
         event: "monitor_store_failed",
@@ -148,7 +153,7 @@ export async function consumeMessages(
     committed = true;
     if (deps.settle) {
       try {
-        await deps.settle(chunk.map((a) => a.event));
+        await deps.settle(events);
       } catch (err) {
         log("error", {
           event: "budget_settle_failed",
@@ -163,7 +168,7 @@ export async function consumeMessages(
     if (deps.insights) {
       // After the commit and the acks: off the hot path, and never a reason to retry.
       try {
-        await deps.insights(chunk.map((a) => a.event));
+        await deps.insights(events);
       } catch (err) {
         log("error", {
           event: "monitor_insights_failed",
@@ -186,13 +191,25 @@ export async function consumeMessages(
 }
 
 /**
- * First deliveries in chunks of `size`; messages on a retry one per D1 batch, so that an event
- * D1 keeps refusing goes to the dead-letter queue alone, not with its whole chunk.
+ * First deliveries in chunks of whole messages, up to `size` events each (a larger message
+ * alone); messages on a retry one per D1 batch, so that an event D1 keeps refusing goes to the
+ * dead-letter queue with its own message only, not with its whole chunk.
  */
 function chunks(accepted: readonly Accepted[], size: number): Accepted[][] {
-  const fresh = accepted.filter((a) => a.msg.attempts <= 1);
   const out: Accepted[][] = [];
-  for (let i = 0; i < fresh.length; i += size) out.push(fresh.slice(i, i + size));
+  let chunk: Accepted[] = [];
+  let events = 0;
+  for (const a of accepted) {
+    if (a.msg.attempts > 1) continue;
+    if (chunk.length > 0 && events + a.events.length > size) {
+      out.push(chunk);
+      chunk = [];
+      events = 0;
+    }
+    chunk.push(a);
+    events += a.events.length;
+  }
+  if (chunk.length > 0) out.push(chunk);
   for (const a of accepted) if (a.msg.attempts > 1) out.push([a]);
   return out;
 }

@@ -426,9 +426,10 @@ export const arbOutcome: fc.Arbitrary<MonitorEvent> = fc
 export const INVALID = ["garbage", { type: "outcome" }, { ...decision(), v: 99 }];
 
 /**
- * Up to 12 messages picked from a small pool of events (duplicates included), some invalid, and a
- * crash plan over the steps of a clean first delivery plus `extraSteps` (1 when the consumer
- * drains the outbox: its settling D1 batch).
+ * Up to 12 bodies picked from a small pool of events (duplicates included), some invalid, sent
+ * one per message or packed a few to a message as the producer packs them, and a crash plan over
+ * the steps of a clean first delivery plus `extraSteps` (1 when the consumer drains the outbox:
+ * its settling D1 batch).
  */
 export function arbCaseWith(extraSteps: number) {
   return fc
@@ -446,18 +447,39 @@ export function arbCaseWith(extraSteps: number) {
         ),
         { minLength: 1, maxLength: 12 },
       ),
+      // How many bodies each message carries: 1 is a bare event, more an array of events.
+      packs: fc.array(fc.integer({ min: 1, max: 3 }), { minLength: 12, maxLength: 12 }),
       chunkSize: fc.integer({ min: 1, max: 4 }),
       where: fc.double({ min: 0, max: 1, maxExcluded: true, noNaN: true }),
       mode: fc.constantFrom("before" as const, "inside" as const, "after" as const),
       poison: fc.double({ min: 0, max: 1, maxExcluded: true, noNaN: true }),
     })
-    .map(({ pool, picks, chunkSize, where, mode, poison }) => {
-      const bodies: unknown[] = picks.map((p, i) =>
+    .map(({ pool, picks, packs, chunkSize, where, mode, poison }) => {
+      const picked: unknown[] = picks.map((p, i) =>
         p < 0 ? INVALID[i % INVALID.length] : pool[p % pool.length],
       );
+      const bodies: unknown[] = [];
+      const valid: number[] = [];
+      for (let i = 0, m = 0; i < picked.length; m++) {
+        const n = packs[m] ?? 1;
+        const group = picked.slice(i, i + n);
+        bodies.push(n === 1 ? group[0] : group);
+        valid.push(picks.slice(i, i + n).filter((p) => p >= 0).length);
+        i += n;
+      }
       const events = picks.flatMap((p) => (p < 0 ? [] : [pool[p % pool.length] as MonitorEvent]));
-      // Steps of a clean first delivery: one D1 batch per chunk, one ack per message.
-      const steps = bodies.length + Math.ceil(events.length / chunkSize) + extraSteps;
+      // Steps of a clean first delivery: one D1 batch per chunk (whole messages, up to
+      // `chunkSize` events unless one message has more), one ack per message.
+      let chunks = 0;
+      let open = 0;
+      for (const n of valid.filter((v) => v > 0)) {
+        if (open === 0 || open + n > chunkSize) {
+          chunks++;
+          open = 0;
+        }
+        open += n;
+      }
+      const steps = bodies.length + chunks + extraSteps;
       const plan = { at: Math.floor(where * steps), mode, poison };
       return { bodies, events, chunkSize, plan, steps };
     });
