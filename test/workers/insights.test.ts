@@ -1,8 +1,9 @@
 // The monitor's learning and anomaly stage (worker/monitor/insights.ts) inside workerd, on D1
 // with the real migrations: batches through the consumer on a simulated clock, a latency shift
 // at one site flagged within minutes and listed by GET /v1/anomalies, replays that change
-// nothing, a site's decode speed learned and taken by its SiteAgent, answer lengths learned and
-// served by the fleet directory, and the route's validation and keys.
+// nothing, series read only once a minute has closed, the stage's D1 round trips, a site's decode
+// speed learned and taken by its SiteAgent (and pushed again only when it moved or is due), answer
+// lengths learned and served by the fleet directory, and the route's validation and keys.
 
 import { createMessageBatch, runInDurableObject } from "cloudflare:test";
 import { env, exports } from "cloudflare:workers";
@@ -16,6 +17,8 @@ import {
   anomalyId,
   DEMAND_NAME,
   estimatorName,
+  LEARN_PUSH_REFRESH_MS,
+  LEARN_PUSH_TOLERANCE,
 } from "../../worker/monitor/insights.ts";
 import {
   decision,
@@ -197,6 +200,74 @@ describe("anomalies", () => {
     ]);
     expect(rows.find((r) => r.name === "anomaly:latency")?.samples).toBe(MINUTES);
   });
+
+  it("reads a series again only once a minute after its last judged one has closed", async () => {
+    const target = "site:insights-f";
+    const jitter = noise(5, 0.1);
+    for (let i = 0; i < 5; i++) {
+      const minute = BASE + i * MINUTE;
+      await deliver(
+        minuteOfTraffic(target, minute, 10, () => 200 * jitter()),
+        minute + MINUTE + 40_000,
+      );
+    }
+    const series = async () =>
+      (await learnedRows(target)).filter((r) => r.name.startsWith("anomaly:"));
+    expect((await series()).map((r) => r.samples)).toEqual([5, 5]);
+    // The states vanish from D1 behind the monitor's back (a probe: nothing else deletes them).
+    await env.DB.prepare("DELETE FROM learned_parameters WHERE scope = ? AND name LIKE 'anomaly:%'")
+      .bind(target)
+      .run();
+
+    // No minute closed since minute 4 was judged: the series are not read, so not rewritten.
+    const minute5 = BASE + 5 * MINUTE;
+    await deliver(
+      minuteOfTraffic(target, minute5, 10, () => 200 * jitter()),
+      minute5 + 45_000,
+    );
+    expect(await series()).toEqual([]);
+
+    // Minute 5 closed: D1 decides again, and finds no state (it starts from its look-back).
+    await deliver(
+      minuteOfTraffic(target, minute5, 10, () => 200 * jitter()),
+      minute5 + MINUTE + 40_000,
+    );
+    expect((await series()).map((r) => r.samples)).toEqual([6, 6]);
+  });
+
+  it("reads its inputs in one D1 batch and writes each state in one more", async () => {
+    const target = "site:insights-g";
+    const jitter = noise(9, 0.1);
+    await deliver(
+      minuteOfTraffic(target, BASE, 10, () => 200 * jitter()),
+      BASE + MINUTE + 40_000,
+    );
+    const counter = { batches: 0 };
+    const counted = new Proxy(env.DB, {
+      get(db, prop) {
+        if (prop === "batch") {
+          return (statements: D1PreparedStatement[]) => {
+            counter.batches++;
+            return db.batch(statements);
+          };
+        }
+        const value = Reflect.get(db, prop);
+        return typeof value === "function" ? value.bind(db) : value;
+      },
+    });
+    // Later in the same minute (nothing closed since, every state exists already), a chunk
+    // stored first, then its insights on a D1 that counts round trips.
+    const now = BASE + MINUTE + 50_000;
+    const bodies = minuteOfTraffic(target, BASE + MINUTE, 10, () => 200 * jitter()).map((e) =>
+      e.type === "outcome" ? { ...e, tokens: { input: 100, output: 64 } } : e,
+    );
+    const batch = createMessageBatch(QUEUE, messages(bodies));
+    await consumeMessages(batch.messages, deps({ now: () => now }));
+    const summary = await afterCommit({ ...env, DB: counted }, bodies, now);
+    // Demand, two estimators (`any` and the decisions' network class), answer lengths.
+    expect(summary).toMatchObject({ demand: 1, estimators: 2, answers: 1, anomalies: 0 });
+    expect(counter.batches).toBe(1 + 3);
+  });
 });
 
 describe("learned decode speed", () => {
@@ -265,6 +336,58 @@ describe("learned decode speed", () => {
     expect(Math.abs(speed - TRUE_TPS)).toBeLessThan(3);
     // A model the site is not registered for is learned in D1 but not taken by the agent.
     expect(models.map((m) => m.model)).toEqual([LARGE]);
+  });
+
+  it("pushes a speed again only when it moved by more than the tolerance, or after the refresh", async () => {
+    const id = "insights-e";
+    const target = `site:${id}`;
+    const stub = env.SITE_AGENT.getByName(id);
+    await runInDurableObject(stub, (instance: SiteAgent) => {
+      instance.now = () => Date.UTC(2100, 0, 1);
+    });
+    await stub.register({
+      id,
+      name: "Insights E",
+      location: { lat: 48.14, lon: 11.58 },
+      country: "DE",
+      trusted: true,
+      certifications: [],
+      endpoint: "http://127.0.0.1:9/v1",
+      capacity: { maxConcurrent: 8, maxQueue: 8, gpus: 1, gpuMemoryGb: 24 },
+      cost: { gpuHourUsd: 1 },
+      models: [{ model: LARGE, tokensPerSec: 20 }],
+      residentModels: [LARGE],
+    });
+    /** Ten outcomes decoding at `tps` (the same every time: the learned mean stays put). */
+    const at = (tps: number, time: number): MonitorEvent[] =>
+      Array.from({ length: 10 }, (_, j) =>
+        outcome({
+          time: time + j,
+          tier: "mec",
+          target,
+          model: LARGE,
+          finalTier: "mec",
+          finalTarget: target,
+          finalModel: LARGE,
+          ttftMs: 100,
+          latencyMs: 100 + (256 / tps) * 1000,
+          tokens: { input: 100, output: 257 },
+        }),
+      );
+    const speed = async () =>
+      (await stub.describe())?.view.models.find((m) => m.model === LARGE)?.tokensPerSec ?? 0;
+    const t = BASE + 10 * MINUTE;
+
+    expect((await afterCommit(env, at(80, t), t)).pushed).toBe(1);
+    expect(await speed()).toBeCloseTo(80, 6);
+    // The same speed 10 s later: not pushed again.
+    expect((await afterCommit(env, at(80, t + 10_000), t + 10_000)).pushed).toBe(0);
+    // The refresh interval after the last push: pushed although unchanged.
+    const refresh = t + LEARN_PUSH_REFRESH_MS;
+    expect((await afterCommit(env, at(80, refresh), refresh)).pushed).toBe(1);
+    // A speed that moved by more than the tolerance: pushed at once.
+    expect((await afterCommit(env, at(160, refresh + 1_000), refresh + 1_000)).pushed).toBe(1);
+    expect(await speed()).toBeGreaterThan(80 * (1 + LEARN_PUSH_TOLERANCE));
   });
 });
 

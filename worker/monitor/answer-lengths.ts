@@ -16,10 +16,11 @@ import { catalogModel } from "../../shared/catalog.ts";
 import type { OutcomeEvent } from "../../shared/events.ts";
 import { DEFAULT_POLICY } from "../../shared/policy.ts";
 import { MODALITIES, type Modality } from "../../shared/types.ts";
-import { compareAndSet } from "./learned-parameters.ts";
+import { compareAndSet, type Stored } from "./learned-parameters.ts";
 
 export const ANSWERS_SCOPE = "fleet";
 export const ANSWERS_NAME = "answer-length";
+export const ANSWERS_CELL = { scope: ANSWERS_SCOPE, name: ANSWERS_NAME };
 /** Outcome ids the state remembers, to skip redelivered ones. */
 const RECENT_IDS = 512;
 
@@ -36,22 +37,30 @@ export interface AnswerLengthEnv {
   FLEET_DIRECTORY: Env["FLEET_DIRECTORY"];
 }
 
+/** Whether an outcome can teach answer lengths (if its decision is stored, of a modality). */
+export function learnsAnswerFrom(
+  o: OutcomeEvent,
+): o is OutcomeEvent & { tokens: NonNullable<OutcomeEvent["tokens"]> } {
+  // Only catalog models: the state's keys stay few.
+  return o.ok && o.tokens !== undefined && catalogModel(o.finalModel) !== undefined;
+}
+
 /**
  * Learns from the chunk's successful outcomes with token counts and a stored decision; returns
  * 1 when the state changed and its shares went to the fleet directory, else 0.
+ * @param preread the state cell as the caller read it in its own batch (undefined: read here)
  */
 export async function learnAnswerLengths(
   env: AnswerLengthEnv,
   outcomes: readonly OutcomeEvent[],
   decisions: ReadonlyMap<string, { modality: string; maxOutputTokens: number }>,
   now: number,
+  preread?: { stored: Stored | undefined },
 ): Promise<number> {
   const observations: { id: string; obs: AnswerObservation }[] = [];
   for (const o of outcomes) {
     const d = decisions.get(o.decisionId);
-    if (!o.ok || !o.tokens || !d || !isModality(d.modality)) continue;
-    // Only catalog models: the state's keys stay few.
-    if (!catalogModel(o.finalModel)) continue;
+    if (!learnsAnswerFrom(o) || !d || !isModality(d.modality)) continue;
     observations.push({
       id: o.id,
       obs: {
@@ -64,8 +73,9 @@ export async function learnAnswerLengths(
   }
   if (observations.length === 0) return 0;
   let learned: Row | undefined;
-  const cell = { scope: ANSWERS_SCOPE, name: ANSWERS_NAME };
-  const written = await compareAndSet(env.DB, [cell], now, (_c, stored) => {
+  const cell = ANSWERS_CELL;
+  const cas = { now, preread: preread && [preread.stored] };
+  const written = await compareAndSet(env.DB, [cell], cas, (_c, stored) => {
     const parsed = rowSchema.safeParse(stored);
     if (stored !== undefined && !parsed.success) {
       console.warn(JSON.stringify({ event: "insights_state_reset", ...cell }));

@@ -71,8 +71,14 @@ import {
 import { floorTo, HOUR_MS, HOURS_PER_WEEK, hourOfWeek } from "../../shared/rollup.ts";
 import { DEFAULT_NETWORK } from "../../shared/route-request.ts";
 import { NETWORK_TYPES, type NetworkClass, type NetworkType } from "../../shared/types.ts";
-import { learnAnswerLengths } from "./answer-lengths.ts";
-import { type Cell, compareAndSet } from "./learned-parameters.ts";
+import {
+  ANSWERS_CELL,
+  ANSWERS_NAME,
+  ANSWERS_SCOPE,
+  learnAnswerLengths,
+  learnsAnswerFrom,
+} from "./answer-lengths.ts";
+import { type Cell, compareAndSet, type Stored, storedOf } from "./learned-parameters.ts";
 
 const MINUTE_MS = 60_000;
 /** Outcome ids an estimator state remembers, to skip redelivered ones. */
@@ -85,6 +91,10 @@ export const FIRST_LOOKBACK_MINUTES = 60;
 export const MAX_CATCH_UP_MINUTES = 180;
 /** Decode-rate samples before a learned speed is pushed to a site. */
 export const MIN_DECODE_SAMPLES = 10;
+/** A learned speed this close (relative) to the last one pushed to a site is not pushed again… */
+export const LEARN_PUSH_TOLERANCE = 0.01;
+/** …until this long after that push. */
+export const LEARN_PUSH_REFRESH_MS = 60_000;
 /** Decision ids a site's demand row remembers, to skip redelivered ones. */
 export const RECENT_DECISIONS = 512;
 /** The `learned_parameters.name` of a site's demand row. */
@@ -131,33 +141,179 @@ export async function afterCommit(
     (e): e is DecisionEvent =>
       e.type === "decision" && (e as DecisionEvent).target.startsWith("site:"),
   );
-  if (siteDecisions.length > 0) {
+  const demandCells = demandCellsOf(siteDecisions, now);
+  const series = seriesToJudge([...new Set(outcomes.map((o) => o.finalTarget))], now);
+  const answerCell = outcomes.some(learnsAnswerFrom) ? [ANSWERS_CELL] : [];
+  // What every stage starts from, in one D1 batch: the outcomes' decisions and the stored cells
+  // (the estimators of each target and model by name range, since their network classes come
+  // from those decisions).
+  const input = await readInputs(
+    env.DB,
+    [...new Set(outcomes.map((o) => o.decisionId))],
+    [...demandCells, ...answerCell, ...series.cells],
+    [...new Map(outcomes.map((o) => [cellKey(o.finalTarget, o.finalModel), o])).values()],
+  );
+  if (demandCells.length > 0) {
     // Its own failure must not keep the estimators and anomalies from running.
     try {
-      await learnDemand(env.DB, siteDecisions, now, summary);
+      await learnDemand(env.DB, demandCells, now, summary, input.cells);
     } catch (err) {
       log("warn", { event: "insights_demand_failed", message: message(err) });
     }
   }
   if (outcomes.length === 0) return summary;
-  const decisions = await decisionsOf(env.DB, outcomes);
-  const speeds = await learn(env.DB, outcomes, decisions, now, summary);
+  const { decisions } = input;
+  const speeds = await learn(env.DB, outcomes, decisions, now, summary, input.cells);
   // Its own failure must not keep the anomalies and speeds from their turn.
   try {
-    summary.answers = await learnAnswerLengths(env, outcomes, decisions, now);
+    summary.answers = await learnAnswerLengths(
+      env,
+      outcomes,
+      decisions,
+      now,
+      answerCell.length > 0
+        ? { stored: input.cells.get(cellKey(ANSWERS_SCOPE, ANSWERS_NAME)) }
+        : undefined,
+    );
   } catch (err) {
     log("warn", { event: "insights_answers_failed", message: message(err) });
   }
-  await detect(env.DB, [...new Set(outcomes.map((o) => o.finalTarget))], now, summary);
+  await detect(env.DB, series, now, summary, input.cells);
   for (const { target, model, tokensPerSec } of speeds) {
+    if (!pushDue(target, model, tokensPerSec, now)) continue;
     const siteId = target.slice("site:".length);
     try {
-      if (await env.SITE_AGENT.getByName(siteId).learn(model, { tokensPerSec })) summary.pushed++;
+      if (await env.SITE_AGENT.getByName(siteId).learn(model, { tokensPerSec })) {
+        summary.pushed++;
+        pushedSpeeds.set(cellKey(target, model), { tokensPerSec, at: now });
+      }
     } catch (err) {
       log("warn", { event: "insights_push_failed", target, model, message: message(err) });
     }
   }
   return summary;
+}
+
+/** `<scope>\u0000<name>`: a cell's key in the maps below. */
+function cellKey(scope: string, name: string): string {
+  return `${scope}\u0000${name}`;
+}
+
+/**
+ * Decode speeds this isolate last pushed, by site target and model. A speed within
+ * `LEARN_PUSH_TOLERANCE` of the last one pushed is not pushed again until `LEARN_PUSH_REFRESH_MS`
+ * after it, so an agent that took a heartbeat's rate since, or restarted, gets the learned one
+ * back within that time. What is learned (D1) does not depend on this.
+ */
+const pushedSpeeds = new Map<string, { tokensPerSec: number; at: number }>();
+/** Bounds the memos below; past it they start empty again (they are only hints). */
+const MAX_MEMO_ENTRIES = 10_000;
+
+function pushDue(target: string, model: string, tokensPerSec: number, now: number): boolean {
+  const last = pushedSpeeds.get(cellKey(target, model));
+  if (pushedSpeeds.size >= MAX_MEMO_ENTRIES) pushedSpeeds.clear();
+  if (!last || now < last.at || now - last.at >= LEARN_PUSH_REFRESH_MS) return true;
+  return Math.abs(tokensPerSec - last.tokensPerSec) > LEARN_PUSH_TOLERANCE * last.tokensPerSec;
+}
+
+interface Inputs {
+  decisions: Map<string, DecisionInfo>;
+  /** The cells read, by `cellKey`: a cell asked for and not here does not exist. */
+  cells: Map<string, Stored>;
+}
+
+/**
+ * One D1 batch: the decisions of `decisionIds`, the `cells`, and every estimator cell of each
+ * (final target, final model) of `estimatorsOf`.
+ */
+async function readInputs(
+  db: D1Database,
+  decisionIds: readonly string[],
+  cells: readonly Cell[],
+  estimatorsOf: readonly OutcomeEvent[],
+): Promise<Inputs> {
+  const out: Inputs = { decisions: new Map(), cells: new Map() };
+  const decisionReads: D1PreparedStatement[] = [];
+  // D1 binds at most 100 parameters per statement.
+  for (let i = 0; i < decisionIds.length; i += 90) {
+    const part = decisionIds.slice(i, i + 90);
+    decisionReads.push(
+      db
+        .prepare(
+          `SELECT event_id, network_type, target, predicted_latency_ms, modality,
+             max_output_tokens FROM decisions
+           WHERE event_id IN (${part.map(() => "?").join(", ")})`,
+        )
+        .bind(...part),
+    );
+  }
+  const cellReads: D1PreparedStatement[] = [];
+  for (let i = 0; i < cells.length; i += 45) {
+    const part = cells.slice(i, i + 45);
+    cellReads.push(
+      db
+        .prepare(
+          `SELECT scope, name, value, version FROM learned_parameters
+           WHERE (scope, name) IN (VALUES ${part.map(() => "(?, ?)").join(", ")})`,
+        )
+        .bind(...part.flatMap((c) => [c.scope, c.name])),
+    );
+  }
+  for (const o of estimatorsOf) {
+    // Names from `estimator:<model>:` up to (not with) `estimator:<model>;` (";" follows ":").
+    const prefix = estimatorName(o.finalModel, "any").slice(0, -"any".length);
+    cellReads.push(
+      db
+        .prepare(
+          `SELECT scope, name, value, version FROM learned_parameters
+           WHERE scope = ? AND name >= ? AND name < ?`,
+        )
+        .bind(o.finalTarget, prefix, `${prefix.slice(0, -1)};`),
+    );
+  }
+  const statements = [...decisionReads, ...cellReads];
+  if (statements.length === 0) return out;
+  const results = await db.batch<DecisionRow | CellRow>(statements);
+  for (const [i, r] of results.entries()) {
+    for (const row of r.results) {
+      if (i < decisionReads.length) {
+        const d = row as DecisionRow;
+        out.decisions.set(d.event_id, {
+          network: classOfType(d.network_type),
+          target: d.target,
+          predictedMs: d.predicted_latency_ms,
+          modality: d.modality,
+          maxOutputTokens: d.max_output_tokens,
+        });
+      } else {
+        const c = row as CellRow;
+        const stored = storedOf(c);
+        if (stored) out.cells.set(cellKey(c.scope, c.name), stored);
+      }
+    }
+  }
+  return out;
+}
+
+type DecisionRow = {
+  event_id: string;
+  network_type: string;
+  target: string;
+  predicted_latency_ms: number;
+  modality: string;
+  max_output_tokens: number;
+};
+
+type CellRow = {
+  scope: string;
+  name: string;
+  value: unknown;
+  version: number;
+};
+
+/** The stored state of each cell as `readInputs` found it, for `compareAndSet`. */
+function prereadOf(cells: readonly Cell[], read: ReadonlyMap<string, Stored>) {
+  return cells.map((c) => read.get(cellKey(c.scope, c.name)));
 }
 
 // ---- learning -------------------------------------------------------------------------------
@@ -197,6 +353,7 @@ async function learn(
   decisions: ReadonlyMap<string, DecisionInfo>,
   now: number,
   summary: InsightsSummary,
+  read: ReadonlyMap<string, Stored>,
 ): Promise<{ target: string; model: string; tokensPerSec: number }[]> {
   const cells = new Map<string, EstimatorCell>();
   const cell = (target: string, model: string, network: NetworkClass | "any") => {
@@ -229,7 +386,9 @@ async function learn(
     cell(o.finalTarget, o.finalModel, "any").observations.push(item);
   }
   const finals = new Map<EstimatorCell, EstimateState>();
-  const written = await compareAndSet(db, [...cells.values()], now, (c, stored) => {
+  const list = [...cells.values()];
+  const cas = { now, preread: prereadOf(list, read) };
+  const written = await compareAndSet(db, list, cas, (c, stored) => {
     const parsed = estimatorRowSchema.safeParse(stored);
     if (stored !== undefined && !parsed.success) {
       log("warn", { event: "insights_state_reset", scope: c.scope, name: c.name });
@@ -267,50 +426,6 @@ async function learn(
   return speeds;
 }
 
-/** Network class, target and prediction of the outcomes' decisions that are stored. */
-async function decisionsOf(
-  db: D1Database,
-  outcomes: readonly OutcomeEvent[],
-): Promise<Map<string, DecisionInfo>> {
-  const ids = [...new Set(outcomes.map((o) => o.decisionId))];
-  const out = new Map<string, DecisionInfo>();
-  if (ids.length === 0) return out;
-  const statements: D1PreparedStatement[] = [];
-  // D1 binds at most 100 parameters per statement.
-  for (let i = 0; i < ids.length; i += 90) {
-    const part = ids.slice(i, i + 90);
-    statements.push(
-      db
-        .prepare(
-          `SELECT event_id, network_type, target, predicted_latency_ms, modality,
-             max_output_tokens FROM decisions
-           WHERE event_id IN (${part.map(() => "?").join(", ")})`,
-        )
-        .bind(...part),
-    );
-  }
-  const results = await db.batch<{
-    event_id: string;
-    network_type: string;
-    target: string;
-    predicted_latency_ms: number;
-    modality: string;
-    max_output_tokens: number;
-  }>(statements);
-  for (const r of results) {
-    for (const row of r.results) {
-      out.set(row.event_id, {
-        network: classOfType(row.network_type),
-        target: row.target,
-        predictedMs: row.predicted_latency_ms,
-        modality: row.modality,
-        maxOutputTokens: row.max_output_tokens,
-      });
-    }
-  }
-  return out;
-}
-
 /** The class of a network type under its default link figures (events keep only the type). */
 export function classOfType(type: string): NetworkClass {
   const t: NetworkType = (NETWORK_TYPES as readonly string[]).includes(type)
@@ -341,12 +456,8 @@ interface DemandCell extends Cell {
   decisions: DecisionEvent[];
 }
 
-async function learnDemand(
-  db: D1Database,
-  decisions: readonly DecisionEvent[],
-  now: number,
-  summary: InsightsSummary,
-): Promise<void> {
+/** One cell per site target, with its decisions oldest first (none stamped an hour ahead). */
+function demandCellsOf(decisions: readonly DecisionEvent[], now: number): DemandCell[] {
   const cells = new Map<string, DemandCell>();
   for (const d of [...decisions].sort((a, b) => a.time - b.time)) {
     if (!(Number.isFinite(d.time) && d.time <= now + HOUR_MS)) continue;
@@ -357,7 +468,18 @@ async function learnDemand(
     }
     c.decisions.push(d);
   }
-  const written = await compareAndSet(db, [...cells.values()], now, (c, stored) => {
+  return [...cells.values()];
+}
+
+async function learnDemand(
+  db: D1Database,
+  cells: readonly DemandCell[],
+  now: number,
+  summary: InsightsSummary,
+  read: ReadonlyMap<string, Stored>,
+): Promise<void> {
+  const cas = { now, preread: prereadOf(cells, read) };
+  const written = await compareAndSet(db, cells, cas, (c, stored) => {
     const parsed = demandRowSchema.safeParse(stored);
     if (stored !== undefined && !parsed.success) {
       log("warn", { event: "insights_state_reset", scope: c.scope, name: c.name });
@@ -454,24 +576,56 @@ export function anomalyId(metric: AnomalyMetric, target: string, minute: number)
   return `${metric}|${target}|${minute}`;
 }
 
-async function detect(
-  db: D1Database,
-  targets: readonly string[],
-  now: number,
-  summary: InsightsSummary,
-): Promise<void> {
-  // Minutes before `end` are closed.
+/**
+ * The last minute judged of each series (`cellKey(target, name)`), as this isolate last read or
+ * wrote it in D1. A series' `lastAt` only grows, so while no minute after it has closed there is
+ * nothing to judge and its state need not be read; otherwise D1 decides as before.
+ */
+const judgedThrough = new Map<string, number>();
+
+interface Series {
+  /** Minutes before `end` are closed. */
+  end: number;
+  /** The series that may have a closed minute to judge. */
+  cells: SeriesCell[];
+}
+
+function seriesToJudge(targets: readonly string[], now: number): Series {
   const end = Math.floor((now - CLOSE_AFTER_MS) / MINUTE_MS) * MINUTE_MS;
   const cells: SeriesCell[] = targets.flatMap((target) =>
     METRICS.map((metric) => ({ scope: target, name: seriesName(metric), target, metric })),
   );
+  return {
+    end,
+    cells: cells.filter((c) => {
+      const last = judgedThrough.get(cellKey(c.scope, c.name));
+      return last === undefined || last + MINUTE_MS < end;
+    }),
+  };
+}
+
+function judged(c: SeriesCell, state: SeriesState): void {
+  if (judgedThrough.size >= MAX_MEMO_ENTRIES) judgedThrough.clear();
+  judgedThrough.set(cellKey(c.scope, c.name), state.lastAt);
+}
+
+async function detect(
+  db: D1Database,
+  { end, cells }: Series,
+  now: number,
+  summary: InsightsSummary,
+  read: ReadonlyMap<string, Stored>,
+): Promise<void> {
   const onsets = new Map<SeriesCell, number>();
-  const written = await compareAndSet(db, cells, now, async (c, stored) => {
+  const states = new Map<SeriesCell, SeriesState>();
+  const cas = { now, preread: prereadOf(cells, read) };
+  const written = await compareAndSet(db, cells, cas, async (c, stored) => {
     const parsed = seriesStateSchema.safeParse(stored);
     if (stored !== undefined && !parsed.success) {
       log("warn", { event: "insights_state_reset", scope: c.scope, name: c.name });
     }
     let state: SeriesState | undefined = parsed.success ? parsed.data : undefined;
+    if (state) judged(c, state);
     const from = Math.max(
       state ? state.lastAt + MINUTE_MS : end - FIRST_LOOKBACK_MINUTES * MINUTE_MS,
       end - MAX_CATCH_UP_MINUTES * MINUTE_MS,
@@ -546,9 +700,14 @@ async function detect(
       }
     }
     if (!state || state === before) return undefined;
+    states.set(c, state);
     return { json: JSON.stringify(state), samples: state.n, with: extra };
   });
-  for (const c of written) summary.anomalies += onsets.get(c) ?? 0;
+  for (const c of written) {
+    summary.anomalies += onsets.get(c) ?? 0;
+    const state = states.get(c);
+    if (state) judged(c, state);
+  }
 }
 
 function tierOf(target: string): string {

@@ -10,7 +10,8 @@ export interface Cell {
   name: string;
 }
 
-interface Stored {
+/** A cell as read: its parsed JSON (undefined when not JSON) and version. */
+export interface Stored {
   value: unknown;
   version: number;
 }
@@ -26,17 +27,20 @@ interface Write {
  * For each cell: reads it, `compute`s its new value from the stored one and writes it if the
  * version is still the one read; cells that lost are read and computed once more. `compute`
  * returns undefined for nothing to write.
+ * @param opts.now stamps `updated_at`
+ * @param opts.preread the cells as the caller already read them (index for index, undefined for
+ *   a cell that does not exist), in place of the first read; the check-and-set holds all the same
  */
 export async function compareAndSet<C extends Cell>(
   db: D1Database,
   cells: readonly C[],
-  now: number,
+  { now, preread }: { now: number; preread?: readonly (Stored | undefined)[] },
   compute: (cell: C, stored: unknown) => Promise<Write | undefined> | Write | undefined,
 ): Promise<C[]> {
   let pending = cells;
   const written: C[] = [];
   for (let attempt = 0; attempt < 2 && pending.length > 0; attempt++) {
-    const stored = await readCells(db, pending);
+    const stored = attempt === 0 && preread ? preread : await readCells(db, pending);
     const statements: D1PreparedStatement[] = [];
     const casAt: { cell: C; index: number }[] = [];
     for (const [i, cell] of pending.entries()) {
@@ -86,17 +90,19 @@ async function readCells(db: D1Database, cells: readonly Cell[]): Promise<(Store
         .bind(c.scope, c.name),
     ),
   );
-  return results.map((r) => {
-    const row = r.results[0];
-    if (!row) return undefined;
-    let value: unknown;
-    try {
-      value = typeof row.value === "string" ? JSON.parse(row.value) : undefined;
-    } catch {
-      value = undefined;
-    }
-    return { value, version: row.version };
-  });
+  return results.map((r) => storedOf(r.results[0]));
+}
+
+/** A `learned_parameters` row (its raw `value` and `version`) as a `Stored` cell. */
+export function storedOf(row: { value: unknown; version: number } | undefined): Stored | undefined {
+  if (!row) return undefined;
+  let value: unknown;
+  try {
+    value = typeof row.value === "string" ? JSON.parse(row.value) : undefined;
+  } catch {
+    value = undefined;
+  }
+  return { value, version: row.version };
 }
 
 function log(level: "warn", fields: Record<string, unknown>): void {
