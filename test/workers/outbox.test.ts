@@ -1,8 +1,8 @@
 // The Kinesis outbox (worker/monitor/outbox.ts) inside workerd: the consumer's D1 batch writes one
 // rollup delta per key for the events it newly stored, drains publish them — to kinesalite, read
 // back with the SDK from Node, or to the flaky Kinesis (scripts/kinesis-flaky.mjs) — and delete
-// what Kinesis stored. Redeliveries add nothing, failures leave rows for the cron, poison rows go
-// to the dead table, and over random crashes and Kinesis faults every new event reaches Kinesis
+// what Kinesis stored. Redeliveries add nothing, failures leave rows for the cron (and pause the
+// consumer's drains a while), poison rows go to the dead table, and over random crashes and Kinesis faults every new event reaches Kinesis
 // (at least once per record id; de-duplicated by id, the sums are exact).
 
 import {
@@ -17,10 +17,11 @@ import fc from "fast-check";
 import { afterEach, beforeEach, describe, expect, inject, it, vi } from "vitest";
 import type { StreamContents } from "../../scripts/kinesalite-local.mjs";
 import type { KinesisFlakyState } from "../../scripts/kinesis-flaky.mjs";
+import type { MonitorEvent } from "../../shared/events.ts";
 import type { MetricRecord } from "../../shared/kinesis-batch.ts";
 import { type RollupDelta, rollupDeltaSchema } from "../../shared/kinesis-outbox.ts";
 import worker from "../../worker/index.ts";
-import { consumeMessages } from "../../worker/monitor/consumer.ts";
+import { consumeMessages, DRAIN_PAUSE_MS, type DrainPause } from "../../worker/monitor/consumer.ts";
 import {
   type KinesisGate,
   type PublishDeps,
@@ -261,6 +262,44 @@ describe("Kinesis outbox", () => {
     expect(await outboxRows()).toEqual([]);
     const raw = await env.DB.prepare("SELECT count(*) AS n FROM decisions").first<{ n: number }>();
     expect(raw?.n).toBe(1);
+  });
+
+  it("after a drain Kinesis took nothing from, drains pause for a while, then resume", async () => {
+    const { site, cloud } = places();
+    const pause: DrainPause = { until: 0 };
+    const publish = flakyPublish({ maxAttempts: 1 });
+    const delivered: MonitorEvent[] = [];
+    const deliverAt = async (at: number) => {
+      const events = [
+        decision({ ...site, time: T0 }),
+        outcome({ ...ended(cloud), time: T0 + MINUTE, latencyMs: 70 }),
+      ];
+      delivered.push(...events);
+      const batch = createMessageBatch(QUEUE, messages(events));
+      await consumeMessages(batch.messages, deps({ now: () => at, publish, drainPause: pause }));
+      const result = await getQueueResult(batch, createExecutionContext());
+      expect(result.explicitAcks).toHaveLength(2);
+    };
+    await flaky("/__faults", { errorRate: 1 });
+    await deliverAt(NOW);
+    expect((await flakyState()).calls).toHaveLength(1);
+    expect(pause.until).toBe(NOW + DRAIN_PAUSE_MS);
+
+    // Within the pause: stored and acked, not drained (nothing claimed, nothing sent).
+    await deliverAt(NOW + DRAIN_PAUSE_MS - 1);
+    expect((await flakyState()).calls).toHaveLength(1);
+    const waiting = await outboxRows();
+    expect(waiting.map((r) => r.attempts).sort()).toEqual([0, 0, 1, 1]);
+    expect(waiting.every((r) => r.claimed_until === null)).toBe(true);
+
+    // Kinesis is back and the pause is over: the next drain takes every waiting row.
+    await flaky("/__faults", NO_FAULTS);
+    await deliverAt(NOW + DRAIN_PAUSE_MS);
+    expect(pause.until).toBe(0);
+    expect(await outboxRows()).toEqual([]);
+    const { stored } = await flakyState();
+    const deltas = stored.map((r) => rollupDeltaSchema.parse(JSON.parse(r.data)));
+    expect(sumDeltas(deltas)).toEqual(expectedRollups(delivered));
   });
 
   it("moves poison records to the dead table, logs them, never sends them again", async () => {

@@ -20,7 +20,10 @@
 // Kinesis: the same batch writes the delivery's rollup deltas into the outbox (outbox.ts), from
 // the same token-tagged rows, so they exist exactly for newly stored events. Once the chunks are
 // settled the consumer drains the outbox; what Kinesis does not take waits there for the next
-// drain. The messages need not wait for Kinesis: once D1 committed, nothing can be lost.
+// drain. The messages need not wait for Kinesis: once D1 committed, nothing can be lost. After a
+// drain that Kinesis took nothing from (an outage, or its breaker open), the queue handler skips
+// its drains for `DRAIN_PAUSE_MS`: each one would claim and release a whole page of waiting rows
+// for nothing. The rows wait in the outbox as before, for the next drain or the cron's.
 
 import { eq, getTableColumns, getTableName, type SQL, sql } from "drizzle-orm";
 import { drizzle } from "drizzle-orm/d1";
@@ -56,6 +59,14 @@ import {
  */
 export const DEFAULT_CHUNK_SIZE = 500;
 const MINUTE_MS = 60_000;
+/** How long the queue handler skips its drains after one that Kinesis took nothing from. */
+export const DRAIN_PAUSE_MS = 10_000;
+
+/** When drains may run again (epoch ms); shared by the invocations of one isolate. */
+export interface DrainPause {
+  until: number;
+}
+const drainPause: DrainPause = { until: 0 };
 
 export interface ConsumerDeps {
   db: D1Database;
@@ -70,6 +81,8 @@ export interface ConsumerDeps {
    * is left to the next drain.
    */
   publish?: (records: readonly MetricRecord[]) => Promise<PublishResult>;
+  /** Skips the drain until `until`; set by a drain that Kinesis took nothing from. */
+  drainPause?: DrainPause;
   /** Learning and anomalies (insights.ts), run after each committed chunk; failures only log. */
   insights?: (events: readonly MonitorEvent[]) => Promise<unknown>;
   /**
@@ -92,6 +105,7 @@ export async function handleEvents(
     retentionMs: retentionMs(env),
     chunkSize: DEFAULT_CHUNK_SIZE,
     publish: (records) => publishMetrics(env, records),
+    drainPause,
     insights: (events) => afterCommit(env, events),
     settle: (events) => settleCharges(env, events),
   });
@@ -177,10 +191,15 @@ export async function consumeMessages(
       }
     }
   }
-  if (committed && deps.publish) {
+  const pause = deps.drainPause;
+  if (committed && deps.publish && !(pause && deps.now() < pause.until)) {
     // After the acks: the rows are safe in the outbox whatever happens to this drain.
     try {
-      await drainOutbox({ db: deps.db, publish: deps.publish, now: deps.now });
+      const drained = await drainOutbox({ db: deps.db, publish: deps.publish, now: deps.now });
+      if (pause) {
+        const refused = drained.stored === 0 && drained.pending > 0;
+        pause.until = refused ? deps.now() + DRAIN_PAUSE_MS : 0;
+      }
     } catch (err) {
       log("error", {
         event: "kinesis_outbox_drain_failed",
