@@ -176,6 +176,13 @@ export interface LeaseOutcome extends SiteOutcome {
   ttftMs?: number;
 }
 
+/** What a `releaseMany` call did, and what the site holds after it. */
+export interface ReleasedMany {
+  released: number;
+  /** Requests wait beyond the site's run slots. */
+  queueing: boolean;
+}
+
 /** One lease of a `releaseMany` call, with how its request went. */
 export interface ReleasedLease {
   leaseId: string;
@@ -507,9 +514,7 @@ export class SiteAgent extends DurableObject<Env> {
    * leases) goes ahead of it too.
    */
   #leaseCheck(request: ReserveRequest, reg: SiteRegistration, now: number): LeaseCheck {
-    const live = this.#live;
-    const fresh = now - live.updatedAt <= this.timing.staleAfterMs;
-    const held = holding(this.#leases.size, fresh ? live : undefined, reg.capacity.maxConcurrent);
+    const held = this.#held(reg, now);
     const { busy, waiting } = held;
     const criticality = request.criticality ?? "critical";
     const check: LeaseCheck = { capacity: reg.capacity, ...held, criticality };
@@ -559,9 +564,10 @@ export class SiteAgent extends DurableObject<Env> {
   /**
    * `release` for many leases at once (an isolate's releases of a moment, in order), with one
    * write of the state they changed and one publish; a lease `handedOn` stays taken for its new
-   * request. Returns how many were released.
+   * request. Returns how many were released, and whether requests now wait in the site's queue
+   * (the worker then stops handing leases on: a freed slot goes to the work already waiting).
    */
-  async releaseMany(leases: readonly ReleasedLease[]): Promise<number> {
+  async releaseMany(leases: readonly ReleasedLease[]): Promise<ReleasedMany> {
     const now = this.now();
     const before = { breaker: this.#breaker, cache: this.#cache };
     let released = 0;
@@ -574,10 +580,23 @@ export class SiteAgent extends DurableObject<Env> {
         changed = true;
       }
     }
-    if (!changed) return 0;
-    this.#persistAdmission(before);
-    await this.#publish(now);
-    return released;
+    if (changed) {
+      this.#persistAdmission(before);
+      await this.#publish(now);
+    }
+    return { released, queueing: this.#queueing(now) };
+  }
+
+  /** Whether requests wait at the site beyond its run slots, by its leases or fresh report. */
+  #queueing(now: number): boolean {
+    return this.#reg !== undefined && this.#held(this.#reg, now).waiting > 0;
+  }
+
+  /** The requests the site holds: its leases, or its last report while fresh if that says more. */
+  #held(reg: SiteRegistration, now: number) {
+    const live = this.#live;
+    const fresh = now - live.updatedAt <= this.timing.staleAfterMs;
+    return holding(this.#leases.size, fresh ? live : undefined, reg.capacity.maxConcurrent);
   }
 
   /** Drops the lease and applies its outcome; false when there is no such lease (of `tenant`). */

@@ -13,6 +13,7 @@ import {
   type HeldLease,
   handOn,
   type LeaseWant,
+  noteQueueing,
   releaseBatch,
 } from "../../worker/fleet/releases.ts";
 import { WindowBatch } from "../../worker/window-batch.ts";
@@ -88,6 +89,7 @@ function held(siteId: string, leaseId: string, over: Partial<HeldLease> = {}): H
   };
 }
 const T0 = 1_700_000_000_000;
+const NOBODY_WAITING = { released: 0, queueing: false };
 
 describe("release batch", () => {
   it("sends one call per site with its leases in the order they ended, after the flush", async () => {
@@ -95,6 +97,7 @@ describe("release batch", () => {
     const timer = manualTimer();
     const batch = releaseBatch(async (site, leases) => {
       calls.push([site, leases]);
+      return NOBODY_WAITING;
     }, timer.wait);
     const ok = { ok: true, latencyMs: 120 };
     const failed = { ok: false, latencyMs: 900, timedOut: true };
@@ -127,6 +130,7 @@ describe("release batch", () => {
     const batch = releaseBatch(async (site) => {
       if (site === "down") throw new Error("agent unreachable");
       sent.push(site);
+      return NOBODY_WAITING;
     }, timer.wait);
     const done = [
       batch.add({ lease: held("down", "down.a"), outcome: { ok: true } }),
@@ -160,6 +164,7 @@ describe("lease hand-on", () => {
     const timer = manualTimer();
     const batch = releaseBatch(async (site, leases) => {
       calls.push([site, leases]);
+      return NOBODY_WAITING;
     }, timer.wait);
     const first = batch.add({
       lease: held("berlin-1", "berlin-1.a", { criticality: "standard" }),
@@ -188,6 +193,34 @@ describe("lease hand-on", () => {
     ]);
     // A flushed window holds nothing to take over.
     expect(handOn(batch, want, at, 1_000)).toBeUndefined();
+  });
+
+  it("hands nothing on at a site whose agent last said requests wait in its queue", async () => {
+    const timer = manualTimer();
+    let queueing = true;
+    const batch = releaseBatch(async () => ({ released: 0, queueing }), timer.wait);
+    const release = () =>
+      batch.add({
+        lease: held("berlin-1", "berlin-1.a", { criticality: "standard" }),
+        outcome: ok,
+      });
+    // The batch's answer says so: a freed slot goes to the work already waiting there.
+    const first = release();
+    timer.fire();
+    await first;
+    const second = release();
+    expect(handOn(batch, want, at, 1_000)).toBeUndefined();
+    // A later answer (or a reserve's) says the queue is empty again.
+    queueing = false;
+    timer.fire();
+    await second;
+    release();
+    expect(handOn(batch, want, at, 1_000)).toBeDefined();
+    noteQueueing("berlin-1", true);
+    release();
+    expect(handOn(batch, want, at, 1_000)).toBeUndefined();
+    noteQueueing("berlin-1", false);
+    expect(handOn(batch, want, at, 1_000)).toBeDefined();
   });
 
   it("hands on only what the agent would have granted alike", () => {

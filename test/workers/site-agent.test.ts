@@ -496,7 +496,7 @@ describe("releases in one call", () => {
       { leaseId: many.ids[0] as string, outcome: { ok: true } },
       { leaseId: "release-many.unknown", outcome: { ok: false } },
     ]);
-    expect(released).toBe(6);
+    expect(released).toEqual({ released: 6, queueing: false });
 
     const [a, b] = [await detail(one.stub), await detail(many.stub)];
     expect(b.leases).toBe(2);
@@ -510,7 +510,10 @@ describe("releases in one call", () => {
     many = { ...many, stub: env.SITE_AGENT.getByName("release-many") };
     await useClock(many.stub, clock);
     expect(await detail(many.stub)).toEqual(b);
-    expect(await many.stub.releaseMany([{ leaseId: many.ids[0] as string }])).toBe(0);
+    expect(await many.stub.releaseMany([{ leaseId: many.ids[0] as string }])).toEqual({
+      released: 0,
+      queueing: false,
+    });
   });
 });
 
@@ -534,7 +537,9 @@ describe("a lease handed on", () => {
     const next = await again.stub.reserve({ model: SMALL, ttlMs: 2_000, criticality: "standard" });
     expect(next).toMatchObject({ granted: true, expiresAt: T0 + 2_500 });
     const handedOn = { criticality: "standard" as const, ttlMs: 2_000 };
-    expect(await handed.stub.releaseMany([{ leaseId: handed.leaseId, outcome, handedOn }])).toBe(0);
+    expect(await handed.stub.releaseMany([{ leaseId: handed.leaseId, outcome, handedOn }])).toEqual(
+      { released: 0, queueing: false },
+    );
 
     const [a, b] = [await detail(again.stub), await detail(handed.stub)];
     expect(b.leases).toBe(1);
@@ -556,11 +561,43 @@ describe("a lease handed on", () => {
     });
 
     // Its new holder releases it like any other; a hand-on of a lease gone changes nothing.
-    expect(await handed.stub.releaseMany([{ leaseId: handed.leaseId, outcome }])).toBe(1);
+    expect(await handed.stub.releaseMany([{ leaseId: handed.leaseId, outcome }])).toEqual({
+      released: 1,
+      queueing: false,
+    });
     expect((await detail(handed.stub)).leases).toBe(0);
-    expect(await handed.stub.releaseMany([{ leaseId: handed.leaseId, handedOn }])).toBe(0);
+    expect(await handed.stub.releaseMany([{ leaseId: handed.leaseId, handedOn }])).toEqual({
+      released: 0,
+      queueing: false,
+    });
     expect((await detail(handed.stub)).leases).toBe(0);
     expect(await storedLeases(handed.stub)).toBe(0);
+  });
+});
+
+describe("a release batch's answer", () => {
+  it("says whether requests wait beyond the run slots, so the worker stops handing leases on", async () => {
+    const clock = { t: T0 };
+    const stub = await agent("queueing-1", clock);
+    await stub.register(
+      registration("queueing-1", {
+        capacity: { maxConcurrent: 1, maxQueue: 2, gpus: 1, gpuMemoryGb: 24 },
+      }),
+    );
+    const running = await stub.reserve({ model: SMALL });
+    const waiting = await stub.reserve({ model: SMALL });
+    expect(running).toMatchObject({ granted: true, queued: false });
+    expect(waiting).toMatchObject({ granted: true, queued: true });
+    const id = (r: typeof running) => (r.granted ? r.leaseId : "");
+    const handedOn = { ttlMs: 30_000 };
+    expect(await stub.releaseMany([{ leaseId: id(running), handedOn }])).toEqual({
+      released: 0,
+      queueing: true,
+    });
+    expect(await stub.releaseMany([{ leaseId: id(waiting), outcome: { ok: true } }])).toEqual({
+      released: 1,
+      queueing: false,
+    });
   });
 });
 

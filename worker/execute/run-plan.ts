@@ -18,7 +18,7 @@ import {
 } from "../../shared/retry.ts";
 import type { Criticality, Decision, PlanStep, RetryPolicy, Tier } from "../../shared/types.ts";
 import { AppError } from "../errors.ts";
-import { type HeldLease, handOnLease, releaseAtSite } from "../fleet/releases.ts";
+import { type HeldLease, handOnLease, noteQueueing, releaseAtSite } from "../fleet/releases.ts";
 import { serviceBreakerStub, siteStub } from "../fleet/site-stub.ts";
 import { SSE_DONE, sseComment, sseEvent } from "./sse.ts";
 import {
@@ -119,8 +119,12 @@ async function admit(deps: RunDeps, step: PlanStep, deadline: number): Promise<A
       ...(criticality ? { criticality } : {}),
       ...(tenant ? { tenant } : {}),
     });
-    if (!res.granted) return res.reason;
+    if (!res.granted) {
+      if (res.reason === "capacity") noteQueueing(t.siteId, true);
+      return res.reason;
+    }
     const { leaseId, probe, queued, expiresAt } = res;
+    noteQueueing(t.siteId, queued);
     const lease = { ...want, leaseId, probe, queued, expiresAt, grantedAt: deps.now() };
     return { step, lease, probe };
   }

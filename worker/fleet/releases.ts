@@ -15,12 +15,18 @@
 // it just the same from what the router knows: the request that held it succeeded (a failure
 // goes to the breaker first), it was no breaker probe and had a run slot of its own (not granted
 // beyond them), the new request is of the same tenant and at least as urgent (a slot kept free
-// for critical work stays with critical work), and the agent granted the lease at most
-// `reuseMs` ago (SITE_LEASE_REUSE_MS, as old as the fleet snapshot the decision itself read):
-// after that the next request asks the agent again, and meets whatever it decided meanwhile — an
-// open breaker, a drain, a full queue.
+// for critical work stays with critical work), no request waits in the site's queue as far as
+// the agent last told this isolate (in its answer to a reserve or to the last release batch: a
+// freed slot belongs to the work already waiting, which the agent's admission weighs), and the
+// agent granted the lease at most `reuseMs` ago (SITE_LEASE_REUSE_MS, as old as the fleet
+// snapshot the decision itself read): after that the next request asks the agent again, and
+// meets whatever it decided meanwhile — an open breaker, a drain, a full queue.
 
-import type { LeaseOutcome, ReleasedLease } from "../../durable-objects/site-agent.ts";
+import type {
+  LeaseOutcome,
+  ReleasedLease,
+  ReleasedMany,
+} from "../../durable-objects/site-agent.ts";
 import type { Criticality } from "../../shared/types.ts";
 import { CRITICALITIES } from "../../shared/types.ts";
 import { WindowBatch, windowOf } from "../window-batch.ts";
@@ -65,7 +71,16 @@ interface Release {
   handedOn?: { criticality?: Criticality; ttlMs: number };
 }
 
-export type SendReleases = (siteId: string, leases: ReleasedLease[]) => Promise<unknown>;
+export type SendReleases = (siteId: string, leases: ReleasedLease[]) => Promise<ReleasedMany>;
+
+/** Sites whose agent last told this isolate that requests wait in its queue. */
+const queueing = new Set<string>();
+
+/** What a site's agent last said of its queue (a reserve's answer, a release batch's). */
+export function noteQueueing(siteId: string, waiting: boolean): void {
+  if (waiting) queueing.add(siteId);
+  else queueing.delete(siteId);
+}
 
 /** A batch that sends one call per site of a window, its leases in the order they ended. */
 export function releaseBatch(send: SendReleases, wait: () => Promise<void>): WindowBatch<Release> {
@@ -81,12 +96,15 @@ export function releaseBatch(send: SendReleases, wait: () => Promise<void>): Win
     }
     await Promise.all(
       [...bySite].map(([siteId, leases]) =>
-        send(siteId, leases).catch((err: unknown) => {
-          const message = err instanceof Error ? err.message : String(err);
-          console.warn(
-            JSON.stringify({ event: "feedback_failed", siteId, leases: leases.length, message }),
-          );
-        }),
+        send(siteId, leases).then(
+          (answer) => noteQueueing(siteId, answer.queueing),
+          (err: unknown) => {
+            const message = err instanceof Error ? err.message : String(err);
+            console.warn(
+              JSON.stringify({ event: "feedback_failed", siteId, leases: leases.length, message }),
+            );
+          },
+        ),
       ),
     );
   }, wait);
@@ -118,8 +136,9 @@ export function canHandOn(
 }
 
 /**
- * Takes over the lease of a release pending in `batch`'s open window, if one may go to `want`:
- * the release is sent as a hand-on instead, and the lease is the new request's to release.
+ * Takes over the lease of a release pending in `batch`'s open window, if one may go to `want`
+ * and no request waits at the site (`noteQueueing`): the release is sent as a hand-on instead,
+ * and the lease is the new request's to release.
  */
 export function handOn(
   batch: WindowBatch<Release>,
@@ -127,6 +146,7 @@ export function handOn(
   now: number,
   reuseMs: number,
 ): HeldLease | undefined {
+  if (queueing.has(want.siteId)) return undefined;
   const release = batch.find((r) => canHandOn(r, want, now, reuseMs));
   if (!release) return undefined;
   release.handedOn =
