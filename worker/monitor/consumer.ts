@@ -53,11 +53,11 @@ import {
 } from "./schema.ts";
 
 /**
- * Events per transaction. A chunk holds whole messages (each a producer's window of events, or
- * one event): messages are added while the chunk stays within this many events, and a message
- * with more goes alone.
+ * Events per transaction, as when every message held one event: a chunk holds whole messages
+ * (each a producer's window of events, or one event), added while it stays within this many
+ * events; a message with more goes alone.
  */
-export const DEFAULT_CHUNK_SIZE = 500;
+export const DEFAULT_CHUNK_SIZE = 100;
 const MINUTE_MS = 60_000;
 /** How long the queue handler skips its drains after one that Kinesis took nothing from. */
 export const DRAIN_PAUSE_MS = 10_000;
@@ -128,69 +128,34 @@ export async function consumeMessages(
   messages: readonly Message<unknown>[],
   deps: ConsumerDeps,
 ): Promise<void> {
-  const accepted: Accepted[] = [];
   const horizon = deps.now() - deps.retentionMs;
-  for (const msg of messages) {
-    const events: MonitorEvent[] = [];
-    const bodies: unknown[] = Array.isArray(msg.body) ? msg.body : [msg.body];
-    for (const [index, body] of bodies.entries()) {
-      const parsed = monitorEventSchema.safeParse(body);
-      if (!parsed.success) {
-        // Paths and codes only: a bad body is not logged, it may hold anything.
-        const issues = parsed.error.issues
-          .slice(0, 5)
-          .map((i) => ({ path: i.path.map(String).join("."), code: i.code }));
-        log("warn", { event: "monitor_invalid_event", messageId: msg.id, index, issues });
-      } else if (parsed.data.time < horizon) {
-        log("warn", { event: "monitor_expired_event", messageId: msg.id, id: parsed.data.id });
-      } else {
-        events.push(parsed.data);
-      }
-    }
-    if (events.length === 0) msg.ack();
-    else accepted.push({ msg, events });
-  }
   let committed = false;
-  for (const chunk of chunks(accepted, deps.chunkSize)) {
-    const events = chunk.flatMap((a) => a.events);
-    try {
-      await storeEvents(deps.db, events, deps.token(), deps.now());
-    } catch (err) {
-      log("error", {
-        event: "monitor_store_failed",
-        messages: chunk.length,
-        message: err instanceof Error ? err.message : String(err),
-      });
-      for (const { msg } of chunk) msg.retry({ delaySeconds: retryDelaySeconds(msg.attempts) });
-      continue;
-    }
-    committed = true;
-    if (deps.settle) {
-      try {
-        await deps.settle(events);
-      } catch (err) {
-        log("error", {
-          event: "budget_settle_failed",
-          messages: chunk.length,
-          message: err instanceof Error ? err.message : String(err),
-        });
-        for (const { msg } of chunk) msg.retry({ delaySeconds: retryDelaySeconds(msg.attempts) });
-        continue;
+  // First deliveries go in chunks of whole messages, up to `chunkSize` events each (a larger
+  // message alone), each message read only when its chunk is being filled: a batch of packed
+  // messages holds thousands of events, and reading them all first would hold the isolate for
+  // that long. Messages on a retry go one per D1 batch, last, so that an event D1 keeps refusing
+  // goes to the dead-letter queue with its own message only, not with its whole chunk.
+  const retried: Accepted[] = [];
+  let chunk: Accepted[] = [];
+  let size = 0;
+  for (const msg of messages) {
+    const events = acceptedEvents(msg, horizon);
+    if (events.length === 0) {
+      msg.ack();
+    } else if (msg.attempts > 1) {
+      retried.push({ msg, events });
+    } else {
+      if (chunk.length > 0 && size + events.length > deps.chunkSize) {
+        committed = (await consumeChunk(chunk, deps)) || committed;
+        chunk = [];
+        size = 0;
       }
-    }
-    for (const { msg } of chunk) msg.ack();
-    if (deps.insights) {
-      // After the commit and the acks: off the hot path, and never a reason to retry.
-      try {
-        await deps.insights(events);
-      } catch (err) {
-        log("error", {
-          event: "monitor_insights_failed",
-          message: err instanceof Error ? err.message : String(err),
-        });
-      }
+      chunk.push({ msg, events });
+      size += events.length;
     }
   }
+  if (chunk.length > 0) committed = (await consumeChunk(chunk, deps)) || committed;
+  for (const a of retried) committed = (await consumeChunk([a], deps)) || committed;
   const pause = deps.drainPause;
   if (committed && deps.publish && !(pause && deps.now() < pause.until)) {
     // After the acks: the rows are safe in the outbox whatever happens to this drain.
@@ -209,28 +174,73 @@ export async function consumeMessages(
   }
 }
 
-/**
- * First deliveries in chunks of whole messages, up to `size` events each (a larger message
- * alone); messages on a retry one per D1 batch, so that an event D1 keeps refusing goes to the
- * dead-letter queue with its own message only, not with its whole chunk.
- */
-function chunks(accepted: readonly Accepted[], size: number): Accepted[][] {
-  const out: Accepted[][] = [];
-  let chunk: Accepted[] = [];
-  let events = 0;
-  for (const a of accepted) {
-    if (a.msg.attempts > 1) continue;
-    if (chunk.length > 0 && events + a.events.length > size) {
-      out.push(chunk);
-      chunk = [];
-      events = 0;
+/** A message's valid events within retention (one event, or an array of them); logs the rest. */
+function acceptedEvents(msg: Message<unknown>, horizon: number): MonitorEvent[] {
+  const events: MonitorEvent[] = [];
+  const bodies: unknown[] = Array.isArray(msg.body) ? msg.body : [msg.body];
+  for (const [index, body] of bodies.entries()) {
+    const parsed = monitorEventSchema.safeParse(body);
+    if (!parsed.success) {
+      // Paths and codes only: a bad body is not logged, it may hold anything.
+      const issues = parsed.error.issues
+        .slice(0, 5)
+        .map((i) => ({ path: i.path.map(String).join("."), code: i.code }));
+      log("warn", { event: "monitor_invalid_event", messageId: msg.id, index, issues });
+    } else if (parsed.data.time < horizon) {
+      log("warn", { event: "monitor_expired_event", messageId: msg.id, id: parsed.data.id });
+    } else {
+      events.push(parsed.data);
     }
-    chunk.push(a);
-    events += a.events.length;
   }
-  if (chunk.length > 0) out.push(chunk);
-  for (const a of accepted) if (a.msg.attempts > 1) out.push([a]);
-  return out;
+  return events;
+}
+
+/**
+ * Stores a chunk in one D1 batch, settles its charges and acks its messages, then runs the
+ * insights; a failed store or settle retries the chunk's messages. True when it committed.
+ */
+async function consumeChunk(chunk: readonly Accepted[], deps: ConsumerDeps): Promise<boolean> {
+  const events = chunk.flatMap((a) => a.events);
+  const retry = () => {
+    for (const { msg } of chunk) msg.retry({ delaySeconds: retryDelaySeconds(msg.attempts) });
+  };
+  try {
+    await storeEvents(deps.db, events, deps.token(), deps.now());
+  } catch (err) {
+    log("error", {
+      event: "monitor_store_failed",
+      messages: chunk.length,
+      message: err instanceof Error ? err.message : String(err),
+    });
+    retry();
+    return false;
+  }
+  if (deps.settle) {
+    try {
+      await deps.settle(events);
+    } catch (err) {
+      log("error", {
+        event: "budget_settle_failed",
+        messages: chunk.length,
+        message: err instanceof Error ? err.message : String(err),
+      });
+      retry();
+      return true;
+    }
+  }
+  for (const { msg } of chunk) msg.ack();
+  if (deps.insights) {
+    // After the commit and the acks: off the hot path, and never a reason to retry.
+    try {
+      await deps.insights(events);
+    } catch (err) {
+      log("error", {
+        event: "monitor_insights_failed",
+        message: err instanceof Error ? err.message : String(err),
+      });
+    }
+  }
+  return true;
 }
 
 /** 5 s, 10 s, 20 s, … up to 5 minutes. */
