@@ -91,14 +91,20 @@ function held(siteId: string, leaseId: string, over: Partial<HeldLease> = {}): H
 const T0 = 1_700_000_000_000;
 const NOBODY_WAITING = { released: 0, queueing: false };
 
+/** A release batch on a timer fired by hand, recording the calls it sends. */
+function recordingBatch() {
+  const calls: [string, ReleasedLease[]][] = [];
+  const timer = manualTimer();
+  const batch = releaseBatch(async (site, leases) => {
+    calls.push([site, leases]);
+    return NOBODY_WAITING;
+  }, timer.wait);
+  return { calls, timer, batch };
+}
+
 describe("release batch", () => {
   it("sends one call per site with its leases in the order they ended, after the flush", async () => {
-    const calls: [string, ReleasedLease[]][] = [];
-    const timer = manualTimer();
-    const batch = releaseBatch(async (site, leases) => {
-      calls.push([site, leases]);
-      return NOBODY_WAITING;
-    }, timer.wait);
+    const { calls, timer, batch } = recordingBatch();
     const ok = { ok: true, latencyMs: 120 };
     const failed = { ok: false, latencyMs: 900, timedOut: true };
     const done = [
@@ -160,12 +166,7 @@ describe("lease hand-on", () => {
   const at = T0 + 200;
 
   it("hands a pending release's lease to the next request, which the agent hears of in the same call", async () => {
-    const calls: [string, ReleasedLease[]][] = [];
-    const timer = manualTimer();
-    const batch = releaseBatch(async (site, leases) => {
-      calls.push([site, leases]);
-      return NOBODY_WAITING;
-    }, timer.wait);
+    const { calls, timer, batch } = recordingBatch();
     const first = batch.add({
       lease: held("berlin-1", "berlin-1.a", { criticality: "standard" }),
       outcome: ok,

@@ -270,28 +270,36 @@ describe("anomalies", () => {
   });
 });
 
+/**
+ * A site agent registered for LARGE at 20 tokens/s, on a clock far ahead so that its alarms
+ * never fire during the test.
+ */
+async function learningSite(id: string, name: string, location: { lat: number; lon: number }) {
+  const stub = env.SITE_AGENT.getByName(id);
+  await runInDurableObject(stub, (instance: SiteAgent) => {
+    instance.now = () => Date.UTC(2100, 0, 1);
+  });
+  await stub.register({
+    id,
+    name,
+    location,
+    country: "DE",
+    trusted: true,
+    certifications: [],
+    endpoint: "http://127.0.0.1:9/v1",
+    capacity: { maxConcurrent: 8, maxQueue: 8, gpus: 1, gpuMemoryGb: 24 },
+    cost: { gpuHourUsd: 1 },
+    models: [{ model: LARGE, tokensPerSec: 20 }],
+    residentModels: [LARGE],
+  });
+  return stub;
+}
+
 describe("learned decode speed", () => {
   it("converges on a site's true tokens/s and the SiteAgent's view takes it", async () => {
     const id = "insights-b";
     const target = `site:${id}`;
-    const stub = env.SITE_AGENT.getByName(id);
-    // A clock far ahead, so the agent's alarms never fire during the test.
-    await runInDurableObject(stub, (instance: SiteAgent) => {
-      instance.now = () => Date.UTC(2100, 0, 1);
-    });
-    await stub.register({
-      id,
-      name: "Insights B",
-      location: { lat: 52.52, lon: 13.4 },
-      country: "DE",
-      trusted: true,
-      certifications: [],
-      endpoint: "http://127.0.0.1:9/v1",
-      capacity: { maxConcurrent: 8, maxQueue: 8, gpus: 1, gpuMemoryGb: 24 },
-      cost: { gpuHourUsd: 1 },
-      models: [{ model: LARGE, tokensPerSec: 20 }],
-      residentModels: [LARGE],
-    });
+    const stub = await learningSite(id, "Insights B", { lat: 52.52, lon: 13.4 });
 
     const TRUE_TPS = 85;
     const OUTPUT = 257;
@@ -341,23 +349,7 @@ describe("learned decode speed", () => {
   it("pushes a speed again only when it moved by more than the tolerance, or after the refresh", async () => {
     const id = "insights-e";
     const target = `site:${id}`;
-    const stub = env.SITE_AGENT.getByName(id);
-    await runInDurableObject(stub, (instance: SiteAgent) => {
-      instance.now = () => Date.UTC(2100, 0, 1);
-    });
-    await stub.register({
-      id,
-      name: "Insights E",
-      location: { lat: 48.14, lon: 11.58 },
-      country: "DE",
-      trusted: true,
-      certifications: [],
-      endpoint: "http://127.0.0.1:9/v1",
-      capacity: { maxConcurrent: 8, maxQueue: 8, gpus: 1, gpuMemoryGb: 24 },
-      cost: { gpuHourUsd: 1 },
-      models: [{ model: LARGE, tokensPerSec: 20 }],
-      residentModels: [LARGE],
-    });
+    const stub = await learningSite(id, "Insights E", { lat: 48.14, lon: 11.58 });
     /** Ten outcomes decoding at `tps` (the same every time: the learned mean stays put). */
     const at = (tps: number, time: number): MonitorEvent[] =>
       Array.from({ length: 10 }, (_, j) =>
