@@ -35,7 +35,7 @@ import { cpus } from "node:os";
 import { createInterface } from "node:readline";
 import { parseArgs } from "node:util";
 import autocannon from "autocannon";
-import { ourProcesses, watchCpu } from "./cpu-load.ts";
+import { cpuTimeMs, ourProcesses, watchCpu } from "./cpu-load.ts";
 import {
   BENCH_SITE_ID,
   chatRequestBody,
@@ -120,8 +120,13 @@ interface Measurement {
   statuses: Record<string, number>;
   /** Cores other processes kept busy on average (null off Linux). */
   foreignCores: number | null;
-  /** CPU time of all servers (upstream included) per successful request (null off Linux). */
+  /**
+   * CPU time of all servers (upstream included) per successful request, the work left behind
+   * (until the servers were idle again, see `settleMs`) included (null off Linux).
+   */
   serverCpuMsPerReq: number | null;
+  /** How long the servers stayed busy after the load stopped (a queue consumer's backlog). */
+  settleMs: number;
   attempts: number;
   disturbed: boolean;
   /** After a mec-router measurement with failures: the site as its agent then saw it. */
@@ -230,7 +235,9 @@ async function load(
   headers: Record<string, string>,
   connections: number,
   seconds: number,
-): Promise<Omit<Measurement, "foreignCores" | "serverCpuMsPerReq" | "attempts" | "disturbed">> {
+): Promise<
+  Omit<Measurement, "foreignCores" | "serverCpuMsPerReq" | "settleMs" | "attempts" | "disturbed">
+> {
   let latencies = new Float64Array(1 << 16);
   let n = 0;
   let failed = 0;
@@ -287,13 +294,15 @@ async function measure(
     const watch = watchCpu(pids.ours, pids.servers);
     const m = await load(system, headers, connections, DURATION_S);
     const cpu = watch.stop();
+    const settled = await settle(pids.servers);
     const foreignCores = cpu === null ? null : round(cpu.foreignCores, 3);
     const disturbed = foreignCores !== null && foreignCores > MAX_FOREIGN;
+    const serverMs = cpu === null ? null : 1000 * cpu.serverCpuS + settled.cpuMs;
     const entry = {
       ...m,
       foreignCores,
-      serverCpuMsPerReq:
-        cpu === null || m.ok === 0 ? null : round((1000 * cpu.serverCpuS) / m.ok, 3),
+      serverCpuMsPerReq: serverMs === null || m.ok === 0 ? null : round(serverMs / m.ok, 3),
+      settleMs: settled.ms,
       attempts: attempt,
       disturbed,
     };
@@ -301,6 +310,31 @@ async function measure(
     if (!disturbed) break;
   }
   return { ...(best as Measurement), attempts: Math.min(1 + RETRIES, best?.attempts ?? 1) };
+}
+
+const SETTLE_POLL_MS = 250;
+/** Servers using less than this share of a core over a poll are idle. */
+const SETTLE_IDLE_CORES = 0.1;
+const SETTLE_MAX_MS = 20_000;
+
+/**
+ * Waits until the servers are idle (below SETTLE_IDLE_CORES over a poll, at most SETTLE_MAX_MS):
+ * what a system leaves behind — mec-router's queue consumer working off its backlog — would
+ * otherwise run during the next system's measurement, and be charged to it. Returns how long that
+ * took and the servers' CPU time meanwhile, which is charged to the system just measured.
+ */
+async function settle(servers: readonly number[]): Promise<{ ms: number; cpuMs: number }> {
+  const start = Date.now();
+  const cpu0 = cpuTimeMs(servers);
+  let last = cpu0;
+  while (Date.now() - start < SETTLE_MAX_MS) {
+    await new Promise((resolve) => setTimeout(resolve, SETTLE_POLL_MS));
+    const now = cpuTimeMs(servers);
+    const busy = (now - last) / SETTLE_POLL_MS;
+    last = now;
+    if (busy < SETTLE_IDLE_CORES) break;
+  }
+  return { ms: Date.now() - start, cpuMs: last - cpu0 };
 }
 
 interface Derived {
@@ -535,6 +569,7 @@ async function main(): Promise<void> {
           med((x) => x.serverCpuMsPerReq ?? Number.NaN),
           3,
         ),
+        settleMs: Math.round(med((x) => x.settleMs)),
         addedP50Ms: round(
           medD((x) => x.addedP50Ms),
           3,
