@@ -201,32 +201,23 @@ function acceptedEvents(msg: Message<unknown>, horizon: number): MonitorEvent[] 
  */
 async function consumeChunk(chunk: readonly Accepted[], deps: ConsumerDeps): Promise<boolean> {
   const events = chunk.flatMap((a) => a.events);
-  const retry = () => {
+  /** Logs why the chunk failed and hands its messages back for a retry with backoff. */
+  const retry = (event: string, err: unknown) => {
+    const message = err instanceof Error ? err.message : String(err);
+    log("error", { event, messages: chunk.length, message });
     for (const { msg } of chunk) msg.retry({ delaySeconds: retryDelaySeconds(msg.attempts) });
   };
   try {
     await storeEvents(deps.db, events, deps.token(), deps.now());
   } catch (err) {
-    log("error", {
-      event: "monitor_store_failed",
-      messages: chunk.length,
-      message: err instanceof Error ? err.message : String(err),
-    });
-    retry();
+    retry("monitor_store_failed", err);
     return false;
   }
-  if (deps.settle) {
-    try {
-      await deps.settle(events);
-    } catch (err) {
-      log("error", {
-        event: "budget_settle_failed",
-        messages: chunk.length,
-        message: err instanceof Error ? err.message : String(err),
-      });
-      retry();
-      return true;
-    }
+  try {
+    await deps.settle?.(events);
+  } catch (err) {
+    retry("budget_settle_failed", err);
+    return true;
   }
   for (const { msg } of chunk) msg.ack();
   if (deps.insights) {
