@@ -497,14 +497,19 @@ export class SiteAgent extends DurableObject<Env> {
     if (request.tenant !== undefined) lease.tenant = request.tenant;
     if (request.criticality !== undefined) lease.criticality = request.criticality;
     if (check.busy >= reg.capacity.maxConcurrent) lease.queued = true;
-    const klass = request.criticality ?? "critical";
-    this.#arrivals[klass] = meterArrival(this.#arrivals[klass], now);
-    this.#leases.set(leaseId, lease);
-    this.ctx.storage.kv.put(`lease:${leaseId}`, lease);
+    this.#hold(leaseId, lease, now);
     this.#persistAdmission(before);
     await this.#publish(now);
     const { expiresAt, queued = false } = lease;
     return { granted: true, leaseId, expiresAt, probe: gate.probe, queued };
+  }
+
+  /** Keeps `lease` for a request just admitted, counted as an arrival of its class. */
+  #hold(leaseId: string, lease: Lease, now: number): void {
+    const klass = lease.criticality ?? "critical";
+    this.#arrivals[klass] = meterArrival(this.#arrivals[klass], now);
+    this.#leases.set(leaseId, lease);
+    this.ctx.storage.kv.put(`lease:${leaseId}`, lease);
   }
 
   /**
@@ -639,10 +644,7 @@ export class SiteAgent extends DurableObject<Env> {
     if (lease.tenant !== undefined) next.tenant = lease.tenant;
     if (to.criticality !== undefined) next.criticality = to.criticality;
     this.#cache = recordDemand(this.#cache, lease.model, now, DEFAULT_CACHE_POLICY);
-    const klass = to.criticality ?? "critical";
-    this.#arrivals[klass] = meterArrival(this.#arrivals[klass], now);
-    this.#leases.set(leaseId, next);
-    this.ctx.storage.kv.put(`lease:${leaseId}`, next);
+    this.#hold(leaseId, next, now);
     return true;
   }
 
