@@ -257,6 +257,57 @@ describe("queue consumer", () => {
     expect(s.outcomes).toEqual([]);
   });
 
+  it("runs the insights on acked events only, in groups once enough have gathered", async () => {
+    const first = [decision({ time: T0 + 1 }), decision({ time: T0 + 2 })];
+    const second = [
+      outcome({ time: T0 + 3 }),
+      outcome({ time: T0 + 4 }),
+      outcome({ time: T0 + 5 }),
+    ];
+    const third = decision({ time: T0 + 6 });
+    const fourth = [outcome({ time: T0 + 7 }), outcome({ time: T0 + 8 })];
+    const run = async (insightsGroup?: number) => {
+      await resetDb();
+      const batch = createMessageBatch(QUEUE, messages([first, second, third, fourth]));
+      // Chunks of up to 3 events: [first], [second], [third, fourth]; the second one fails.
+      const failing = wrapDb({ at: 1, mode: "before", poison: 0 }, { step: 0 });
+      const calls: string[][] = [];
+      const insights = async (events: readonly MonitorEvent[]) => {
+        calls.push(events.map((e) => e.id));
+      };
+      await consumeMessages(
+        batch.messages,
+        deps({ db: failing, chunkSize: 3, insights, ...(insightsGroup ? { insightsGroup } : {}) }),
+      );
+      return calls;
+    };
+    const id = (e: MonitorEvent) => e.id;
+    // By default (1,000) the whole batch's acked events go in one call, at the end.
+    expect(await run()).toEqual([[...first, third, ...fourth].map(id)]);
+    expect(await run(2)).toEqual([first.map(id), [third, ...fourth].map(id)]);
+  });
+
+  it("lets the isolate's other work run between its chunks", async () => {
+    const events = Array.from({ length: 12 }, (_, i) => decision({ time: T0 + i }));
+    const batch = createMessageBatch(QUEUE, messages(events));
+    // Other work in the isolate: a chain of timers, as a request's steps would wait in line.
+    let turns = 0;
+    let running = true;
+    const ticker = (async () => {
+      while (running) {
+        await new Promise((r) => setTimeout(r, 0));
+        turns++;
+      }
+    })();
+    await consumeMessages(batch.messages, deps({ chunkSize: 1 }));
+    const during = turns;
+    running = false;
+    await ticker;
+    // Twelve chunks, twelve D1 batches: the timers got a turn after each, not only at the end.
+    expect(during).toBeGreaterThanOrEqual(events.length);
+    expect((await snapshot()).decisions).toEqual(ids(events, "decision"));
+  });
+
   it("replaying the same batch three times gives the same rows and rollups", async () => {
     const events = [
       ...PLACES.map((p, i) => decision({ ...p, time: T0 + i * 20_000 })),
