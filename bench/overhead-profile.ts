@@ -41,6 +41,7 @@ import {
   registerSite,
   routeRequestBody,
   routerBindings,
+  startKinesis,
   startUpstream,
   stop,
   waitUntilRouted,
@@ -93,8 +94,11 @@ if (
   process.exit(2);
 }
 
+/** kinesalite, where the routers' monitors push (bench/overhead-servers.ts: `startKinesis`). */
+let kinesisUrl: string | undefined;
+
 function bindingsOf(variant: VariantId): Record<string, unknown> {
-  const b = routerBindings();
+  const b = routerBindings(kinesisUrl);
   if (variant === "no-monitor") delete b.queueConsumers;
   if (variant === "no-assets") delete b.assets;
   return b;
@@ -524,6 +528,7 @@ const config = () => ({
 
 async function main(): Promise<void> {
   const upstream = await startUpstream(1);
+  kinesisUrl = await startKinesis();
   if (opts.baseline || opts["side-by-side"]) return sideBySide(opts.baseline, upstream);
   const context = ctx("overhead-profile");
   console.log(

@@ -4,7 +4,8 @@
 //
 //   node bench/overhead-servers.ts upstream --latency-ms 1
 //   node bench/overhead-servers.ts node-floor --upstream http://127.0.0.1:P/v1
-//   node bench/overhead-servers.ts workers --upstream http://127.0.0.1:P/v1
+//   node bench/overhead-servers.ts workers --upstream http://127.0.0.1:P/v1 --kinesis http://127.0.0.1:K
+//   node bench/overhead-servers.ts kinesis
 //
 // `upstream`: a demo MEC site (scripts/demo-site.mjs) with no simulated compute (timeScale 0)
 // and a fixed added latency, so it answers /health, /metrics and chat completions like a site.
@@ -12,7 +13,10 @@
 // instances on the bundles `wrangler deploy --dry-run` writes — the same forwarder as a Worker,
 // and mec-router with its Durable Objects, D1 (real migrations applied), queue and the dev API
 // keys from .dev.vars — then registers the upstream as a MEC site and waits until a chat
-// completion is really routed to it.
+// completion is really routed to it. `kinesis`: kinesalite with the router's stream, where the
+// monitor pushes its metrics as it would to Kinesis in production — left at its default, the
+// router would push to the AWS endpoint, whose name does not resolve offline, and the benchmark
+// would measure the failure path (publish retries, the outbox's drain pauses) instead.
 
 import { spawnSync } from "node:child_process";
 import { mkdtempSync, readdirSync, readFileSync, rmSync } from "node:fs";
@@ -23,6 +27,7 @@ import { serve } from "@hono/node-server";
 import { convertV4MiniflareOptions, Miniflare } from "miniflare";
 import { unstable_getMiniflareWorkerOptions } from "wrangler";
 import { startDemoSite } from "../scripts/demo-site.mjs";
+import { startKinesalite } from "../scripts/kinesalite-local.mjs";
 import { offlineEnv } from "../scripts/offline-env.mjs";
 import { forwarder } from "./floor/forwarder.ts";
 
@@ -95,11 +100,24 @@ function isEmpty(v: unknown): boolean {
  * The router's bindings as `wrangler dev` would give them (wrangler.toml plus .dev.vars): vars,
  * secrets, Durable Objects, D1, queues, rate limits and whatever else the config declares.
  */
-export function routerBindings(): Record<string, unknown> {
+export function routerBindings(kinesisEndpoint?: string): Record<string, unknown> {
   const { workerOptions } = unstable_getMiniflareWorkerOptions(join(ROOT, "wrangler.toml"));
-  return Object.fromEntries(
+  const b: Record<string, unknown> = Object.fromEntries(
     Object.entries(workerOptions).filter(([k, v]) => !NOT_BINDINGS.has(k) && !isEmpty(v)),
   );
+  if (kinesisEndpoint) {
+    b.bindings = { ...(b.bindings as object), KINESIS_ENDPOINT: kinesisEndpoint };
+  }
+  return b;
+}
+
+/** kinesalite on loopback with the router's Kinesis stream; resolves with its URL. */
+export async function startKinesis(): Promise<string> {
+  const { workerOptions } = unstable_getMiniflareWorkerOptions(join(ROOT, "wrangler.toml"));
+  const vars = (workerOptions.bindings ?? {}) as Record<string, unknown>;
+  const kinesis = await startKinesalite({ streams: [{ name: String(vars.KINESIS_STREAM) }] });
+  cleanups.push(() => kinesis.close());
+  return kinesis.url;
 }
 
 export async function miniflare(
@@ -182,7 +200,12 @@ export async function waitUntilRouted(router: string, body: string): Promise<voi
   throw new Error(`mec-router never routed to the upstream; last answer: ${last}`);
 }
 
-async function startWorkers(upstream: string, chatBody: string, noMonitor: boolean): Promise<void> {
+async function startWorkers(
+  upstream: string,
+  kinesis: string | undefined,
+  chatBody: string,
+  noMonitor: boolean,
+): Promise<void> {
   const floor = await miniflare("floor", dryRunBundle("bench/floor/wrangler.toml"), {
     compatibilityDate: "2026-11-01",
     compatibilityFlags: ["nodejs_compat"],
@@ -192,7 +215,7 @@ async function startWorkers(upstream: string, chatBody: string, noMonitor: boole
   // Worker is invoked, outside the Worker's CPU. Miniflare emulates that with three Workers of
   // its own in front of ours, on the servers' core (~1.9 ms of CPU a request: see
   // bench:overhead-profile's `no-assets` variant), which the floor does not pay either.
-  const { assets: _dashboard, ...bindings } = routerBindings();
+  const { assets: _dashboard, ...bindings } = routerBindings(kinesis);
   if (noMonitor) delete bindings.queueConsumers;
   const router = await miniflare("mec-router", dryRunBundle("wrangler.toml"), bindings);
   const migrations = await applyMigrations(router.mf);
@@ -226,6 +249,7 @@ if (import.meta.url === `file://${process.argv[1]}`) {
     options: {
       "latency-ms": { type: "string", default: "1" },
       upstream: { type: "string" },
+      kinesis: { type: "string" },
       "no-monitor": { type: "boolean", default: false },
     },
   });
@@ -238,9 +262,12 @@ if (import.meta.url === `file://${process.argv[1]}`) {
       ready({ url: await startUpstream(latencyMs), latencyMs });
     } else if (mode === "node-floor" && values.upstream) startNodeFloor(values.upstream);
     else if (mode === "workers" && values.upstream)
-      await startWorkers(values.upstream, chatRequestBody(), values["no-monitor"]);
+      await startWorkers(values.upstream, values.kinesis, chatRequestBody(), values["no-monitor"]);
+    else if (mode === "kinesis") ready({ url: await startKinesis() });
     else {
-      console.error("usage: overhead-servers.ts upstream|node-floor|workers [--upstream URL]");
+      console.error(
+        "usage: overhead-servers.ts upstream|node-floor|workers|kinesis [--upstream URL] [--kinesis URL]",
+      );
       process.exit(2);
     }
   } catch (err) {

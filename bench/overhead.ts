@@ -24,7 +24,8 @@
 // within a run, concurrency levels lowest first; tables show medians over runs of each run's
 // figures and of each run's ratios.
 //
-// Cores: servers share the first allowed CPU (`taskset`), the load generator takes the last.
+// Cores: servers share the first allowed CPU (`taskset`), the load generator takes the last, with
+// kinesalite, where the monitor pushes its metrics (Kinesis is another service in production).
 // A measurement during which other processes kept more than `--max-foreign` of a core busy
 // (from /proc: all CPU time minus ours) is repeated once; the less disturbed is kept.
 
@@ -148,17 +149,18 @@ function stopChildren(): void {
 process.on("exit", stopChildren);
 process.on("SIGINT", () => process.exit(130));
 
-/** Spawns a server pinned to the servers' cores; resolves with the JSON line it prints. */
+/**
+ * Spawns a server pinned to `cpus` (the servers' cores unless told); resolves with the JSON line
+ * it prints.
+ */
 async function startServer(
   args: string[],
-  env: NodeJS.ProcessEnv = process.env,
+  cpus: readonly number[] = SERVER_CPUS,
 ): Promise<{ info: Record<string, string>; child: ChildProcess }> {
   const node = [process.execPath, "--experimental-strip-types", "--no-warnings", ...args];
-  const [cmd, ...rest] =
-    SERVER_CPUS.length > 0 ? ["taskset", "-c", SERVER_CPUS.join(","), ...node] : node;
+  const [cmd, ...rest] = cpus.length > 0 ? ["taskset", "-c", cpus.join(","), ...node] : node;
   const child = spawn(cmd as string, rest, {
     cwd: new URL("../", import.meta.url).pathname,
-    env,
     stdio: ["ignore", "pipe", "pipe"],
     detached: true,
   });
@@ -435,12 +437,21 @@ async function main(): Promise<void> {
     upstreamUrl,
   ]);
   const { url: portkeyUrl, child: portkey } = await startPortkey(headers, chatBody);
+  // Kinesis is a remote service in production: kinesalite runs beside the load generator, off
+  // the servers' core, and its CPU is charged to no system.
+  progress.note("starting kinesalite (the monitor's Kinesis)");
+  const kinesis = await startServer(
+    ["bench/overhead-servers.ts", "kinesis"],
+    pinning.pinned && pinning.cpu !== undefined ? [pinning.cpu] : [],
+  );
   progress.note("bundling and starting the Workers (floor, mec-router) under Miniflare");
   const workers = await startServer([
     "bench/overhead-servers.ts",
     "workers",
     "--upstream",
     upstreamUrl,
+    "--kinesis",
+    kinesis.info.url as string,
     ...(NO_MONITOR ? ["--no-monitor"] : []),
   ]);
   const { floorUrl, routerUrl } = workers.info as { floorUrl: string; routerUrl: string };
