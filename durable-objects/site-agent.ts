@@ -232,6 +232,8 @@ export class SiteAgent extends DurableObject<Env> {
   #live: Live = emptyLive();
   #status: Status = initialStatus();
   #breaker: Breaker = initialBreaker();
+  /** The breaker phase last stored, to log its transitions. */
+  #storedPhase: Breaker["phase"] = "closed";
   #cache: CacheState = emptyCacheState();
   #leases = new Map<string, Lease>();
   /**
@@ -270,6 +272,7 @@ export class SiteAgent extends DurableObject<Env> {
     if (status.success) this.#status = status.data;
     const breaker = breakerStateSchema.safeParse(kv.get("breaker"));
     if (breaker.success) this.#breaker = breaker.data;
+    this.#storedPhase = this.#breaker.phase;
     const cache = cacheStateSchema.safeParse(kv.get("cache"));
     if (cache.success) this.#cache = cache.data;
     for (const [key, value] of kv.list({ prefix: "lease:" })) {
@@ -344,6 +347,7 @@ export class SiteAgent extends DurableObject<Env> {
     this.#live = emptyLive();
     this.#status = initialStatus();
     this.#breaker = initialBreaker();
+    this.#storedPhase = "closed";
     this.#cache = emptyCacheState();
     if (id) await this.#directory().removeSite(id);
     return existed;
@@ -421,8 +425,30 @@ export class SiteAgent extends DurableObject<Env> {
     const kv = this.ctx.storage.kv;
     kv.put("live", this.#live);
     kv.put("status", this.#status);
-    kv.put("breaker", this.#breaker);
+    this.#storeBreaker();
     kv.put("cache", this.#cache);
+  }
+
+  /**
+   * Stores the breaker; a change of phase is logged for operators (which site, from and to, how
+   * many ejections, until when).
+   */
+  #storeBreaker(): void {
+    const b = this.#breaker;
+    this.ctx.storage.kv.put("breaker", b);
+    if (b.phase === this.#storedPhase) return;
+    const from = this.#storedPhase;
+    this.#storedPhase = b.phase;
+    (b.phase === "open" ? console.warn : console.log)(
+      JSON.stringify({
+        event: "site_breaker",
+        siteId: this.#reg?.id,
+        from,
+        to: b.phase,
+        ejections: b.ejections,
+        ...(b.phase === "open" ? { openUntil: b.openUntil } : {}),
+      }),
+    );
   }
 
   /**
@@ -432,7 +458,7 @@ export class SiteAgent extends DurableObject<Env> {
    */
   #persistAdmission(before: { breaker: Breaker; cache: CacheState }): void {
     const kv = this.ctx.storage.kv;
-    if (this.#breaker !== before.breaker) kv.put("breaker", this.#breaker);
+    if (this.#breaker !== before.breaker) this.#storeBreaker();
     if (this.#cache !== before.cache) kv.put("cache", this.#cache);
   }
 

@@ -14,7 +14,7 @@
 
 import { evictDurableObject, runDurableObjectAlarm, runInDurableObject } from "cloudflare:test";
 import { env, exports } from "cloudflare:workers";
-import { describe, expect, inject, it } from "vitest";
+import { afterEach, describe, expect, inject, it, vi } from "vitest";
 import type { SiteAgent } from "../../durable-objects/site-agent.ts";
 import { DEFAULT_BREAKER_CONFIG } from "../../shared/breaker.ts";
 import type { SiteRegistration } from "../../shared/fleet-schema.ts";
@@ -38,6 +38,7 @@ const P = DEFAULT_BREAKER_CONFIG.halfOpenProbes;
 /** The OPEN wait of a first ejection; with `rand` 0.5 the ±20% jitter adds nothing. */
 const FIRST_WAIT_MS = DEFAULT_BREAKER_CONFIG.baseEjectionMs;
 const OPEN_REJECTION = { reason: "breaker", detail: "circuit breaker open" };
+afterEach(() => vi.restoreAllMocks());
 const ROUTE_BODY = {
   task: { modality: "text", maxOutputTokens: 32 },
   constraints: { latencySlaMs: 20_000 },
@@ -322,6 +323,14 @@ describe("health", () => {
   it("a heartbeat-silent site turns unhealthy at the staleness limit, its breaker trips, and probes bring it back through HALF_OPEN to CLOSED", async () => {
     const id = "stale-1";
     const clock = { t: T0 };
+    // Each change of the breaker's phase is logged for operators.
+    const transitions: unknown[] = [];
+    const record = (line: unknown) => {
+      const e = JSON.parse(String(line)) as { event?: string };
+      if (e.event === "site_breaker") transitions.push(e);
+    };
+    vi.spyOn(console, "log").mockImplementation(record);
+    vi.spyOn(console, "warn").mockImplementation(record);
     const stub = await agent(id, clock);
     await putSite(registration(id));
     expect(await siteRejections(id)).toEqual([]);
@@ -378,6 +387,11 @@ describe("health", () => {
       ["half_open", 1],
       ["half_open", 2],
       ["closed", 0],
+    ]);
+    expect(transitions).toEqual([
+      { event: "site_breaker", siteId: id, from: "closed", to: "open", ejections: 1, openUntil },
+      { event: "site_breaker", siteId: id, from: "open", to: "half_open", ejections: 1 },
+      { event: "site_breaker", siteId: id, from: "half_open", to: "closed", ejections: 1 },
     ]);
     const view = await directoryView(id);
     expect(view).toMatchObject({ breaker: "closed", healthy: true });
