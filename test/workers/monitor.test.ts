@@ -235,14 +235,15 @@ describe("queue consumer", () => {
     expect(s.rollups).toEqual(expectedRollups(stored));
   });
 
+  /** Messages for chunks of up to 3 events: two decisions, three outcomes, one decision. */
+  const threeMessages = () => ({
+    first: [decision({ time: T0 + 1 }), decision({ time: T0 + 2 })],
+    second: [outcome({ time: T0 + 3 }), outcome({ time: T0 + 4 }), outcome({ time: T0 + 5 })],
+    third: decision({ time: T0 + 6 }),
+  });
+
   it("keeps a message's events in one chunk: a failed chunk retries its messages, whole", async () => {
-    const first = [decision({ time: T0 + 1 }), decision({ time: T0 + 2 })];
-    const second = [
-      outcome({ time: T0 + 3 }),
-      outcome({ time: T0 + 4 }),
-      outcome({ time: T0 + 5 }),
-    ];
-    const third = decision({ time: T0 + 6 });
+    const { first, second, third } = threeMessages();
     const batch = createMessageBatch(QUEUE, messages([first, second, third]));
     // Chunks of up to 3 events: [first], [second], [third]; the second one's D1 batch fails.
     const counter = { step: 0 };
@@ -258,13 +259,7 @@ describe("queue consumer", () => {
   });
 
   it("runs the insights on acked events only, in groups once enough have gathered", async () => {
-    const first = [decision({ time: T0 + 1 }), decision({ time: T0 + 2 })];
-    const second = [
-      outcome({ time: T0 + 3 }),
-      outcome({ time: T0 + 4 }),
-      outcome({ time: T0 + 5 }),
-    ];
-    const third = decision({ time: T0 + 6 });
+    const { first, second, third } = threeMessages();
     const fourth = [outcome({ time: T0 + 7 }), outcome({ time: T0 + 8 })];
     const run = async (insightsGroup?: number) => {
       await resetDb();
