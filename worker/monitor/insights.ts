@@ -1,12 +1,13 @@
-// The monitor's learning and anomaly stage: run by the consumer after a chunk's D1 batch has
-// committed (never inside it, so the exactly-once history and rollups do not depend on it, and a
-// failure here only logs).
+// The monitor's learning and anomaly stage: run by the consumer on the events of chunks whose D1
+// batches have committed and whose messages are acked, up to 1,000 events at a time (never inside
+// a batch, so the exactly-once history and rollups do not depend on it, and a failure here only
+// logs).
 //
 // Learning (shared/learning.ts): per (target, model, network class) and per (target, model, any)
 // one estimator state in `learned_parameters` (scope = target, name = `estimator:<model>:<net>`).
 // The network class comes from the outcome's decision row (its `network_type`, classed with the
 // default link figures of that type); an outcome whose decision is not stored feeds `any` only.
-// Duplicates: the consumer cannot tell after the commit which of the chunk's outcomes were new,
+// Duplicates: the consumer cannot tell after the commit which of the chunks' outcomes were new,
 // so every delivered outcome is offered, and each state keeps the ids of the last
 // `RECENT_IDS` outcomes it learned from and skips those again. A redelivered chunk (committed,
 // then the isolate died before the acks) or a producer's double send is therefore learned once;
@@ -120,8 +121,8 @@ export interface InsightsSummary {
 }
 
 /**
- * Learns from the chunk's outcomes and judges the closed minutes of their targets. Call after the
- * chunk committed, with the chunk's valid outcome events (new or redelivered).
+ * Learns from the events' outcomes and judges the closed minutes of their targets. Call after
+ * their chunks committed, with their valid events (new or redelivered).
  * @param now the clock: which minutes are closed, and `updated_at` / `detected_at`
  */
 export async function afterCommit(
