@@ -9,7 +9,7 @@ import { createMessageBatch, runInDurableObject } from "cloudflare:test";
 import { env, exports } from "cloudflare:workers";
 import { beforeEach, describe, expect, it } from "vitest";
 import type { SiteAgent } from "../../durable-objects/site-agent.ts";
-import type { MonitorEvent } from "../../shared/events.ts";
+import type { MonitorEvent, OutcomeEvent } from "../../shared/events.ts";
 import { ANSWERS_NAME, ANSWERS_SCOPE } from "../../worker/monitor/answer-lengths.ts";
 import { consumeMessages } from "../../worker/monitor/consumer.ts";
 import {
@@ -56,6 +56,19 @@ async function deliver(bodies: readonly MonitorEvent[], now: number): Promise<vo
   );
 }
 
+/** An outcome of a request served at MEC site `target` by `model`, where it was meant to run. */
+function mecOutcome(target: string, model: string, o: Partial<OutcomeEvent> = {}): OutcomeEvent {
+  return outcome({
+    tier: "mec",
+    target,
+    model,
+    finalTier: "mec",
+    finalTarget: target,
+    finalModel: model,
+    ...o,
+  });
+}
+
 /** A minute's traffic at `target`: `count` successful outcomes (and their decisions). */
 function minuteOfTraffic(
   target: string,
@@ -68,19 +81,7 @@ function minuteOfTraffic(
     const time = minute + j * Math.floor(MINUTE / count);
     const d = decision({ time, tier: "mec", target, model: LARGE });
     out.push(d);
-    out.push(
-      outcome({
-        decisionId: d.id,
-        time,
-        tier: "mec",
-        target,
-        model: LARGE,
-        finalTier: "mec",
-        finalTarget: target,
-        finalModel: LARGE,
-        latencyMs: latency(),
-      }),
-    );
+    out.push(mecOutcome(target, LARGE, { decisionId: d.id, time, latencyMs: latency() }));
   }
   return out;
 }
@@ -312,14 +313,8 @@ describe("learned decode speed", () => {
         const tps = TRUE_TPS * jitter();
         for (const model of [LARGE, SMALL]) {
           bodies.push(
-            outcome({
+            mecOutcome(target, model, {
               time,
-              tier: "mec",
-              target,
-              model,
-              finalTier: "mec",
-              finalTarget: target,
-              finalModel: model,
               ttftMs: TTFT,
               latencyMs: TTFT + ((OUTPUT - 1) / tps) * 1000,
               tokens: { input: 100, output: OUTPUT },
@@ -353,14 +348,8 @@ describe("learned decode speed", () => {
     /** Ten outcomes decoding at `tps` (the same every time: the learned mean stays put). */
     const at = (tps: number, time: number): MonitorEvent[] =>
       Array.from({ length: 10 }, (_, j) =>
-        outcome({
+        mecOutcome(target, LARGE, {
           time: time + j,
-          tier: "mec",
-          target,
-          model: LARGE,
-          finalTier: "mec",
-          finalTarget: target,
-          finalModel: LARGE,
           ttftMs: 100,
           latencyMs: 100 + (256 / tps) * 1000,
           tokens: { input: 100, output: 257 },
