@@ -1,5 +1,5 @@
 // What every benchmark reports the same way: the machine and code it ran on, the opening lines of
-// its table, and its results files (bench/results/<name>-latest.json and a dated copy).
+// its table, and its results files (bench/results/<name>.json and a dated copy).
 
 import { spawnSync } from "node:child_process";
 import { mkdirSync, writeFileSync } from "node:fs";
@@ -55,7 +55,7 @@ export function headerLines(ctx: RunContext, title: string): string[] {
   ];
 }
 
-/** Writes the report, with the machine and code fields, as latest and as a dated copy. */
+/** Writes the report, with the machine and code fields, as `<name>.json` and as a dated copy. */
 export function writeResults(ctx: RunContext, results: Record<string, unknown>): void {
   const report = {
     benchmark: ctx.name,
@@ -76,7 +76,7 @@ export function writeResults(ctx: RunContext, results: Record<string, unknown>):
   const dir = new URL("./results/", import.meta.url);
   mkdirSync(dir, { recursive: true });
   const json = `${JSON.stringify(report, null, 2)}\n`;
-  writeFileSync(new URL(`${ctx.name}-latest.json`, dir), json);
+  writeFileSync(new URL(`${ctx.name}.json`, dir), json);
   writeFileSync(new URL(`${ctx.name}-${ctx.date.toISOString().slice(0, 10)}.json`, dir), json);
 }
 
