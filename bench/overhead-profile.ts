@@ -443,6 +443,7 @@ function table(title: string, rows: Record<string, number>, limit = Number.POSIT
 const DRAIN_MS = 7_000;
 
 async function sideBySide(baseline: string | undefined, upstream: string): Promise<void> {
+  const context = ctx("overhead-side-by-side");
   const checkouts = baseline ? [["baseline", baseline] as const] : [];
   const contestants = [];
   for (const [name, root] of [...checkouts, ["this", ROOT] as const]) {
@@ -507,7 +508,7 @@ async function sideBySide(baseline: string | undefined, upstream: string): Promi
     });
   }
   for (const c of contestants) await c.router.mf.dispose();
-  writeResults(ctx("overhead-side-by-side"), {
+  writeResults(context, {
     config: config(),
     baseline: baseline ?? null,
     rows,
