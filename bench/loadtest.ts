@@ -2,7 +2,8 @@
 // fleet's demo MEC sites at real speed, the stand-ins, kinesalite) at `--factor` × the fleet's
 // measured capacity for `--seconds`, loopback only, stopping by itself. Prints a table per
 // criticality, flags when critical requests miss their SLA, sheddable ones are not shed, a
-// request is lost or the worker stopped answering, and writes bench/results/loadtest.json (and a dated copy).
+// request is lost or the worker stopped answering, and writes bench/results/loadtest.json (and a
+// dated copy).
 //
 //   npm run loadtest [-- --seconds 60 --factor 2 --sla-ms 10000 --time-scale 4 --seed 7]
 //
