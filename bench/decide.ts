@@ -88,6 +88,11 @@ interface Memory {
   /** JSON bytes per site: what the snapshot weighs on the wire. */
   jsonBytesPerSite: number;
   indexBuildMs: number;
+  /**
+   * Preparing the next snapshot when no site moved (every site's state changed): the index's
+   * tree is kept (shared/fleet.ts), so this is what an isolate's refresh costs; median of 5.
+   */
+  refreshMs: number;
   /** False when run without --expose-gc (then the heap figures are not meaningful). */
   gcExposed: boolean;
 }
@@ -205,6 +210,22 @@ function used(): number {
   return m.heapUsed + m.arrayBuffers;
 }
 
+/** Median ms of preparing the next snapshot of `fleet` when every site's state changed. */
+function refreshMs(fleet: PreparedFleet): number {
+  const { data } = fleet;
+  const times: number[] = [];
+  for (let r = 0; r < 5; r++) {
+    const changed = data.sites.map((site) => ({ ...site, load: { ...site.load, running: r } }));
+    const t0 = performance.now();
+    const next = prepareFleet({ ...data, sites: changed }, fleet);
+    times.push(performance.now() - t0);
+    if (next.siteIndex.xyz !== fleet.siteIndex.xyz) {
+      throw new Error("the refresh rebuilt the index");
+    }
+  }
+  return median(times);
+}
+
 function prepare(sites: number): Workload {
   gc();
   const before = used();
@@ -221,6 +242,8 @@ function prepare(sites: number): Workload {
     indexBytesPerSite: Math.round((afterIndex - afterViews) / sites),
     jsonBytesPerSite: Math.round(JSON.stringify(data.sites).length / sites),
     indexBuildMs: round(indexBuildMs, 1),
+    // After the heap was read: the refreshed snapshots are garbage, but a frame may hold one.
+    refreshMs: round(refreshMs(fleet), 2),
     gcExposed: Boolean(globalThis.gc),
   };
   const requests = syntheticRequests(fleet.data, POOL, REQUEST_SEED + sites);
@@ -587,14 +610,14 @@ function main(): void {
     "",
     `Fleet snapshot memory per site (heap + array buffers after gc${globalThis.gc ? "" : " — NOT exposed: run with --expose-gc"}):`,
     "",
-    "| sites | site views B/site | spatial index B/site | total B/site | JSON B/site | index build ms |",
-    "|------:|------------------:|---------------------:|-------------:|------------:|---------------:|",
+    "| sites | site views B/site | spatial index B/site | total B/site | JSON B/site | index build ms | refresh, no site moved, ms |",
+    "|------:|------------------:|---------------------:|-------------:|------------:|---------------:|---------------------------:|",
   );
   for (const r of results) {
     const m = r.memory;
     lines.push(
       `| ${fmt(r.sites, 0)} | ${fmt(m.viewsBytesPerSite, 0)} | ${fmt(m.indexBytesPerSite, 0)} | ` +
-        `${fmt(m.viewsBytesPerSite + m.indexBytesPerSite, 0)} | ${fmt(m.jsonBytesPerSite, 0)} | ${fmt(m.indexBuildMs, 1)} |`,
+        `${fmt(m.viewsBytesPerSite + m.indexBytesPerSite, 0)} | ${fmt(m.jsonBytesPerSite, 0)} | ${fmt(m.indexBuildMs, 1)} | ${fmt(m.refreshMs, 2)} |`,
     );
   }
   const totalS = round((performance.now() - started) / 1000, 1);

@@ -247,13 +247,16 @@ export function mecRouter(
       breaker: "closed",
       errorRate: 0.002,
     }));
-    return prepareFleet({
-      version: 1,
-      generatedAt: t,
-      sites,
-      regions,
-      answerShares: answerShares(answers, policy.answerShare),
-    });
+    return prepareFleet(
+      {
+        version: 1,
+        generatedAt: t,
+        sites,
+        regions,
+        answerShares: answerShares(answers, policy.answerShare),
+      },
+      fleet,
+    );
   };
 
   return {

@@ -2,7 +2,7 @@
 
 import { describe, expect, it } from "vitest";
 import { catalogModel } from "../../shared/catalog.ts";
-import { prepareFleet } from "../../shared/fleet.ts";
+import { type PreparedFleet, prepareFleet } from "../../shared/fleet.ts";
 import {
   fleetFromSeed,
   type SiteRegistration,
@@ -11,8 +11,10 @@ import {
   siteRegistrationSchema,
   siteUrlAllowed,
 } from "../../shared/fleet-schema.ts";
+import { nearest } from "../../shared/geo.ts";
 import { residencyAllows } from "../../shared/residency.ts";
 import seedJson from "../../shared/seed/fleet.json" with { type: "json" };
+import type { SiteView } from "../../shared/types.ts";
 import { makeSite, NOW, seedFleet } from "./helpers/fleet-builders.ts";
 
 const registration: SiteRegistration = {
@@ -140,6 +142,58 @@ describe("prepareFleet", () => {
     const fleet = prepareFleet({ version: 1, generatedAt: NOW, sites, regions: [] });
     expect(fleet.siteIndex.items.map((s) => s.id)).toEqual(["a", "b", "c"]);
     expect(fleet.data.sites.map((s) => s.id)).toEqual(["c", "a", "b"]);
+  });
+
+  // 300 sites on a grid over Europe, listed in no particular id order.
+  const grid = Array.from({ length: 300 }, (_, i) =>
+    makeSite({
+      id: `site-${(i * 7919) % 300}`,
+      location: { lat: 36 + (i % 20) * 1.3, lon: -9 + Math.floor(i / 20) * 2.5 },
+    }),
+  );
+  const probes = Array.from({ length: 50 }, (_, i) => ({
+    lat: 35 + ((i * 37) % 30),
+    lon: -10 + ((i * 53) % 40),
+  }));
+  const at = (sites: SiteView[]) => ({ version: 2, generatedAt: NOW, sites, regions: [] });
+  /** The 5 nearest of every probe: ids and distances. */
+  const answers = (fleet: PreparedFleet) =>
+    probes.map((p) => nearest(fleet.siteIndex, p, 5).map((n) => `${n.item.id} ${n.km}`));
+
+  it("keeps the tree when only the sites' state changed, over the new snapshot's sites", () => {
+    const before = prepareFleet(at(grid));
+    const next = grid.map((s) => ({ ...s, load: { ...s.load, running: 3 }, errorRate: 0.2 }));
+    const after = prepareFleet(at(next), before);
+    expect(after.siteIndex.xyz).toBe(before.siteIndex.xyz);
+    expect(after.siteIndex.order).toBe(before.siteIndex.order);
+    // The new views are what decisions read, in id order, exactly as a fresh build has them.
+    const fresh = prepareFleet(at(next));
+    expect(after.siteIndex.items).toEqual(fresh.siteIndex.items);
+    expect(after.siteIndex.items.every((s, k) => s === fresh.siteIndex.items[k])).toBe(true);
+    expect(answers(after)).toEqual(answers(fresh));
+  });
+
+  it.each([
+    [
+      "a site moved",
+      (s: SiteView[]) => s.map((x, i) => (i === 17 ? { ...x, location: { lat: 60, lon: 25 } } : x)),
+    ],
+    [
+      "a site came",
+      (s: SiteView[]) => [...s, makeSite({ id: "new", location: { lat: 48, lon: 2 } })],
+    ],
+    ["a site went", (s: SiteView[]) => s.slice(1)],
+    ["the sites were listed in another order", (s: SiteView[]) => [...s].reverse()],
+    [
+      "a site was replaced by another at the same place",
+      (s: SiteView[]) => s.map((x, i) => (i === 5 ? { ...x, id: "other" } : x)),
+    ],
+  ])("builds the tree anew when %s, and finds what a fresh build finds", (_, change) => {
+    const before = prepareFleet(at(grid));
+    const next = change(grid);
+    const after = prepareFleet(at(next), before);
+    expect(after.siteIndex.xyz).not.toBe(before.siteIndex.xyz);
+    expect(answers(after)).toEqual(answers(prepareFleet(at(next))));
   });
 });
 

@@ -11,6 +11,7 @@ import {
   MAX_STALE_MS,
   REFRESH_LOST_MS,
 } from "../../worker/fleet/live-fleet-source.ts";
+import { makeSite } from "./helpers/fleet-builders.ts";
 
 const T0 = Date.UTC(2026, 11, 2, 12, 0, 0);
 
@@ -53,6 +54,34 @@ describe("LiveFleetSource", () => {
     dir.answer(1);
     await Promise.all(background);
     expect((await source.snapshot(T0 + FRESH_MS + 2, waitUntil)).data.version).toBe(2);
+  });
+
+  it("keeps the site index across refreshes, invalidations included, while no site moved", async () => {
+    const sites = [
+      makeSite({ id: "munich", location: { lat: 48.1, lon: 11.6 } }),
+      makeSite({ id: "berlin", location: { lat: 52.5, lon: 13.4 } }),
+    ];
+    let snap: DirectorySnapshot = { version: 1, sites, services: [] };
+    const source = new LiveFleetSource(async () => snap);
+    const first = await source.snapshot(T0);
+    snap = { version: 2, sites: sites.map((s) => ({ ...s, errorRate: 0.5 })), services: [] };
+    source.invalidate();
+    const second = await source.snapshot(T0 + 1);
+    expect(second.data.version).toBe(2);
+    expect(second.siteIndex.xyz).toBe(first.siteIndex.xyz);
+    expect(second.siteIndex.items.map((s) => [s.id, s.errorRate])).toEqual([
+      ["berlin", 0.5],
+      ["munich", 0.5],
+    ]);
+    const moved = { ...(sites[1] as (typeof sites)[number]), location: { lat: 40.4, lon: -3.7 } };
+    snap = { version: 3, sites: [sites[0] as (typeof sites)[number], moved], services: [] };
+    source.invalidate();
+    const third = await source.snapshot(T0 + 2);
+    expect(third.siteIndex.xyz).not.toBe(first.siteIndex.xyz);
+    expect(third.siteIndex.items.map((s) => s.location)).toEqual([
+      moved.location,
+      sites[0]?.location,
+    ]);
   });
 
   it("never makes a cold request await a read another request started", async () => {

@@ -29,24 +29,34 @@ export function bedrockService(region: string): string {
   return `bedrock:${region}`;
 }
 
-export function fleetFromDirectory(snap: DirectorySnapshot, now: number): PreparedFleet {
+/** `previous`: the fleet this isolate prepared last, whose site index may still serve. */
+export function fleetFromDirectory(
+  snap: DirectorySnapshot,
+  now: number,
+  previous?: PreparedFleet,
+): PreparedFleet {
   const services = new Map(snap.services.map((s) => [s.service, s]));
   const regions: RegionView[] = REGIONS.map((r) => {
     const svc = services.get(bedrockService(r.id));
     const breaker: BreakerState = svc?.breaker ?? "closed";
     return { ...r, breaker, errorRate: svc?.errorRate ?? 0 };
   });
-  return prepareFleet({
-    version: snap.version,
-    generatedAt: now,
-    sites: snap.sites,
-    regions,
-    answerShares: snap.answerShares,
-  });
+  return prepareFleet(
+    {
+      version: snap.version,
+      generatedAt: now,
+      sites: snap.sites,
+      regions,
+      answerShares: snap.answerShares,
+    },
+    previous,
+  );
 }
 
 export class LiveFleetSource implements FleetSource {
   readonly #read: DirectoryReader;
+  /** The last fleet prepared, kept across `invalidate`: its index is checked before reuse. */
+  #last: PreparedFleet | undefined;
   readonly #cache = new SwrCache<PreparedFleet>({
     freshMs: FRESH_MS,
     maxAgeMs: MAX_STALE_MS,
@@ -62,7 +72,10 @@ export class LiveFleetSource implements FleetSource {
     return this.#cache.get(
       "fleet",
       now,
-      async () => fleetFromDirectory(await this.#read(), now),
+      async () => {
+        this.#last = fleetFromDirectory(await this.#read(), now, this.#last);
+        return this.#last;
+      },
       waitUntil,
     );
   }
