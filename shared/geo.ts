@@ -20,9 +20,10 @@ export interface Located {
 }
 
 /**
- * A static k-d tree over the items' unit vectors, built once per fleet snapshot. The straight
- * (chord) distance between unit vectors grows with the great-circle distance, so the tree's
- * nearest are the globe's nearest, with no special case at the poles or the antimeridian.
+ * A static k-d tree over the items' unit vectors, built once per fleet snapshot (and kept by the
+ * next while no site moves: shared/fleet.ts). The straight (chord) distance between unit vectors
+ * grows with the great-circle distance, so the tree's nearest are the globe's nearest, with no
+ * special case at the poles or the antimeridian.
  */
 export interface SpatialIndex<T extends Located> {
   items: readonly T[];
