@@ -178,7 +178,10 @@ export async function consumeMessages(
   }
   if (chunk.length > 0) await consume(chunk);
   for (const a of retried) await consume([a]);
-  if (learnable.length > 0) await runInsights(learnable, deps);
+  if (learnable.length > 0) {
+    await runInsights(learnable, deps);
+    await yieldToRequests();
+  }
   const pause = deps.drainPause;
   if (committed && deps.publish && !(pause && deps.now() < pause.until)) {
     // After the acks: the rows are safe in the outbox whatever happens to this drain.
@@ -221,7 +224,6 @@ async function runInsights(events: readonly MonitorEvent[], deps: ConsumerDeps):
       message: err instanceof Error ? err.message : String(err),
     });
   }
-  await yieldToRequests();
 }
 
 /** A message's valid events within retention (one event, or an array of them); logs the rest. */
